@@ -1,0 +1,16 @@
+"""spikestream.model: the one description (core + network) and the golden model.
+
+Numpy only, so that it also runs on the board. Training (torch) lives in
+``spikestream.model.train`` and is imported on demand.
+"""
+
+from .config import PYNQ_Z2, ConfigError, CoreConfig
+from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, NetworkDoesNotFit,
+                      NetworkError, Population, PruningRule, ResetMode, SynapseGroup)
+from .fileformat import NetworkFileError, load_network, save_network
+
+__all__ = [
+    "PYNQ_Z2", "ConfigError", "CoreConfig", "INPUT", "Decision", "DecisionMode", "LearningKind", "LearningRule",
+    "Network", "NetworkDoesNotFit", "NetworkError", "Population", "PruningRule", "ResetMode", "SynapseGroup",
+    "NetworkFileError", "load_network", "save_network",
+]

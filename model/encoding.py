@@ -1,0 +1,71 @@
+"""Spike encodings shared by every view: TTFS latencies and event lists (numpy only).
+
+A spike train is either a raster ``bool [timesteps, channels]`` or an event list
+``int64 [n_events, 2]`` of ``(timestep, channel)`` rows sorted by timestep then channel
+(the order the core receives them in). A channel spikes at most once per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster"]
+
+
+def ttfs_latency(intensity: np.ndarray, window: int) -> np.ndarray:
+    """Return the first-spike step of each intensity in ``[0, 1]`` (-1 for silence).
+
+    Stronger is earlier: ``t = min(floor((1 - x) * window), window - 1)`` for ``x > 0``;
+    ``x <= 0`` never spikes. Intensities above 1 are an error, not clipped silently.
+
+    >>> ttfs_latency(np.array([1.0, 0.5, 0.01, 0.0]), 10).tolist()
+    [0, 5, 9, -1]
+    """
+    x = np.asarray(intensity, np.float64)
+    if window < 1:
+        raise ValueError(f"window = {window} must be at least 1 step")
+    if np.any(~np.isfinite(x)) or np.any(x > 1.0) or np.any(x < 0.0):
+        bad = x[~np.isfinite(x) | (x > 1.0) | (x < 0.0)].flat[0]
+        raise ValueError(f"intensity {bad} is outside [0, 1]; normalise the input first")
+    latency = np.minimum(np.floor((1.0 - x) * window), window - 1).astype(np.int64)
+    return np.where(x > 0.0, latency, -1)
+
+
+def ttfs_encode(intensity: np.ndarray, window: int) -> np.ndarray:
+    """Encode intensities ``[..., channels]`` in ``[0, 1]`` as one spike per channel.
+
+    Returns a raster ``bool [..., window, channels]`` with at most one spike per channel.
+
+    >>> ttfs_encode(np.array([1.0, 0.0, 0.5]), 4).astype(int).tolist()
+    [[1, 0, 0], [0, 0, 0], [0, 0, 1], [0, 0, 0]]
+    """
+    latency = ttfs_latency(intensity, window)
+    steps = np.arange(window).reshape((window,) + (1,) * 1)
+    return latency[..., None, :] == steps
+
+
+def raster_to_events(raster: np.ndarray) -> np.ndarray:
+    """Convert ``bool [timesteps, channels]`` to sorted ``(timestep, channel)`` rows."""
+    raster = np.asarray(raster)
+    if raster.ndim != 2:
+        raise ValueError(f"raster has shape {raster.shape}, expected [timesteps, channels]")
+    return np.argwhere(raster).astype(np.int64)
+
+
+def events_to_raster(events: np.ndarray, timesteps: int, channels: int) -> np.ndarray:
+    """Convert ``(timestep, channel)`` rows to ``bool [timesteps, channels]``.
+
+    Events outside the window or the channel range are an error; a repeated event is an
+    error too (a channel spikes at most once per step).
+    """
+    events = np.asarray(events, np.int64).reshape(-1, 2)
+    for column, limit, label in ((0, timesteps, "timestep"), (1, channels, "channel")):
+        bad = np.flatnonzero((events[:, column] < 0) | (events[:, column] >= limit))
+        if bad.size:
+            raise ValueError(f"event {bad[0]} has {label} {events[bad[0], column]}, expected 0 .. {limit - 1}")
+    raster = np.zeros((timesteps, channels), bool)
+    flat = events[:, 0] * channels + events[:, 1]
+    if np.unique(flat).size != flat.size:
+        raise ValueError("an event (timestep, channel) is repeated; a channel spikes at most once per step")
+    raster[events[:, 0], events[:, 1]] = True
+    return raster

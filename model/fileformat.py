@@ -1,0 +1,127 @@
+"""The on-disk network format (``.spkn``): what training exports and the driver loads.
+
+Layout (all integers little-endian)::
+
+    magic      8 bytes  b"SPKNET\\r\\n"
+    version    u32      FORMAT_VERSION
+    length     u64      payload length in bytes
+    sha256     32 bytes of the payload
+    payload    an uncompressed .npz archive: "meta" (UTF-8 JSON as uint8), and per
+               group g: "g{g}_weights" (int16), "g{g}_mask" (bool); per population p and
+               parameter: "p{p}_{parameter}" (int64)
+
+The JSON holds the core configuration, the network's structure and rules. A file whose
+magic, version, length or checksum is wrong is refused with a message that says which.
+Only numpy is needed (this runs on the board).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import struct
+
+import numpy as np
+
+from .config import CoreConfig
+from .network import (Decision, LearningRule, Network, Population, PruningRule, SynapseGroup)
+
+__all__ = ["FORMAT_VERSION", "MAGIC", "NetworkFileError", "save_network", "load_network", "dumps", "loads"]
+
+MAGIC = b"SPKNET\r\n"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<8sIQ32s")
+
+
+class NetworkFileError(ValueError):
+    """A network file is corrupt, truncated, or of an unsupported version."""
+
+
+def _rule_to_json(rule) -> dict | None:
+    if rule is None:
+        return None
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(rule).items()}
+
+
+def dumps(network: Network, core: CoreConfig) -> bytes:
+    """Serialise ``network`` and the ``core`` it targets to bytes."""
+    network.check_fits(core)
+    arrays = {}
+    populations = []
+    for p_index, p in enumerate(network.populations):
+        populations.append({"name": p.name, "size": p.size, "reset": p.reset.value, "single_spike": p.single_spike})
+        for parameter in Population.PARAMETERS:
+            arrays[f"p{p_index}_{parameter}"] = getattr(p, parameter).astype(np.int64)
+    groups = []
+    for g_index, g in enumerate(network.groups):
+        groups.append({"source": g.source, "target": g.target, "exponent": g.exponent,
+                       "learning": _rule_to_json(g.learning), "pruning": _rule_to_json(g.pruning)})
+        arrays[f"g{g_index}_weights"] = g.weights.astype(np.int16)
+        arrays[f"g{g_index}_mask"] = g.mask
+    meta = {
+        "core": core.to_dict(),
+        "network": {"n_inputs": network.n_inputs, "timesteps": network.timesteps, "output": network.output,
+                    "decision": _rule_to_json(network.decision), "populations": populations, "groups": groups},
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    payload = buffer.getvalue()
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
+
+
+def loads(data: bytes, source: str = "network data") -> tuple[Network, CoreConfig]:
+    """Parse bytes written by :func:`dumps`; refuse anything corrupt or unsupported."""
+    if len(data) < _HEADER.size:
+        raise NetworkFileError(f"{source} is truncated: {len(data)} bytes, the header alone is {_HEADER.size}")
+    magic, version, length, digest = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise NetworkFileError(f"{source} is not a spikestream network file (magic {magic!r}, expected {MAGIC!r})")
+    if version > FORMAT_VERSION:
+        raise NetworkFileError(f"{source} has format version {version}, newer than this spikestream reads "
+                               f"({FORMAT_VERSION}); upgrade spikestream")
+    if version < 1:
+        raise NetworkFileError(f"{source} has format version {version}, expected 1 .. {FORMAT_VERSION}")
+    payload = data[_HEADER.size:]
+    if len(payload) != length:
+        raise NetworkFileError(f"{source} is truncated or padded: payload of {len(payload)} bytes, header says {length}")
+    if hashlib.sha256(payload).digest() != digest:
+        raise NetworkFileError(f"{source} is corrupt: its SHA-256 checksum does not match the payload")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(arrays.pop("meta").tobytes().decode())
+    core = CoreConfig.from_dict(meta["core"])
+    description = meta["network"]
+    populations = []
+    for p_index, p in enumerate(description["populations"]):
+        parameters = {name: arrays[f"p{p_index}_{name}"] for name in Population.PARAMETERS}
+        populations.append(Population(p["name"], p["size"], reset=p["reset"], single_spike=p["single_spike"],
+                                      **parameters))
+    groups = []
+    for g_index, g in enumerate(description["groups"]):
+        groups.append(SynapseGroup(
+            g["source"], g["target"], arrays[f"g{g_index}_weights"].astype(np.int64), arrays[f"g{g_index}_mask"],
+            g["exponent"], LearningRule(**g["learning"]) if g["learning"] else None,
+            PruningRule(**g["pruning"]) if g["pruning"] else None))
+    network = Network(description["n_inputs"], populations, groups, description["timesteps"], description["output"],
+                      Decision(**description["decision"]))
+    network.check_fits(core)
+    return network, core
+
+
+def save_network(path: str | os.PathLike, network: Network, core: CoreConfig) -> None:
+    """Write ``network`` (and the core it targets) to ``path`` atomically."""
+    data = dumps(network, core)
+    temporary = f"{os.fspath(path)}.tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+def load_network(path: str | os.PathLike) -> tuple[Network, CoreConfig]:
+    """Read a network file; raise :class:`NetworkFileError` if it cannot be trusted."""
+    with open(path, "rb") as handle:
+        return loads(handle.read(), source=os.fspath(path))

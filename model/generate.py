@@ -1,0 +1,128 @@
+"""Random networks and stimuli for differential testing (golden model vs RTL, float model).
+
+Every draw comes from the ``numpy.random.Generator`` passed in, so a seed reproduces a
+case exactly. The networks exercise every feature the core has: all connection kinds
+(feedforward, skip, recurrent, self-recurrent), dense and sparse groups, all neuron
+options, learning and pruning rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import DECAY_UNITY, CoreConfig
+from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, Population, PruningRule,
+                      ResetMode, SynapseGroup)
+
+__all__ = ["RandomNetworkOptions", "random_network", "random_inputs"]
+
+
+@dataclass(frozen=True)
+class RandomNetworkOptions:
+    """What :func:`random_network` may use."""
+
+    max_populations: int = 3
+    max_population_size: int = 12
+    max_inputs: int = 12
+    timesteps: tuple[int, int] = (4, 24)
+    recurrent: bool = True
+    learning: bool = False
+    pruning: bool = False
+    neuron_options: bool = True
+
+
+def _population(rng: np.random.Generator, core: CoreConfig, name: str, size: int, options: RandomNetworkOptions,
+                output: bool) -> Population:
+    threshold_max = min(core.state_max, 1 << 14)
+    kwargs = dict(
+        threshold=rng.integers(64, threshold_max, size),
+        current_decay=rng.integers(0, DECAY_UNITY, size),
+        voltage_decay=rng.integers(0, DECAY_UNITY, size),
+        bias=rng.integers(-(1 << 8), 1 << 9, size) * rng.integers(0, 2),
+    )
+    if options.neuron_options:
+        if core.adaptation and rng.random() < 0.5:
+            kwargs.update(adapt_increment=rng.integers(0, 1 << 12, size), adapt_decay=rng.integers(0, DECAY_UNITY, size))
+        if core.refractory and rng.random() < 0.5:
+            kwargs.update(refractory=rng.integers(0, core.refractory_max + 1, size))
+        kwargs.update(reset=ResetMode.SUBTRACT if rng.random() < 0.3 else ResetMode.ZERO)
+        kwargs.update(single_spike=bool(core.ttfs and rng.random() < (0.5 if output else 0.25)))
+    return Population(name, size, **kwargs)
+
+
+def _learning(rng: np.random.Generator, core: CoreConfig, kind: LearningKind, target_is_output: bool) -> LearningRule:
+    w_min = int(rng.integers(core.weight_min, 1))
+    w_max = int(rng.integers(max(w_min, 1), core.weight_max + 1))
+    return LearningRule(kind=kind, a_plus=int(rng.integers(0, 256)), a_minus=int(rng.integers(0, 256)),
+                        shift=int(rng.integers(0, 12)), soft_bound=bool(rng.random() < 0.5), w_min=w_min, w_max=w_max,
+                        pre_increment=int(rng.integers(0, core.trace_max + 1)),
+                        post_increment=int(rng.integers(0, core.trace_max + 1)),
+                        trace_decay_shift=int(rng.integers(1, core.trace_bits + 1)),
+                        stochastic_rounding=bool(rng.random() < 0.5), reward_modulated=bool(rng.random() < 0.3),
+                        winner_only=bool(kind is LearningKind.TTFS and target_is_output and rng.random() < 0.3))
+
+
+def random_network(rng: np.random.Generator, core: CoreConfig,
+                   options: RandomNetworkOptions = RandomNetworkOptions()) -> Network:
+    """Draw a network that fits ``core``."""
+    n_inputs = int(rng.integers(1, min(options.max_inputs, core.max_inputs) + 1))
+    n_populations = int(rng.integers(1, min(options.max_populations, core.max_populations) + 1))
+    budget = core.max_neurons
+    sizes = []
+    for _ in range(n_populations):
+        size = int(rng.integers(1, max(2, min(options.max_population_size, budget - (n_populations - len(sizes) - 1)) + 1)))
+        size = max(1, min(size, budget - (n_populations - len(sizes) - 1)))
+        sizes.append(size)
+        budget -= size
+    names = [f"p{k}" for k in range(n_populations)]
+    output = names[-1]
+    populations = [_population(rng, core, name, size, options, name == output) for name, size in zip(names, sizes)]
+    pairs = [(INPUT, names[0])]
+    for k in range(1, n_populations):
+        pairs.append((names[k - 1], names[k]))  # feedforward chain
+    candidates = [(INPUT, n) for n in names[1:]] + [(a, b) for a in names for b in names if (a, b) not in pairs]
+    if not options.recurrent:
+        candidates = [(a, b) for a, b in candidates if a == INPUT or names.index(a) < names.index(b)]
+    for pair in candidates:
+        if len(pairs) < core.max_groups and rng.random() < 0.3:
+            pairs.append(pair)
+    groups = []
+    synapse_budget = core.max_synapses
+    for source, target in pairs:
+        n_source = n_inputs if source == INPUT else sizes[names.index(source)]
+        n_target = sizes[names.index(target)]
+        density = float(rng.choice([1.0, rng.uniform(0.1, 0.9)]))
+        mask = rng.random((n_source, n_target)) < density
+        excitatory = 0.7 if source == INPUT else 0.55
+        magnitude = rng.integers(0, core.weight_max + 1, (n_source, n_target))
+        weights = np.where(rng.random((n_source, n_target)) < excitatory, magnitude, -magnitude)
+        weights = np.clip(weights, core.weight_min, core.weight_max)
+        learning = pruning = None
+        if options.learning and core.learning and rng.random() < 0.6:
+            kind = LearningKind.TTFS if rng.random() < 0.4 else LearningKind.PAIR
+            learning = _learning(rng, core, kind, target == output)
+            weights = np.clip(weights, learning.w_min, learning.w_max)
+            if options.pruning and core.pruning and rng.random() < 0.7:
+                pruning = PruningRule(threshold=int(rng.integers(0, min(32, core.weight_max) + 1)),
+                                      patience=int(rng.integers(1, min(4, core.prune_patience_max) + 1)))
+        group = SynapseGroup(source, target, weights, mask, int(rng.integers(0, min(8, core.max_weight_exponent) + 1)),
+                             learning, pruning)
+        stored = int(group.stored_mask.sum())
+        if stored > synapse_budget:
+            continue
+        synapse_budget -= stored
+        groups.append(group)
+    mode = DecisionMode(rng.choice([m.value for m in DecisionMode]))
+    decision = Decision(mode, early_exit=bool(mode is DecisionMode.FIRST_SPIKE and rng.random() < 0.5))
+    timesteps = int(rng.integers(options.timesteps[0], min(options.timesteps[1], core.max_timesteps) + 1))
+    network = Network(n_inputs, populations, groups, timesteps, output, decision)
+    network.check_fits(core)
+    return network
+
+
+def random_inputs(rng: np.random.Generator, network: Network, batch: int, rate: float | None = None) -> np.ndarray:
+    """Draw input spike rasters ``bool [batch, timesteps, n_inputs]``."""
+    rate = float(rng.uniform(0.05, 0.5)) if rate is None else rate
+    return rng.random((batch, network.timesteps, network.n_inputs)) < rate
