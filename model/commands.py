@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from .config import CoreConfig
-from .fileformat import load_network
+from .fileformat import NetworkFileError, load_network
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -20,7 +21,12 @@ def main(args: argparse.Namespace) -> int:
             core = CoreConfig()
             print(json.dumps({"core": core.to_dict(), "core_hash": f"0x{core.hash32():08x}"}, indent=2))
             return 0
-        network, core = load_network(args.network)
+        try:
+            network, core = load_network(args.network)
+        except (NetworkFileError, OSError) as error:
+            # A damaged or missing file is the user's problem to fix, not a crash: one line, exit 2.
+            print(f"spikestream info: {error}", file=sys.stderr)
+            return 2
         summary = {
             "core": core.to_dict(),
             "core_hash": f"0x{core.hash32():08x}",

@@ -23,10 +23,11 @@ import io
 import json
 import os
 import struct
+import zipfile
 
 import numpy as np
 
-from .config import CoreConfig
+from .config import ConfigError, CoreConfig
 from .network import (Decision, LearningRule, Network, Population, PruningRule, SynapseGroup)
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "NetworkFileError", "save_network", "load_network", "dumps", "loads"]
@@ -90,6 +91,18 @@ def loads(data: bytes, source: str = "network data") -> tuple[Network, CoreConfi
         raise NetworkFileError(f"{source} is truncated or padded: payload of {len(payload)} bytes, header says {length}")
     if hashlib.sha256(payload).digest() != digest:
         raise NetworkFileError(f"{source} is corrupt: its SHA-256 checksum does not match the payload")
+    try:
+        return _parse_payload(payload)
+    except ConfigError as error:
+        raise NetworkFileError(f"{source} holds an invalid network: {error}") from error
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
+        # The checksum matched, so the writer itself produced this: say so, with the cause.
+        raise NetworkFileError(f"{source} has a valid checksum but a malformed payload "
+                               f"({type(error).__name__}: {error})") from error
+
+
+def _parse_payload(payload: bytes) -> tuple[Network, CoreConfig]:
+    """Rebuild the network and core from a payload whose checksum already matched."""
     with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta = json.loads(arrays.pop("meta").tobytes().decode())

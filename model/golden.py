@@ -220,7 +220,11 @@ class SampleResult(NamedTuple):
 # ---- arithmetic (each line says how it rounds or saturates) ------------------------------
 
 def decay(x: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Multiply by ``(4096 - d) / 4096``, truncating toward zero (Loihi)."""
+    """Multiply by ``(4096 - d) / 4096``, truncating toward zero (Loihi).
+
+    >>> decay(np.array([1000, -1000, 1]), np.int64(1)).tolist()  # 999.76 -> 999, not floor's -1000
+    [999, -999, 0]
+    """
     product = x * (DECAY_UNITY - d)
     return np.sign(product) * (np.abs(product) >> DECAY_BITS)
 
@@ -231,7 +235,11 @@ def _saturate(x: np.ndarray, limit: int) -> np.ndarray:
 
 
 def lfsr_next(state: int) -> int:
-    """Advance the 16-bit Galois LFSR once and return the new state."""
+    """Advance the 16-bit Galois LFSR once and return the new state.
+
+    >>> hex(lfsr_next(LFSR_SEED)), hex(lfsr_next(lfsr_next(LFSR_SEED)))
+    ('0xe270', '0x7138')
+    """
     lsb = state & 1
     state >>= 1
     return state ^ LFSR_TAPS if lsb else state
@@ -566,7 +574,8 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
         done = state.done
         if early_exit:
             done = done | spikes[:, out].any(axis=1)
-        state = state._replace(pending=source_spikes, done=done)
+        # A sample that stopped earlier keeps its state, pending spikes included (frozen at early exit).
+        state = state._replace(pending=np.where(active[:, None], source_spikes, state.pending), done=done)
     decision, decision_step = decide(params, network.decision.mode, state)
     end_updates = np.zeros(batch, np.int64)
     if plastic:
@@ -616,6 +625,13 @@ def learn(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Seque
             raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), got {rewards}")
     per_sample = learning_enabled is not None and len(learning_enabled) > 0 and not isinstance(
         learning_enabled[0], (bool, np.bool_))
+    if per_sample and len(learning_enabled) != inputs.shape[0]:
+        raise ValueError(f"learning_enabled has {len(learning_enabled)} per-sample lists, expected one per sample "
+                         f"({inputs.shape[0]})")
+    for flags in (learning_enabled if per_sample else [learning_enabled]):
+        if flags is not None and len(flags) != len(network.groups):
+            raise ValueError(f"learning_enabled has {len(flags)} flags, expected one per synapse group "
+                             f"({len(network.groups)})")
     results = []
     for b in range(inputs.shape[0]):
         enabled = learning_enabled[b] if per_sample else learning_enabled

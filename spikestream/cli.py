@@ -15,6 +15,8 @@ import sys
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("spikestream.model.commands", "print the core configuration and a network's summary"),
+    "verify": ("spikestream.sim.verify", "random differential regression of the RTL against the golden model"),
+    "data": ("spikestream.model.audio.commands", "build the spoken-word corpus, describe datasets, plot utterances"),
 }
 
 

@@ -1,0 +1,188 @@
+"""The audio front-end configuration: one frozen object, saved with every trained network.
+
+The board must turn speech into spikes exactly as training did, so every parameter of
+the front end (filterbank, time alignment, normalisation, encoder) lives in
+:class:`FrontendConfig`, which round-trips through JSON (``to_json`` / ``from_json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from pathlib import Path
+
+__all__ = ["TimeAlignment", "EncoderKind", "FrontendConfig"]
+
+
+class TimeAlignment(enum.Enum):
+    """How an utterance of any length becomes ``frames`` feature frames."""
+
+    #: The speech segment (silence trimmed at both ends) is split into ``frames`` equal
+    #: parts: every word fills the whole window, whatever its duration.
+    STRETCH = "stretch"
+    #: A fixed window of ``window_s`` seconds from the speech onset (padded with silence,
+    #: or cut): durations are kept, long words are truncated.
+    ONSET = "onset"
+
+
+class EncoderKind(enum.Enum):
+    """How feature intensities in [0, 1] become spikes (see :mod:`.encoders`)."""
+
+    #: One spike per band and frame; stronger is earlier within the frame's
+    #: ``steps_per_frame`` steps (the core's coding, :func:`~spikestream.model.encoding.ttfs_encode`).
+    TTFS = "ttfs"
+    #: Threshold crossing of each band's level: ``up`` and ``down`` channels (2 x bands).
+    DELTA = "delta"
+    #: ``round(x * steps_per_frame)`` spikes per band and frame, evenly spaced (deterministic).
+    RATE = "rate"
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontendConfig:
+    """Every parameter that turns a waveform into a spike raster ``bool [timesteps, channels]``.
+
+    The defaults suit a compact network: 32 mel bands, 16 frames per word, TTFS with 4
+    steps per frame, so 64 timesteps x 32 input channels.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Rate (Hz) the audio is resampled to before analysis.
+    frame_ms, hop_ms : float
+        Analysis window (Hann) length and hop of the short-time spectrum.
+    fft_size : int
+        FFT length (>= the frame length in samples).
+    bands : int
+        Number of mel filters (HTK mel scale, triangular, unit peak) between ``f_min``
+        and ``f_max`` (Hz).
+    pre_emphasis : float
+        First-order pre-emphasis coefficient (``y[n] = x[n] - a x[n-1]``), 0 to disable.
+    vad_threshold_db : float
+        Frames whose energy is within this many dB of the loudest frame are speech; the
+        first and last such frames delimit the utterance.
+    frames : int
+        Feature frames per utterance after time alignment (band powers are averaged
+        over the analysis hops each frame covers).
+    alignment : TimeAlignment
+        See :class:`TimeAlignment`; ``window_s`` is used by ``ONSET`` only.
+    dynamic_range_db : float
+        Log compression and normalisation: ``x = clip(1 + (dB - max dB) / range, 0, 1)``
+        where ``max dB`` is the loudest band-frame of the utterance, so the input level
+        does not matter and anything ``range`` below the peak is silence (x = 0).
+    encoder : EncoderKind
+        The spike code; ``steps_per_frame`` timesteps per frame, ``delta_threshold`` is
+        the level step (in normalised units) of one ``DELTA`` spike.
+    """
+
+    sample_rate: int = 16000
+    frame_ms: float = 25.0
+    hop_ms: float = 10.0
+    fft_size: int = 512
+    bands: int = 32
+    f_min: float = 100.0
+    f_max: float = 7000.0
+    pre_emphasis: float = 0.97
+    vad_threshold_db: float = 35.0
+    frames: int = 16
+    alignment: TimeAlignment = TimeAlignment.STRETCH
+    window_s: float = 1.0
+    dynamic_range_db: float = 45.0
+    encoder: EncoderKind = EncoderKind.TTFS
+    steps_per_frame: int = 4
+    delta_threshold: float = 0.15
+
+    def __post_init__(self) -> None:
+        if isinstance(self.alignment, str):
+            object.__setattr__(self, "alignment", TimeAlignment(self.alignment))
+        if isinstance(self.encoder, str):
+            object.__setattr__(self, "encoder", EncoderKind(self.encoder))
+        frame_samples = self.frame_samples
+        checks = [
+            (self.sample_rate >= 4000, f"sample_rate {self.sample_rate} Hz is below 4000"),
+            (0 < self.hop_ms <= self.frame_ms, f"hop_ms {self.hop_ms} must be in (0, frame_ms={self.frame_ms}]"),
+            (self.fft_size >= frame_samples,
+             f"fft_size {self.fft_size} is shorter than the frame ({frame_samples} samples)"),
+            (self.bands >= 1, f"bands = {self.bands} must be at least 1"),
+            (0 <= self.f_min < self.f_max <= self.sample_rate / 2,
+             f"band edges {self.f_min} .. {self.f_max} Hz must satisfy 0 <= f_min < f_max <= "
+             f"{self.sample_rate / 2} (Nyquist)"),
+            (0 <= self.pre_emphasis < 1, f"pre_emphasis {self.pre_emphasis} is outside [0, 1)"),
+            (self.vad_threshold_db > 0, f"vad_threshold_db {self.vad_threshold_db} must be positive"),
+            (self.frames >= 1, f"frames = {self.frames} must be at least 1"),
+            (self.window_s > 0, f"window_s {self.window_s} must be positive"),
+            (self.dynamic_range_db > 0, f"dynamic_range_db {self.dynamic_range_db} must be positive"),
+            (self.steps_per_frame >= 1, f"steps_per_frame = {self.steps_per_frame} must be at least 1"),
+            (0 < self.delta_threshold <= 1, f"delta_threshold {self.delta_threshold} is outside (0, 1]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"FrontendConfig: {message}")
+
+    @property
+    def frame_samples(self) -> int:
+        """Analysis window length in samples."""
+        return int(round(self.frame_ms * self.sample_rate / 1000.0))
+
+    @property
+    def hop_samples(self) -> int:
+        """Analysis hop in samples."""
+        return int(round(self.hop_ms * self.sample_rate / 1000.0))
+
+    @property
+    def timesteps(self) -> int:
+        """Timesteps of one encoded utterance (``frames * steps_per_frame``)."""
+        return self.frames * self.steps_per_frame
+
+    @property
+    def channels(self) -> int:
+        """Input channels of the network (``2 * bands`` for the up/down ``DELTA`` code)."""
+        return 2 * self.bands if self.encoder is EncoderKind.DELTA else self.bands
+
+    def replace(self, **changes) -> "FrontendConfig":
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the fields as JSON-ready values (enums by their value)."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = value.value if isinstance(value, enum.Enum) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> "FrontendConfig":
+        """Build from :meth:`to_dict` output; unknown keys are an error (a newer format)."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"FrontendConfig: unknown field(s) {unknown}; known are {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        """Return the configuration as a JSON object (sorted keys, stable text)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FrontendConfig":
+        """Inverse of :meth:`to_json`.
+
+        >>> FrontendConfig.from_json(FrontendConfig(bands=40).to_json()) == FrontendConfig(bands=40)
+        True
+        """
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_json` to a file."""
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FrontendConfig":
+        """Read a file written by :meth:`save`."""
+        return cls.from_json(Path(path).read_text())
+
+    def fingerprint(self) -> str:
+        """Return a short stable hash of the configuration (used in cache file names)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]

@@ -1,0 +1,123 @@
+r"""The exact cycle model of the core (:mod:`spikestream.rtl.core`), from the golden model.
+
+The RTL reports the cycles of every step (STEP packet trailer) and of every sample end
+(SUMMARY); the testbench checks them against this model, so the benchmark figures
+computed here are the hardware's.
+
+Formulas (``L`` = lanes, ``n`` = neurons, ``f_s`` = live fan-out of source ``s``,
+``R_s = ceil(f_s / L)`` its synapse rows, ``P_t`` = sources spiking at step ``t-1``,
+that is input events tagged ``t-1`` and neuron spikes of step ``t-1``)::
+
+    deliver(t) = 1                               if P_t is empty
+               = 4 + sum_{s in P_t} max(1, R_s)  otherwise
+    step(t)    = deliver(t) + (n + 3) + 4        # update pipeline, STEP trailer
+    end        = output_size + 2 + 5             # decision scan, SUMMARY packet
+
+Delivery reads one synapse row (``L`` synapses) per cycle and starts a new source on
+the cycle after the previous one's last row; a source without synapses takes one
+cycle; the 4 cycles are the pipeline fill (queue read, pointer read) and drain
+(synapse read, accumulator write). The update is one neuron per cycle behind a
+3-stage pipeline. A silent source costs nothing: cycles grow with the events and
+their live fan-out, not with the matrix size.
+
+The counted cycles exclude time the core spends waiting: for input words (one word
+per cycle when the stream keeps up) and, before a step or a summary, for room in the
+output FIFO (the host not reading). :func:`sample_cycles` adds the input words and the
+one-cycle hand-over of each marker for the time of a whole sample with no stalls.
+
+Since ``max(1, R_s)`` is per source, the model needs the fan-out of each spiking
+source, not only the golden model's per-step totals
+(:attr:`~spikestream.model.golden.Counter.EVENTS`,
+:attr:`~spikestream.model.golden.Counter.SYNAPTIC_OPS`); with one lane and no silent
+fan-outs it reduces to ``4 + SYNAPTIC_OPS``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import CoreConfig
+from .golden import Counter, SampleResult
+from .network import Network
+from .protocol import NEURON_WORDS, STATE_WORDS, encode_load, encode_sample
+
+__all__ = [
+    "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
+    "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "end_cycles", "load_cycles",
+    "readback_cycles", "sample_cycles",
+]
+
+DELIVER_EMPTY_CYCLES = 1
+DELIVER_PIPELINE_CYCLES = 4
+UPDATE_PIPELINE_CYCLES = 3
+REPORT_CYCLES = 4
+DECIDE_PIPELINE_CYCLES = 2
+SUMMARY_CYCLES = 5
+#: Cycles between an END_STEP / END_SAMPLE word and the first counted cycle (no stall).
+MARKER_CYCLES = 2
+#: Cycles of the CONFIG check after its last word.
+CONFIG_COMMIT_CYCLES = 1
+
+
+def source_costs(network: Network, core: CoreConfig, live: np.ndarray | None = None) -> np.ndarray:
+    """Delivery cycles of one spike of each source: ``max(1, ceil(f_s / lanes))`` (int64 [n_sources])."""
+    table = network.synapses()
+    live = np.ones(table.count, bool) if live is None else np.asarray(live, bool)
+    fanout = np.bincount(table.source[live], minlength=network.n_sources)
+    return np.maximum(1, -(-fanout // core.lanes)).astype(np.int64)
+
+
+def step_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: SampleResult,
+                live: np.ndarray | None = None) -> np.ndarray:
+    """Counted cycles of every step ``int64 [B, T]`` (0 for steps not run after an early exit).
+
+    ``inputs`` is the raster ``bool [B, T, n_inputs]`` (or ``[T, n_inputs]``) that
+    produced ``result``.
+    """
+    inputs = np.asarray(inputs, bool)
+    if inputs.ndim == 2:
+        inputs = inputs[None]
+    costs = source_costs(network, core, live)
+    batch, steps = result.spikes.shape[:2]
+    sources = np.concatenate([inputs, result.spikes], axis=2)  # [B, T, n_sources]: spiked at that step
+    pending = np.zeros_like(sources)
+    pending[:, 1:] = sources[:, :-1]
+    events = pending.sum(axis=2)
+    ran = np.arange(steps)[None, :] < result.steps_run[:, None]
+    if not np.array_equal(np.where(ran, events, 0), result.counters[:, :, Counter.EVENTS]):
+        raise ValueError("inputs do not match the result: the delivered events differ from the golden counters")
+    deliver = np.where(events == 0, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES + pending.astype(np.int64) @ costs)
+    cycles = deliver + network.n_neurons + UPDATE_PIPELINE_CYCLES + REPORT_CYCLES
+    return np.where(ran, cycles, 0).astype(np.int64)
+
+
+def end_cycles(network: Network) -> int:
+    """Counted cycles of the end of a sample (decision scan and SUMMARY packet)."""
+    return network.population(network.output).size + DECIDE_PIPELINE_CYCLES + SUMMARY_CYCLES
+
+
+def load_cycles(network: Network, core: CoreConfig, max_payload: int = 256) -> int:
+    """Cycles to load ``network`` (one per word, plus the CONFIG check), with no stalls."""
+    words = sum(len(packet) for packet in encode_load(network, core, max_payload))
+    return words + CONFIG_COMMIT_CYCLES
+
+
+def readback_cycles(network: Network) -> int:
+    """Cycles of READ_NEURONS after its header word: one header, then per neuron a read and its words."""
+    return 1 + network.n_neurons * (1 + STATE_WORDS)
+
+
+def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: SampleResult) -> np.ndarray:
+    """Cycles of whole samples ``int64 [B]`` with no stalls: input words, markers, steps, end."""
+    inputs = np.asarray(inputs, bool)
+    if inputs.ndim == 2:
+        inputs = inputs[None]
+    per_step = step_cycles(network, core, inputs, result)
+    totals = []
+    for b in range(inputs.shape[0]):
+        words = sum(len(packet) for packet in encode_sample(inputs[b]))
+        ran = int(result.steps_run[b])
+        markers = MARKER_CYCLES * ran + MARKER_CYCLES  # executed END_STEPs and END_SAMPLE
+        # Skipped END_STEPs after an early exit are consumed in one cycle each (counted in words).
+        totals.append(words - ran - 1 + markers + int(per_step[b].sum()) + end_cycles(network))
+    return np.array(totals, np.int64)

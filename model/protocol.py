@@ -1,0 +1,375 @@
+"""The AXI4-Stream packet format of the core, declared once (numpy only).
+
+The host driver, the cocotb testbench and the RTL parser all read the constants and
+packings below; nothing else types an opcode or a bit position.
+
+Packets
+-------
+Both streams carry 32-bit words. A *packet* is one header word followed by its payload
+words; ``tlast`` is set on the packet's last word (the header itself for a packet without
+payload). Header: ``opcode`` in bits ``[31:24]``, a 24-bit ``argument`` in ``[23:0]``.
+
+Host to core (``s_axis``):
+
+==============  ============  =========================================================
+opcode          argument      payload
+==============  ============  =========================================================
+CONFIG          0             ``n_inputs, n_neurons, timesteps, output_start,
+                              output_size, decision`` then one exponent per group
+NEURONS         first neuron  :data:`NEURON_WORDS` words per neuron (:func:`pack_neurons`)
+FANOUT          first source  2 words per source: first synapse row, synapse count
+SYNAPSES        first row     ``lanes`` words per row (:func:`pack_synapse`), padding 0
+EVENTS          step ``t``    one input channel per word (spikes of step ``t``)
+END_STEP        step ``t``    none: the events of step ``t`` are complete; run step ``t``
+END_SAMPLE      0             none: decide, report, and start a new sample
+REWARD          reward        none (two's complement; reserved for on-chip learning)
+READ_NEURONS    0             none: read back the state of every neuron
+==============  ============  =========================================================
+
+Events of step ``t`` are sent after ``END_STEP(t-1)`` and before ``END_STEP(t)``. Input
+events tagged ``t`` and neuron spikes of step ``t`` are delivered in step ``t+1`` (the
+golden model's timing).
+
+Core to host (``m_axis``):
+
+==============  ============  =========================================================
+STEP            step ``t``    neuron ids that spiked in step ``t`` (ascending), then the
+                              trailer ``events, synaptic_ops, spikes, cycles``
+SUMMARY         0             ``decision, decision_step, steps_run, cycles``
+NEURON_STATE    0             per neuron ``u, v, theta, refractory_left``
+==============  ============  =========================================================
+
+Signed values travel as 32-bit two's complement. With ``early_exit`` the core sends no
+STEP packet for steps after the deciding one and ignores their events and markers
+until END_SAMPLE.
+
+Synaptic memory layout
+----------------------
+Synapses are stored in canonical order (:class:`~spikestream.model.network.SynapseTable`),
+each source's fan-out starting on a fresh row of ``lanes`` synapses, so the core reads
+one row (``lanes`` synapses) per cycle. A source without synapses has count 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .config import DECAY_UNITY, CoreConfig
+from .network import DecisionMode, Network, ResetMode
+
+__all__ = [
+    "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
+    "SUMMARY_WORDS", "STATE_WORDS", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
+    "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
+    "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
+    "StepReport", "Summary", "decode_output", "decode_neuron_state", "to_signed",
+]
+
+WORD_BITS = 32
+OPCODE_SHIFT = 24
+ARGUMENT_BITS = 24
+NEURON_WORDS = 5
+CONFIG_WORDS = 6  #: fixed words before the per-group exponents
+STEP_TRAILER_WORDS = 4
+SUMMARY_WORDS = 4
+STATE_WORDS = 4
+
+# Bit positions inside the packed neuron words 3 and 4 (see pack_neurons).
+_KEEP_BITS = 13  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
+_RESET_SUBTRACT_BIT = 26
+_SINGLE_SPIKE_BIT = 27
+_DECISION_EARLY_EXIT_BIT = 2
+
+
+class ProtocolError(ValueError):
+    """A stream does not follow the packet format."""
+
+
+class InOpcode(enum.IntEnum):
+    """Opcodes of host-to-core packets."""
+
+    CONFIG = 0x01
+    NEURONS = 0x02
+    FANOUT = 0x03
+    SYNAPSES = 0x04
+    EVENTS = 0x10
+    END_STEP = 0x11
+    END_SAMPLE = 0x12
+    REWARD = 0x13
+    READ_NEURONS = 0x20
+
+
+class OutOpcode(enum.IntEnum):
+    """Opcodes of core-to-host packets."""
+
+    STEP = 0x80
+    SUMMARY = 0x81
+    NEURON_STATE = 0x82
+
+
+#: Decision rule codes (low two bits of the CONFIG ``decision`` word).
+DECISION_CODES = {DecisionMode.FIRST_SPIKE: 0, DecisionMode.SPIKE_COUNT: 1, DecisionMode.MAX_POTENTIAL: 2}
+
+
+def header(opcode: int, argument: int = 0) -> int:
+    """Return a header word; the argument must fit 24 bits (two's complement allowed)."""
+    if not -(1 << (ARGUMENT_BITS - 1)) <= argument < (1 << ARGUMENT_BITS):
+        raise ProtocolError(f"header argument {argument} does not fit {ARGUMENT_BITS} bits")
+    return (int(opcode) << OPCODE_SHIFT) | (argument & ((1 << ARGUMENT_BITS) - 1))
+
+
+def parse_header(word: int) -> tuple[int, int]:
+    """Split a header word into ``(opcode, argument)``."""
+    return (word >> OPCODE_SHIFT) & 0xFF, word & ((1 << ARGUMENT_BITS) - 1)
+
+
+def to_signed(word: int, bits: int = WORD_BITS) -> int:
+    """Interpret the low ``bits`` of ``word`` as two's complement."""
+    word &= (1 << bits) - 1
+    return word - (1 << bits) if word >> (bits - 1) else word
+
+
+def _bits_for(count: int) -> int:
+    """Bits to number ``count`` things (at least 1)."""
+    return max(1, (count - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class SynapseFormat:
+    """Bit fields of one stored synapse: target neuron, weight mantissa, group."""
+
+    target_bits: int
+    weight_bits: int
+    group_bits: int
+
+    @property
+    def width(self) -> int:
+        return self.target_bits + self.weight_bits + self.group_bits
+
+    @property
+    def weight_shift(self) -> int:
+        return self.target_bits
+
+    @property
+    def group_shift(self) -> int:
+        return self.target_bits + self.weight_bits
+
+
+def synapse_format(core: CoreConfig) -> SynapseFormat:
+    """Return the packing of one synapse word for ``core`` (fits 32 bits or raises)."""
+    fmt = SynapseFormat(_bits_for(core.max_neurons), core.weight_bits, _bits_for(core.max_groups))
+    if fmt.width > WORD_BITS:
+        raise ProtocolError(f"a synapse needs {fmt.width} bits (target {fmt.target_bits} + weight "
+                            f"{fmt.weight_bits} + group {fmt.group_bits}), more than one {WORD_BITS}-bit word")
+    return fmt
+
+
+def synapse_rows(core: CoreConfig) -> int:
+    """Rows of the synaptic memory: every network that fits ``core`` fits them.
+
+    Each source with synapses wastes less than one row to padding, so the rows of
+    ``max_synapses`` synapses plus one per possible source are always enough.
+    """
+    return -(-core.max_synapses // core.lanes) + min(core.num_sources, core.max_synapses)
+
+
+def pack_synapse(fmt: SynapseFormat, target: np.ndarray, weight: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Pack synapse fields into words (weight as ``weight_bits`` two's complement)."""
+    weight_field = np.asarray(weight, np.int64) & ((1 << fmt.weight_bits) - 1)
+    return (np.asarray(target, np.int64) | (weight_field << fmt.weight_shift)
+            | (np.asarray(group, np.int64) << fmt.group_shift)).astype(np.int64)
+
+
+class SynapseLayout(NamedTuple):
+    """Where each source's fan-out lives in the synaptic memory."""
+
+    first_row: np.ndarray  #: int64 [n_sources]
+    count: np.ndarray  #: int64 [n_sources], live synapses
+    rows: np.ndarray  #: int64 [n_rows, lanes] packed synapse words (0 pads)
+
+
+def synapse_layout(network: Network, core: CoreConfig, live: np.ndarray | None = None,
+                   weight: np.ndarray | None = None) -> SynapseLayout:
+    """Lay the live synapses of ``network`` out in rows of ``core.lanes``, canonical order.
+
+    ``live`` / ``weight`` (canonical order) override the network's, e.g. after learning.
+    """
+    table = network.synapses()
+    live = np.ones(table.count, bool) if live is None else np.asarray(live, bool)
+    weight = table.weight if weight is None else np.asarray(weight, np.int64)
+    fmt = synapse_format(core)
+    lanes = core.lanes
+    source, target, group, weight = table.source[live], table.target[live], table.group[live], weight[live]
+    count = np.bincount(source, minlength=network.n_sources).astype(np.int64)
+    rows_per_source = -(-count // lanes)
+    first_row = np.concatenate([[0], np.cumsum(rows_per_source)[:-1]]).astype(np.int64)
+    n_rows = int(rows_per_source.sum())
+    if n_rows > synapse_rows(core):
+        raise ProtocolError(f"the synapses need {n_rows} rows, the core has {synapse_rows(core)}")
+    rows = np.zeros(n_rows * lanes, np.int64)
+    rank = np.arange(source.size) - np.concatenate([[0], np.cumsum(count)[:-1]])[source]
+    rows[first_row[source] * lanes + rank] = pack_synapse(fmt, target, weight, group)
+    return SynapseLayout(first_row, count, rows.reshape(n_rows, lanes))
+
+
+def pack_neurons(network: Network) -> np.ndarray:
+    """Return the NEURONS payload words ``[n_neurons, NEURON_WORDS]``.
+
+    Words: ``threshold``, ``bias``, ``adapt_increment``, then
+    ``current_keep | voltage_keep << 13 | reset_subtract << 26 | single_spike << 27`` and
+    ``adapt_keep | refractory << 13``, where ``current_keep = 4096 - (du + 1)``,
+    ``voltage_keep = 4096 - dv``, ``adapt_keep = 4096 - dth`` are the decay multipliers.
+    """
+    subtract = np.concatenate([np.full(p.size, p.reset is ResetMode.SUBTRACT) for p in network.populations])
+    single = np.concatenate([np.full(p.size, p.single_spike) for p in network.populations])
+    words = np.zeros((network.n_neurons, NEURON_WORDS), np.int64)
+    words[:, 0] = network.neuron_parameter("threshold")
+    words[:, 1] = network.neuron_parameter("bias") & 0xFFFFFFFF
+    words[:, 2] = network.neuron_parameter("adapt_increment")
+    words[:, 3] = ((DECAY_UNITY - 1 - network.neuron_parameter("current_decay"))
+                   | ((DECAY_UNITY - network.neuron_parameter("voltage_decay")) << _KEEP_BITS)
+                   | (subtract.astype(np.int64) << _RESET_SUBTRACT_BIT) | (single.astype(np.int64) << _SINGLE_SPIKE_BIT))
+    words[:, 4] = (DECAY_UNITY - network.neuron_parameter("adapt_decay")) | (network.neuron_parameter("refractory")
+                                                                               << _KEEP_BITS)
+    return words
+
+
+#: Field positions of the packed neuron words, for the RTL parser.
+NEURON_FIELDS = {
+    "threshold": (0, 0), "bias": (1, 0), "adapt_increment": (2, 0),
+    "current_keep": (3, 0), "voltage_keep": (3, _KEEP_BITS), "reset_subtract": (3, _RESET_SUBTRACT_BIT),
+    "single_spike": (3, _SINGLE_SPIKE_BIT), "adapt_keep": (4, 0), "refractory": (4, _KEEP_BITS),
+}
+KEEP_BITS = _KEEP_BITS
+DECISION_EARLY_EXIT_BIT = _DECISION_EARLY_EXIT_BIT
+__all__ += ["NEURON_FIELDS", "KEEP_BITS", "DECISION_EARLY_EXIT_BIT", "pack_neurons", "pack_synapse"]
+
+
+def _packet(opcode: int, argument: int, payload: Sequence[int] = ()) -> list[int]:
+    return [header(opcode, argument)] + [int(w) & 0xFFFFFFFF for w in payload]
+
+
+def encode_load(network: Network, core: CoreConfig, max_payload: int = 256, live: np.ndarray | None = None,
+                weight: np.ndarray | None = None) -> list[list[int]]:
+    """Return the packets that load ``network`` into the core (CONFIG first).
+
+    Long tables are split into packets of at most ``max_payload`` payload words.
+    """
+    network.check_fits(core)
+    output_start = network.neuron_offset(network.output)
+    decision = DECISION_CODES[network.decision.mode] | (int(network.decision.early_exit) << _DECISION_EARLY_EXIT_BIT)
+    packets = [_packet(InOpcode.CONFIG, 0, [network.n_inputs, network.n_neurons, network.timesteps, output_start,
+                                            network.population(network.output).size, decision]
+                       + [g.exponent for g in network.groups])]
+    neurons = pack_neurons(network)
+    per = max(1, max_payload // NEURON_WORDS)
+    for first in range(0, network.n_neurons, per):
+        packets.append(_packet(InOpcode.NEURONS, first, neurons[first:first + per].ravel()))
+    layout = synapse_layout(network, core, live, weight)
+    fanout = np.stack([layout.first_row, layout.count], axis=1)
+    per = max(1, max_payload // 2)
+    for first in range(0, network.n_sources, per):
+        packets.append(_packet(InOpcode.FANOUT, first, fanout[first:first + per].ravel()))
+    per = max(1, max_payload // core.lanes)
+    for first in range(0, layout.rows.shape[0], per):
+        packets.append(_packet(InOpcode.SYNAPSES, first, layout.rows[first:first + per].ravel()))
+    return packets
+
+
+def encode_sample(inputs: np.ndarray) -> list[list[int]]:
+    """Return the packets of one sample: per step its EVENTS (if any) and END_STEP, then END_SAMPLE.
+
+    ``inputs`` is a raster ``bool [timesteps, channels]``.
+    """
+    inputs = np.asarray(inputs, bool)
+    packets = []
+    for step in range(inputs.shape[0]):
+        channels = np.flatnonzero(inputs[step])
+        if channels.size:
+            packets.append(_packet(InOpcode.EVENTS, step, channels))
+        packets.append(_packet(InOpcode.END_STEP, step))
+    packets.append(_packet(InOpcode.END_SAMPLE, 0))
+    return packets
+
+
+def decode_packets(words: Sequence[int], lasts: Sequence[bool]) -> list[list[int]]:
+    """Split a word stream into packets at ``tlast``."""
+    packets, current = [], []
+    for word, last in zip(words, lasts):
+        current.append(int(word))
+        if last:
+            packets.append(current)
+            current = []
+    if current:
+        raise ProtocolError(f"stream ends inside a packet ({len(current)} words without tlast)")
+    return packets
+
+
+class StepReport(NamedTuple):
+    """What the core reported for one timestep."""
+
+    step: int
+    spikes: list  #: neuron ids, ascending
+    events: int
+    synaptic_ops: int
+    spike_count: int
+    cycles: int
+
+
+class Summary(NamedTuple):
+    """What the core reported at the end of a sample."""
+
+    decision: int
+    decision_step: int
+    steps_run: int
+    cycles: int
+
+
+def decode_output(packets: Sequence[Sequence[int]]) -> tuple[list[StepReport], list[Summary], list[np.ndarray]]:
+    """Sort output packets into step reports, summaries and neuron-state readbacks."""
+    steps, summaries, states = [], [], []
+    for packet in packets:
+        opcode, argument = parse_header(packet[0])
+        payload = list(packet[1:])
+        if opcode == OutOpcode.STEP:
+            if len(payload) < STEP_TRAILER_WORDS:
+                raise ProtocolError(f"STEP packet of {len(payload)} payload words, expected >= {STEP_TRAILER_WORDS}")
+            events, ops, count, cycles = payload[-STEP_TRAILER_WORDS:]
+            steps.append(StepReport(argument, payload[:-STEP_TRAILER_WORDS], events, ops, count, cycles))
+        elif opcode == OutOpcode.SUMMARY:
+            if len(payload) != SUMMARY_WORDS:
+                raise ProtocolError(f"SUMMARY packet of {len(payload)} payload words, expected {SUMMARY_WORDS}")
+            summaries.append(Summary(payload[0], to_signed(payload[1]), payload[2], payload[3]))
+        elif opcode == OutOpcode.NEURON_STATE:
+            states.append(decode_neuron_state(payload))
+        else:
+            raise ProtocolError(f"unknown output opcode {opcode:#04x} in header {packet[0]:#010x}")
+    return steps, summaries, states
+
+
+def decode_neuron_state(payload: Sequence[int]) -> np.ndarray:
+    """Return ``int64 [n_neurons, 4]`` columns ``u, v, theta, refractory_left``."""
+    if len(payload) % STATE_WORDS:
+        raise ProtocolError(f"NEURON_STATE payload of {len(payload)} words is not a multiple of {STATE_WORDS}")
+    return np.array([to_signed(w) for w in payload], np.int64).reshape(-1, STATE_WORDS)
+
+
+class ErrorFlag(enum.IntEnum):
+    """Bits of the core's error register (sticky, write one to clear).
+
+    Each error drops the offending data (an event, a table entry, or the rest of the
+    packet), counts one dropped packet, and leaves the core's state otherwise intact.
+    """
+
+    MALFORMED = 0  #: unknown opcode, wrong payload length, marker with payload, not configured
+    INDEX_RANGE = 1  #: neuron, source, row, channel, target or group index out of range; bad value
+    STEP_ORDER = 2  #: events or END_STEP for a step other than the current one (past or future)
+    TOO_LARGE = 3  #: CONFIG describes a network larger than the core
+    QUEUE_OVERFLOW = 4  #: more events in one step than ``event_queue_depth``
+
+
+__all__.append("ErrorFlag")

@@ -1,0 +1,15 @@
+"""Off-chip training (PyTorch) of networks the core runs exactly.
+
+Torch is imported only here and below; the rest of ``spikestream.model`` is numpy only.
+
+- :mod:`.quant`: integer-exact arithmetic with straight-through / surrogate gradients
+- :mod:`.net`: :class:`~.net.SpikingNetwork`, a trainable mirror of a ``Network``
+- :mod:`.layers`: architectures (feedforward, self-recurrent, skip, recurrent)
+- :mod:`.trainer`: BPTT training loop, losses matching the core's decision, checkpoints
+- :mod:`.prune`: magnitude-schedule pruning and gradient rewiring to a target connectivity
+- :mod:`.search`: Optuna hyper-parameter search on a shared study storage
+- :mod:`.export`: write ``.spkn`` network files (with the front-end sidecar)
+- :mod:`.nir_io`: NIR graph import and export
+- :mod:`.evaluate`: accuracy, confusion, activity and cycles (golden / RTL backends)
+- :mod:`.demo`: the end-to-end demo (``spikestream demo``)
+"""

@@ -1,0 +1,233 @@
+"""Backpropagation through time of a :class:`SpikingNetwork`, with a loss matching the core's decision.
+
+Training runs in two phases: ``float_epochs`` of the float model (no rounding), then
+``quant_epochs`` of quantization-aware training in hardware-exact mode (straight-through
+rounding), so the final network is the integer network the core runs. The float
+model's accuracy is recorded at the end of the first phase, for comparison.
+
+The loss follows the decision rule (:class:`~spikestream.model.network.Decision`):
+
+``SPIKE_COUNT``
+    cross-entropy of the output spike counts times ``logit_scale``.
+``FIRST_SPIKE``
+    cross-entropy of ``logit_scale * sum_t spike[t] * (1 - t / T)``: an earlier spike is
+    a larger logit, so the target neuron learns to fire first.
+``MAX_POTENTIAL``
+    cross-entropy of the final output voltage in thresholds times ``logit_scale``.
+
+Reproducibility: every random draw (initialisation, shuffling, rewiring) comes from
+generators seeded by ``seed``; with the same seed, data, threads and device a run is
+repeated bit for bit. Checkpoints hold the model, the optimiser, the generators and the
+history, so a run resumed from one continues as if it had not stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..network import DecisionMode
+from .net import SpikingNetwork, decide
+from .prune import PruningConfig, Pruner
+
+__all__ = ["TrainConfig", "Dataset", "TrainResult", "train", "predict", "accuracy", "loss_for", "configure_torch",
+           "default_device"]
+
+log = logging.getLogger("spikestream.train")
+
+
+class Dataset(NamedTuple):
+    """Spike rasters and labels: ``inputs`` bool ``[n, T, C]``, ``labels`` int64 ``[n]``."""
+
+    inputs: np.ndarray
+    labels: np.ndarray
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        return Dataset(self.inputs[index], self.labels[index])
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run."""
+
+    float_epochs: int = 20
+    quant_epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    quant_learning_rate: float = 1e-3
+    logit_scale: float = 0.2
+    rate_penalty: float = 0.0  #: weight of the mean hidden spike rate in the loss
+    seed: int = 0
+    pruning: PruningConfig = field(default_factory=PruningConfig)
+    threads: int = 0  #: 0: as many as the process may use
+    device: str = "auto"  #: "auto": cuda when available, else cpu
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class TrainResult(NamedTuple):
+    """What a run reached (accuracies in [0, 1] on the validation data)."""
+
+    model: SpikingNetwork
+    float_accuracy: float
+    quant_accuracy: float
+    history: list[dict]
+    seconds: float
+
+
+def default_device(choice: str = "auto") -> torch.device:
+    """``cuda`` when asked or available (``auto``), else ``cpu``."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def configure_torch(threads: int = 0) -> int:
+    """Set torch's intra-op threads (0: the CPUs this process may use) and return the count."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = available if threads <= 0 else min(threads, available)
+    torch.set_num_threads(count)
+    return count
+
+
+def loss_for(model: SpikingNetwork, run, labels: torch.Tensor, logit_scale: float) -> torch.Tensor:
+    """Cross-entropy of the logits that match the network's decision rule (module docstring)."""
+    mode = model.template.decision.mode
+    out = model.output_slice
+    if mode is DecisionMode.SPIKE_COUNT:
+        logits = run.spike_count[:, out] * logit_scale
+    elif mode is DecisionMode.FIRST_SPIKE:
+        steps = run.spikes.shape[1]
+        earliness = 1.0 - torch.arange(steps, dtype=run.spikes.dtype, device=run.spikes.device) / steps
+        logits = (run.spikes[:, :, out] * earliness[None, :, None]).sum(dim=1) * (8.0 * logit_scale)
+    else:
+        logits = run.v[:, out] / model.unit * logit_scale
+    return F.cross_entropy(logits, labels)
+
+
+@torch.no_grad()
+def predict(model: SpikingNetwork, inputs: np.ndarray, exact: bool, batch_size: int = 256) -> np.ndarray:
+    """Decisions of the core's rule for every sample (torch model, float or exact)."""
+    device = model.threshold.device
+    decisions = []
+    for start in range(0, inputs.shape[0], batch_size):
+        batch = torch.as_tensor(inputs[start:start + batch_size], device=device)
+        decisions.append(decide(model, model(batch, exact=exact)))
+    return np.concatenate(decisions) if decisions else np.zeros(0, np.int64)
+
+
+def accuracy(model: SpikingNetwork, data: Dataset, exact: bool) -> float:
+    """Fraction of ``data`` the model classifies right (core's decision rule)."""
+    if len(data) == 0:
+        return float("nan")
+    return float(np.mean(predict(model, data.inputs, exact) == data.labels))
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, config: TrainConfig,
+          checkpoint: str | os.PathLike | None = None, progress: bool = True,
+          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train ``model`` in place (float phase, then quantization-aware phase).
+
+    Parameters
+    ----------
+    model : SpikingNetwork
+    train_data, validation : Dataset
+    config : TrainConfig
+    checkpoint : path, optional
+        Saved after every epoch; if it exists, training resumes from it.
+    progress : bool
+        Show tqdm progress bars.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, record)`` after every epoch (Optuna pruning hooks in here).
+    """
+    from tqdm.auto import tqdm
+
+    configure_torch(config.threads)
+    device = default_device(config.device)
+    model.to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+    total_epochs = config.float_epochs + config.quant_epochs
+    pruner = Pruner(model, config.pruning, total_epochs * max(1, -(-len(train_data) // config.batch_size)),
+                    seed=config.seed)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
+    history: list[dict] = []
+    float_accuracy = float("nan")
+    start_epoch = 0
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        pruner.load_state_dict(state["pruner"])
+        history = state["history"]
+        float_accuracy = state["float_accuracy"]
+        start_epoch = state["epoch"] + 1
+        log.info("resumed from %s at epoch %d", checkpoint, start_epoch)
+    began = time.monotonic()
+    labels_all = torch.as_tensor(train_data.labels, dtype=torch.int64)
+    bar = tqdm(total=total_epochs, initial=start_epoch, desc="epochs", disable=not progress, leave=False)
+    for epoch in range(start_epoch, total_epochs):
+        exact = epoch >= config.float_epochs
+        if epoch == config.float_epochs:
+            for group in optimizer.param_groups:
+                group["lr"] = config.quant_learning_rate
+        order = torch.randperm(len(train_data), generator=generator).numpy()
+        model.train()
+        losses = []
+        for start in range(0, len(order), config.batch_size):
+            index = order[start:start + config.batch_size]
+            inputs = torch.as_tensor(train_data.inputs[index], device=device)
+            labels = labels_all[index].to(device)
+            run = model(inputs, exact=exact)
+            loss = loss_for(model, run, labels, config.logit_scale)
+            if config.rate_penalty:
+                hidden = [i for i in range(run.spikes.shape[2]) if not model.output_slice.start <= i
+                          < model.output_slice.stop]
+                loss = loss + config.rate_penalty * run.spikes[:, :, hidden].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            pruner.step(model)
+            losses.append(float(loss.detach()))
+        model.eval()
+        record = {"epoch": epoch, "phase": "quant" if exact else "float", "loss": float(np.mean(losses)),
+                  "validation_accuracy": accuracy(model, validation, exact),
+                  "connectivity": pruner.connectivity(model), "seconds": time.monotonic() - began}
+        if epoch == config.float_epochs - 1:
+            float_accuracy = record["validation_accuracy"]
+        history.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['validation_accuracy']:.3f}", phase=record["phase"])
+        bar.update(1)
+        log.debug("epoch %d: %s", epoch, record)
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                          "generator": generator.get_state(), "pruner": pruner.state_dict(),
+                                          "history": history, "float_accuracy": float_accuracy, "epoch": epoch,
+                                          "config": config.to_dict()})
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+    bar.close()
+    pruner.finish(model)
+    quant_accuracy = accuracy(model, validation, True)
+    return TrainResult(model, float_accuracy, quant_accuracy, history, time.monotonic() - began)

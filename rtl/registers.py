@@ -1,0 +1,50 @@
+"""The core's AXI4-Lite registers, declared once (offsets come from the declaration order).
+
+The map is exported as JSON (:func:`register_map_json`) for the host driver, the
+testbench and the board build; nothing else types an offset.
+"""
+
+from __future__ import annotations
+
+from spikestream.model.protocol import ErrorFlag
+
+from .csr import Access, Register, RegisterMap
+
+__all__ = ["CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "CONTROL_BITS", "REGISTERS", "version_word",
+           "register_map_json"]
+
+#: Bumped whenever the packet format, register map or cycle model changes.
+CORE_VERSION = 1
+#: High half of the version register: "SS" (spikestream).
+VERSION_MAGIC = 0x5353
+
+#: Bit positions of the status register (the step counter fills bits 8 and up).
+STATUS_BITS = {"busy": 0, "configured": 1, "sample_done": 2, "step": 8}
+#: Bit positions of the control register (write 1 to act; reads return 0).
+CONTROL_BITS = {"clear_counters": 0}
+
+
+def version_word() -> int:
+    return (VERSION_MAGIC << 16) | CORE_VERSION
+
+
+REGISTERS = RegisterMap([
+    Register("version", Access.RO, 32, reset=version_word(), doc="0x5353 << 16 | core version"),
+    Register("config_hash", Access.RO, 32, doc="CoreConfig.hash32() of the configuration the core was built from"),
+    Register("control", Access.RW, len(CONTROL_BITS), doc="bit 0: write 1 to zero the activity counters"),
+    Register("status", Access.RO, 32,
+             doc="bit 0 busy, bit 1 configured, bit 2 sample ended early, bits 8+: next step of the sample"),
+    Register("errors", Access.W1C, len(ErrorFlag),
+             doc="sticky error flags (" + ", ".join(f"bit {e.value} {e.name}" for e in ErrorFlag)
+             + "); write 1 to clear"),
+    Register("cycles", Access.RO, 32, doc="busy cycles (not waiting for input), wrapping"),
+    Register("synaptic_ops", Access.RO, 32, doc="synapses traversed, wrapping"),
+    Register("events_in", Access.RO, 32, doc="input events accepted, wrapping"),
+    Register("events_out", Access.RO, 32, doc="neuron spikes emitted, wrapping"),
+    Register("dropped_packets", Access.RO, 32, doc="packets in which data was dropped for an error, wrapping"),
+])
+
+
+def register_map_json() -> dict:
+    """Return the register map as exported for drivers and tests."""
+    return REGISTERS.to_json()

@@ -1,0 +1,167 @@
+"""cocotb testbench of ``spikestream_core``: random differential tests through the real AXI ports.
+
+Split (cocotb's matrix_multiplier example):
+
+* *driver*: cocotbext-axi ``AxiStreamSource`` sends the packets of
+  :mod:`spikestream.model.protocol` (load, samples, readback requests), ``AxiLiteMaster``
+  reads and clears registers; random pauses on the input stream and backpressure on the
+  output stream;
+* *monitors*: an ``AxiStreamMonitor`` on ``s_axis`` records what the core actually
+  accepted, an ``AxiStreamSink`` on ``m_axis`` what it sent;
+* *model*: the golden and cycle models, fed with the input events the input monitor saw
+  (:func:`spikestream.sim.scoreboard.inputs_from_packets`);
+* *checker*: :class:`spikestream.sim.scoreboard.Scoreboard`.
+
+Parameters (``spikestream.sim.runner.tb_parameters``): ``core`` (CoreConfig dict),
+``seeds``, ``samples``, ``pause`` (probability of an idle / backpressure cycle) and
+``results`` (path of a JSON file the test writes: per seed its mismatches).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamMonitor, AxiStreamSink,
+                           AxiStreamSource)
+
+from spikestream.model.config import CoreConfig
+from spikestream.model.golden import Counter
+from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, encode_load, encode_sample, header,
+                                        parse_header)
+from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
+from spikestream.sim.cases import random_case
+from spikestream.sim.runner import tb_parameters
+from spikestream.sim.scoreboard import Scoreboard, expected_samples, inputs_from_packets, split_samples
+
+CLOCK_NS = 10
+
+
+def _to_bytes(packet: list[int]) -> bytes:
+    return b"".join(int(word).to_bytes(4, "little") for word in packet)
+
+
+def _to_words(data: bytes) -> list[int]:
+    return [int.from_bytes(data[k:k + 4], "little") for k in range(0, len(data), 4)]
+
+
+def _pauses(rng: random.Random, probability: float):
+    while True:
+        yield rng.random() < probability
+
+
+class CoreHarness:
+    """Drivers and monitors around one DUT."""
+
+    def __init__(self, dut, pause: float, seed: int):
+        self.dut = dut
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
+                                      reset_active_level=False)
+        self.input_monitor = AxiStreamMonitor(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
+                                              reset_active_level=False)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
+                                  reset_active_level=False)
+        self.registers = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn,
+                                       reset_active_level=False)
+        self.observed_inputs: list[list[int]] = []
+        rng = random.Random(seed)
+        if pause > 0:
+            self.source.set_pause_generator(_pauses(rng, pause))
+            self.sink.set_pause_generator(_pauses(rng, pause))
+
+    async def reset(self) -> None:
+        self.dut.aresetn.value = 0
+        await ClockCycles(self.dut.aclk, 4)
+        self.dut.aresetn.value = 1
+        await ClockCycles(self.dut.aclk, 2)
+
+    async def read(self, name: str) -> int:
+        return await self.registers.read_dword(REGISTERS.offset(name))
+
+    async def write(self, name: str, value: int) -> None:
+        await self.registers.write_dword(REGISTERS.offset(name), value)
+
+    async def send(self, packets: list[list[int]]) -> None:
+        for packet in packets:
+            await self.source.send(AxiStreamFrame(_to_bytes(packet)))
+
+    async def receive(self, count: int, timeout_cycles: int) -> list[list[int]]:
+        packets = []
+        for _ in range(count):
+            frame = await with_timeout(self.sink.recv(), timeout_cycles * CLOCK_NS, "ns")
+            packets.append(_to_words(frame.tdata))
+        return packets
+
+    def drain_input_monitor(self) -> list[list[int]]:
+        while not self.input_monitor.empty():
+            self.observed_inputs.append(_to_words(self.input_monitor.recv_nowait().tdata))
+        return self.observed_inputs
+
+
+async def _start(dut, pause: float, seed: int) -> CoreHarness:
+    for name in ("s_axis", "m_axis", "s_axi"):
+        logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+    cocotb.start_soon(Clock(dut.aclk, CLOCK_NS, unit="ns").start())
+    harness = CoreHarness(dut, pause, seed)
+    await harness.reset()
+    return harness
+
+
+@cocotb.test()
+async def random_networks(dut):
+    """Random networks and inputs: every output packet, state, counter and cycle equals the model."""
+    parameters = tb_parameters()
+    core = CoreConfig.from_dict(parameters["core"])
+    harness = await _start(dut, parameters.get("pause", 0.0), parameters["seeds"][0] if parameters["seeds"] else 0)
+    assert await harness.read("version") == version_word()
+    assert await harness.read("config_hash") == core.hash32(), "the build's config hash differs from the CoreConfig"
+    report = {}
+    all_ok = True
+    for seed in parameters["seeds"]:
+        case = random_case(core, seed, parameters.get("samples", 2))
+        network = case.network
+        await harness.write("control", 1)  # clear the counters
+        harness.observed_inputs.clear()
+        await harness.send(encode_load(network, core))
+        for sample in case.inputs:
+            await harness.send(encode_sample(sample))
+            await harness.send([[header(InOpcode.READ_NEURONS)]])
+        # Timeout: generous multiple of the words and cycles the model predicts.
+        expected_count = None
+        budget = 200_000
+        received = []
+        # Wait for every sample's NEURON_STATE packet.
+        while sum(1 for p in received if parse_header(p[0])[0] == OutOpcode.NEURON_STATE) < len(case.inputs):
+            received += await harness.receive(1, budget)
+        await ClockCycles(dut.aclk, 4)
+        observed = harness.drain_input_monitor()
+        inputs = inputs_from_packets(observed, network.timesteps, network.n_inputs)
+        scoreboard = Scoreboard(label=f"seed {seed}: ")
+        scoreboard._check("samples seen by the input monitor", inputs.shape[0], len(case.inputs))
+        expected = expected_samples(network, core, inputs)
+        for index, (wanted, packets) in enumerate(zip(expected, split_samples(received))):
+            scoreboard.compare_sample(index, wanted, packets)
+        counters = np.sum([w.counters for w in expected], axis=0) if expected else np.zeros(len(Counter))
+        totals = counters.sum(axis=0)
+        # Events of steps after an early exit are ignored, not accepted.
+        accepted = sum(int(sample[:w.summary.steps_run].sum()) for sample, w in zip(inputs, expected))
+        scoreboard._check("register events_in", await harness.read("events_in"), accepted)
+        scoreboard._check("register events_out", await harness.read("events_out"), int(totals[Counter.SPIKES]))
+        scoreboard._check("register synaptic_ops", await harness.read("synaptic_ops"),
+                          int(totals[Counter.SYNAPTIC_OPS]))
+        scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), 0)
+        scoreboard._check("register errors", await harness.read("errors"), 0)
+        report[str(seed)] = scoreboard.mismatches
+        all_ok &= scoreboard.ok
+        dut._log.info("seed %d: %d checks, %d mismatches", seed, scoreboard.checked, len(scoreboard.mismatches))
+        for line in scoreboard.mismatches[:10]:
+            dut._log.error(line)
+    if parameters.get("results"):
+        Path(parameters["results"]).write_text(json.dumps(report, indent=1))
+    assert all_ok, f"mismatches in seeds {[s for s, m in report.items() if m]}"

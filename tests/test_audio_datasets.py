@@ -1,0 +1,197 @@
+"""Loaders: metadata.csv folders, TI46 (SPHERE), SHD and N-TIDIGITS (HDF5), the feature cache."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from spikestream.model.audio import FrontendConfig, TimeAlignment, audio_to_raster
+from spikestream.model.audio import datasets
+from spikestream.model.audio.datasets import bin_spikes, describe_dataset, load_dataset, read_metadata, scan_ti46
+from spikestream.model.audio.wavio import write_sphere, write_wav
+
+RATE = 16000
+#: Made-up "words": each is a sweep between two frequencies, easy to tell apart.
+SWEEPS = {"low": (300, 500), "high": (3000, 2500), "up": (400, 4000)}
+
+
+def word(label, speaker_index, rate=RATE):
+    start, stop = SWEEPS[label]
+    t = np.arange(int(0.4 * rate)) / rate
+    scale = 1 + 0.05 * speaker_index
+    phase = 2 * np.pi * scale * (start * t + (stop - start) * t**2 / (2 * t[-1]))
+    return 0.3 * np.sin(phase) * np.hanning(t.size)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def write_folder(folder, speakers=("s1", "s2", "s3"), with_classes=True):
+    folder.mkdir()
+    rows = []
+    for index, speaker in enumerate(speakers):
+        for label in SWEEPS:
+            path = f"{speaker}_{label}.wav"
+            write_wav(folder / path, word(label, index), RATE)
+            rows.append({"path": path, "label": label, "speaker": speaker, "split": "test" if speaker == "s3" else "train"})
+    with open(folder / "metadata.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    if with_classes:
+        (folder / "classes.txt").write_text("up\nlow\nhigh\n")
+    return rows
+
+
+def test_metadata_folder_loads_with_class_order_and_splits(tmp_path, cache):
+    rows = write_folder(tmp_path / "words")
+    config = FrontendConfig(bands=16, frames=8)
+    data = load_dataset(tmp_path / "words", config)
+    assert data.X.shape == (9, config.timesteps, config.channels) and data.X.dtype == bool
+    assert data.classes == ("up", "low", "high")
+    assert [data.classes[i] for i in data.y] == [r["label"] for r in rows]
+    np.testing.assert_array_equal(data.X[0], audio_to_raster(word("low", 0), RATE, config))
+    test = load_dataset(tmp_path / "words", config, split="test")
+    assert len(test) == 3 and set(test.speakers) == {"s3"}
+    assert test.events(0).shape[1] == 2
+    with pytest.raises(ValueError, match="no rows of split 'val'"):
+        load_dataset(tmp_path / "words", config, split="val")
+
+
+def test_minimal_metadata_needs_only_path_and_label(tmp_path, cache):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    write_wav(folder / "a.wav", word("up", 0), RATE)
+    (folder / "metadata.csv").write_text("path,label\na.wav,up\n")
+    rows, classes = read_metadata(folder)
+    assert rows == [{"path": "a.wav", "label": "up", "speaker": "", "split": ""}] and classes == ("up",)
+    (folder / "metadata.csv").write_text("file,word\na.wav,up\n")
+    with pytest.raises(ValueError, match="missing column"):
+        read_metadata(folder)
+
+
+def test_encoded_rasters_are_cached(tmp_path, cache, monkeypatch):
+    write_folder(tmp_path / "words")
+    config = FrontendConfig(bands=16, frames=8)
+    first = load_dataset(tmp_path / "words", config)
+    assert len(list((cache / "features").glob("*.npz"))) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("encoded again instead of reading the cache")
+
+    monkeypatch.setattr(datasets, "encode_files", fail)
+    np.testing.assert_array_equal(load_dataset(tmp_path / "words", config).X, first.X)
+    with pytest.raises(AssertionError, match="encoded again"):
+        load_dataset(tmp_path / "words", config.replace(bands=20))  # another front end, another cache entry
+
+
+def test_ti46_folder_of_sphere_files(tmp_path, cache):
+    root = tmp_path / "ti46"
+    words = {"00": "zero", "01": "one", "13": "help"}
+    for split in ("train", "test"):
+        for speaker in ("f1", "m2"):
+            folder = root / "ti20" / split / speaker
+            folder.mkdir(parents=True)
+            for index, (code, _) in enumerate(words.items()):
+                token = "set0" if split == "train" else "s1t0"
+                label = list(SWEEPS)[index]
+                write_sphere(folder / f"{code}{speaker}{token}.sph", word(label, 0, rate=12500), 12500,
+                             big_endian=(speaker == "m2"))
+    rows, classes = scan_ti46(root)
+    assert classes == ("zero", "one", "help")
+    assert len(rows) == 12 and {r["speaker"] for r in rows} == {"f1", "m2"}
+    config = FrontendConfig(bands=16, frames=8)
+    train = load_dataset(root, config, split="train")
+    assert len(train) == 6
+    one = [i for i in range(len(train)) if train.classes[train.y[i]] == "one" and train.speakers[i] == "m2"][0]
+    np.testing.assert_array_equal(train.X[one], audio_to_raster(word("high", 0, rate=12500), 12500, config))
+    (root / "ti20" / "train" / "f1" / "readme.wav").write_bytes(b"")
+    with pytest.raises(ValueError, match="TI46"):
+        scan_ti46(root)
+
+
+def test_bin_spikes_stretch_and_onset():
+    times = np.array([0.10, 0.35, 0.60, 0.60, 1.10])
+    units = np.array([0, 699, 350, 351, 10])
+    stretch = FrontendConfig(bands=4, frames=5, steps_per_frame=1)
+    raster = bin_spikes(times, units, 700, stretch)
+    assert sorted(map(tuple, np.argwhere(raster).tolist())) == [(0, 0), (1, 3), (2, 2), (4, 0)]
+    onset = stretch.replace(alignment=TimeAlignment.ONSET, window_s=0.5)
+    raster = bin_spikes(times, units, 700, onset)
+    assert sorted(map(tuple, np.argwhere(raster).tolist())) == [(0, 0), (2, 3)]  # later spikes fall outside
+    with pytest.raises(ValueError, match="unit 700"):
+        bin_spikes(np.array([0.0]), np.array([700]), 700, stretch)
+
+
+def test_shd_file(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    config = FrontendConfig(bands=7, frames=10, steps_per_frame=1)
+    rng = np.random.default_rng(0)
+    samples = [(np.sort(rng.uniform(0, 0.9, 40)), rng.integers(0, 700, 40)) for _ in range(4)]
+    with h5py.File(tmp_path / "shd_test.h5", "w") as handle:
+        times = handle.create_dataset("spikes/times", (4,), dtype=h5py.vlen_dtype(np.float32))
+        units = handle.create_dataset("spikes/units", (4,), dtype=h5py.vlen_dtype(np.uint16))
+        for index, (t, u) in enumerate(samples):
+            times[index], units[index] = t.astype(np.float32), u.astype(np.uint16)
+        handle["labels"] = np.array([0, 3, 19, 3], np.uint16)
+        handle["extra/speaker"] = np.array([1, 2, 1, 5], np.uint16)
+        handle["extra/keys"] = np.array([f"word{i}".encode() for i in range(20)])
+    data = load_dataset(tmp_path / "shd_test.h5", config)
+    assert data.X.shape == (4, 10, 7)
+    assert data.y.tolist() == [0, 3, 19, 3] and data.speakers.tolist() == ["1", "2", "1", "5"]
+    assert data.classes[19] == "word19"
+    t, u = samples[2]
+    np.testing.assert_array_equal(data.X[2], bin_spikes(t.astype(np.float32), u, 700, config))
+
+
+def test_ntidigits_file_keeps_isolated_digits(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    config = FrontendConfig(bands=8, frames=5, steps_per_frame=2)
+    ids = ["man-ae-1", "woman-cf-z", "man-ae-17o", "boy-xy-o"]
+    with h5py.File(tmp_path / "n-tidigits.hdf5", "w") as handle:
+        handle["train_labels"] = np.array([i.encode() for i in ids])
+        for index, sample_id in enumerate(ids):
+            handle[f"train_timestamps/{sample_id}"] = np.linspace(0, 0.5, 20 + index)
+            handle[f"train_addresses/{sample_id}"] = (np.arange(20 + index) * 3 % 64).astype(np.uint8)
+        handle["test_labels"] = np.array([b"girl-ab-9"])
+        handle["test_timestamps/girl-ab-9"] = np.array([0.0, 0.2])
+        handle["test_addresses/girl-ab-9"] = np.array([63, 0], np.uint8)
+    train = load_dataset(tmp_path / "n-tidigits.hdf5", config, split="train")
+    assert [train.classes[i] for i in train.y] == ["one", "zero", "oh"]
+    assert train.speakers.tolist() == ["ae", "cf", "xy"]
+    test = load_dataset(tmp_path / "n-tidigits.hdf5", config, split="test")
+    assert test.classes[test.y[0]] == "nine"
+    assert np.argwhere(test.X[0]).tolist() == [[0, 7], [9, 0]]
+
+
+def test_unknown_hdf5_layout_is_reported(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["images"] = np.zeros(3)
+    with pytest.raises(ValueError, match="neither SHD"):
+        load_dataset(tmp_path / "other.h5")
+
+
+def test_describe_counts_splits(tmp_path):
+    write_folder(tmp_path / "words")
+    summary = describe_dataset(tmp_path / "words")
+    assert summary["utterances"] == 9
+    assert summary["splits"] == {"train": {"utterances": 6, "speakers": 2}, "test": {"utterances": 3, "speakers": 1}}
+
+
+def test_augmented_copies_are_reproducible_and_cached_apart(tmp_path, cache):
+    pytest.importorskip("scipy")
+    from spikestream.model.audio.augment import Augmenter
+    write_folder(tmp_path / "words")
+    config = FrontendConfig(bands=16, frames=8)
+    augmenter = Augmenter(reverb_probability=0.0, speed_probability=1.0, noise_probability=1.0)
+    clean = load_dataset(tmp_path / "words", config)
+    noisy = load_dataset(tmp_path / "words", config, augmenter=augmenter, seed=1)
+    assert noisy.X.shape == clean.X.shape and not np.array_equal(noisy.X, clean.X)
+    np.testing.assert_array_equal(load_dataset(tmp_path / "words", config, augmenter=augmenter, seed=1, cache=False).X,
+                                  noisy.X)
+    assert not np.array_equal(load_dataset(tmp_path / "words", config, augmenter=augmenter, seed=2).X, noisy.X)
+    assert len(list((cache / "features").glob("*.npz"))) == 3

@@ -1,0 +1,144 @@
+"""The numpy front end: WAV/SPHERE I/O, resampling, mel filterbank, alignment, normalisation, config."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spikestream.model.audio import FrontendConfig, TimeAlignment, log_mel_features
+from spikestream.model.audio.features import (align_frames, band_powers, hz_to_mel, mel_filterbank, mel_to_hz,
+                                              speech_bounds)
+from spikestream.model.audio.wavio import read_audio, read_sphere, read_wav, resample, write_sphere, write_wav
+
+RATE = 16000
+
+
+def tone(frequency_hz, seconds=0.5, rate=RATE, amplitude=0.5):
+    return amplitude * np.sin(2 * np.pi * frequency_hz * np.arange(int(seconds * rate)) / rate)
+
+
+def test_wav_round_trip_is_exact_to_16_bits(tmp_path):
+    samples = tone(440)
+    write_wav(tmp_path / "a.wav", samples, RATE)
+    read, rate = read_wav(tmp_path / "a.wav")
+    assert rate == RATE
+    assert np.max(np.abs(read - samples)) <= 1 / 32767
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_sphere_round_trip_both_byte_orders(tmp_path, big_endian):
+    samples = tone(300, rate=12500)
+    write_sphere(tmp_path / "a.sph", samples, 12500, big_endian=big_endian, extra_fields={"speaker_id": "f1"})
+    read, rate = read_audio(tmp_path / "a.sph")
+    assert rate == 12500
+    assert np.max(np.abs(read - samples)) <= 1 / 32767
+
+
+def test_compressed_sphere_is_reported(tmp_path):
+    header = "NIST_1A\n   1024\nsample_rate -i 16000\nsample_coding -s26 pcm,embedded-shorten-v2.00\nend_head\n"
+    (tmp_path / "c.sph").write_bytes(header.encode().ljust(1024, b" ") + b"\0" * 10)
+    with pytest.raises(ValueError, match="compressed"):
+        read_sphere(tmp_path / "c.sph")
+
+
+def test_unknown_audio_format_is_reported(tmp_path):
+    (tmp_path / "x.wav").write_bytes(b"OggS" + b"\0" * 40)
+    with pytest.raises(ValueError, match="not a WAV"):
+        read_audio(tmp_path / "x.wav")
+
+
+def test_resample_keeps_the_frequency_of_a_tone():
+    samples = tone(1000, seconds=1.0, rate=22050)
+    out = resample(samples, 22050, RATE)
+    assert out.size == RATE
+    spectrum = np.abs(np.fft.rfft(out))
+    assert np.argmax(spectrum) == 1000  # 1 Hz bins for one second
+    assert np.max(np.abs(out)) == pytest.approx(0.5, abs=0.02)
+
+
+def test_mel_scale_round_trip_and_filter_peaks():
+    assert float(hz_to_mel(1000.0)) == pytest.approx(1000.0, abs=0.1)
+    assert float(mel_to_hz(hz_to_mel(3456.0))) == pytest.approx(3456.0)
+    config = FrontendConfig(bands=40)
+    filters = mel_filterbank(config)
+    assert filters.shape == (40, config.fft_size // 2 + 1)
+    assert np.all(filters.max(axis=1) > 0)  # no dead band
+    peaks_hz = filters.argmax(axis=1) * config.sample_rate / config.fft_size
+    assert np.all(np.diff(peaks_hz) >= 0)  # band centres rise with the index
+    assert config.f_min <= peaks_hz[0] and peaks_hz[-1] <= config.f_max
+
+
+def test_a_tone_excites_the_band_around_its_frequency():
+    config = FrontendConfig()
+    filters = mel_filterbank(config)
+    for frequency in (300, 1000, 3000):
+        expected = np.argmax(filters[:, int(round(frequency * config.fft_size / config.sample_rate))])
+        powers = band_powers(tone(frequency), RATE, config)
+        assert np.argmax(powers.mean(axis=0)) == expected
+
+
+def test_features_do_not_depend_on_level_or_input_rate():
+    config = FrontendConfig()
+    loud = log_mel_features(tone(800) + tone(2500, amplitude=0.1), RATE, config)
+    quiet = log_mel_features(0.01 * (tone(800) + tone(2500, amplitude=0.1)), RATE, config)
+    np.testing.assert_allclose(loud, quiet, atol=1e-9)
+    at_22k = log_mel_features(tone(800, rate=22050) + tone(2500, amplitude=0.1, rate=22050), 22050, config)
+    assert np.max(np.abs(at_22k - loud)) < 0.05
+    assert loud.shape == (config.frames, config.bands)
+    assert loud.max() == 1.0 and loud.min() >= 0.0
+
+
+def test_silence_gives_zero_features():
+    config = FrontendConfig()
+    assert np.all(log_mel_features(np.zeros(8000), RATE, config) == 0)
+
+
+def test_speech_bounds_trim_silence():
+    config = FrontendConfig()
+    samples = np.concatenate([np.zeros(RATE // 2), tone(500, seconds=0.3), np.zeros(RATE // 2)])
+    first, stop = speech_bounds(band_powers(samples, RATE, config), config)
+    hop_s = config.hop_ms / 1000
+    assert first * hop_s == pytest.approx(0.5, abs=0.03)
+    assert stop * hop_s == pytest.approx(0.8, abs=0.03)
+
+
+def test_stretch_fills_all_frames_and_onset_keeps_duration():
+    short = np.concatenate([np.zeros(4000), tone(500, seconds=0.2), np.zeros(4000)])
+    stretch = FrontendConfig(frames=10)
+    assert np.all(log_mel_features(short, RATE, stretch).max(axis=1) > 0.9)  # the word spans every frame
+    onset = FrontendConfig(frames=10, alignment=TimeAlignment.ONSET, window_s=1.0)
+    per_frame = log_mel_features(short, RATE, onset).max(axis=1)
+    assert np.all(per_frame[:2] > 0.9) and np.all(per_frame[3:] == 0)  # 0.2 s of a 1 s window
+
+
+def test_alignment_averages_power_over_each_frame():
+    config = FrontendConfig(frames=2, vad_threshold_db=200)  # every frame counts as speech
+    powers = np.array([[1.0], [3.0], [5.0], [7.0]])
+    np.testing.assert_allclose(align_frames(powers, config), [[2.0], [6.0]])
+
+
+def test_config_json_round_trip_and_derived_sizes():
+    config = FrontendConfig(bands=40, frames=20, encoder="delta", alignment="onset", steps_per_frame=3)
+    again = FrontendConfig.from_json(config.to_json())
+    assert again == config
+    assert again.fingerprint() == config.fingerprint()
+    assert json.loads(config.to_json())["encoder"] == "delta"
+    assert (config.timesteps, config.channels) == (60, 80)
+    assert FrontendConfig().fingerprint() != config.fingerprint()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"f_max": 9000.0}, "Nyquist"),
+    ({"bands": 0}, "bands"),
+    ({"fft_size": 256}, "fft_size"),
+    ({"steps_per_frame": 0}, "steps_per_frame"),
+    ({"encoder": "morse"}, "morse"),
+])
+def test_config_rejects_bad_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        FrontendConfig(**changes)
+
+
+def test_config_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="unknown field"):
+        FrontendConfig.from_dict({"bands": 32, "colour": "red"})

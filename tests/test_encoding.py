@@ -1,0 +1,51 @@
+"""Spike encodings: TTFS latencies and rasters, event lists."""
+
+import numpy as np
+import pytest
+
+from spikestream.model.encoding import events_to_raster, raster_to_events, ttfs_encode, ttfs_latency
+
+
+def test_ttfs_latency_by_hand():
+    # t = min(floor((1 - x) * window), window - 1): 1 -> 0, 0.75 -> 2.5 -> 2, 0.05 -> 9.5 -> 9, 1e-9 -> 9.
+    assert ttfs_latency(np.array([1.0, 0.75, 0.05, 1e-9, 0.0]), 10).tolist() == [0, 2, 9, 9, -1]
+    assert ttfs_latency(np.array([0.3, 0.0]), 1).tolist() == [0, -1]
+
+
+def test_ttfs_encode_batches():
+    intensity = np.array([[1.0, 0.0], [0.5, 0.25]])
+    raster = ttfs_encode(intensity, 4)
+    assert raster.shape == (2, 4, 2)
+    assert np.argwhere(raster).tolist() == [[0, 0, 0], [1, 2, 0], [1, 3, 1]]
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, np.nan, np.inf])
+def test_ttfs_refuses_intensities_outside_unit_range(bad):
+    with pytest.raises(ValueError, match=r"is outside \[0, 1\]; normalise the input first"):
+        ttfs_latency(np.array([0.5, bad]), 10)
+
+
+def test_ttfs_refuses_an_empty_window():
+    with pytest.raises(ValueError, match=r"window = 0 must be at least 1 step"):
+        ttfs_latency(np.array([0.5]), 0)
+
+
+def test_events_round_trip_in_core_order():
+    raster = np.zeros((5, 3), bool)
+    raster[[4, 0, 2, 2], [0, 2, 1, 0]] = True
+    events = raster_to_events(raster)
+    assert events.tolist() == [[0, 2], [2, 0], [2, 1], [4, 0]]  # by timestep, then channel
+    assert events.dtype == np.int64
+    assert np.array_equal(events_to_raster(events, 5, 3), raster)
+    assert events_to_raster(np.zeros((0, 2)), 2, 2).tolist() == [[False, False], [False, False]]
+
+
+def test_event_errors_name_the_event_and_the_range():
+    with pytest.raises(ValueError, match=r"event 1 has timestep 5, expected 0 \.\. 4"):
+        events_to_raster([[0, 0], [5, 1]], 5, 3)
+    with pytest.raises(ValueError, match=r"event 0 has channel -1, expected 0 \.\. 2"):
+        events_to_raster([[0, -1]], 5, 3)
+    with pytest.raises(ValueError, match=r"an event \(timestep, channel\) is repeated"):
+        events_to_raster([[1, 1], [1, 1]], 5, 3)
+    with pytest.raises(ValueError, match=r"raster has shape \(3,\), expected \[timesteps, channels\]"):
+        raster_to_events(np.zeros(3, bool))

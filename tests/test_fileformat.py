@@ -1,0 +1,134 @@
+"""The .spkn network file: exact round trip, and every kind of damage refused clearly."""
+
+import hashlib
+import io
+import json
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from spikestream.model import CoreConfig, NetworkFileError, load_network, save_network
+from spikestream.model.fileformat import FORMAT_VERSION, MAGIC, dumps, loads
+from spikestream.model.generate import RandomNetworkOptions, random_network
+
+HEADER = struct.Struct("<8sIQ32s")
+CORE = CoreConfig(max_neurons=64, max_inputs=32, lanes=4, adaptation=True)
+
+
+def sample(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return random_network(rng, CORE, RandomNetworkOptions(learning=True, pruning=True))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_networks_round_trip_exactly(seed, tmp_path):
+    network = sample(seed)
+    path = tmp_path / "net.spkn"
+    save_network(path, network, CORE)
+    loaded, core = load_network(path)
+    assert core == CORE
+    assert loaded == network
+    assert [g.learning for g in loaded.groups] == [g.learning for g in network.groups]
+    assert [g.pruning for g in loaded.groups] == [g.pruning for g in network.groups]
+    assert loaded.synapses().weight.tolist() == network.synapses().weight.tolist()
+    assert dumps(loaded, core) == path.read_bytes()  # byte-exact: deterministic writer
+    assert not (tmp_path / "net.spkn.tmp").exists()
+
+
+def test_round_trip_covers_learning_and_pruning_rules():
+    rules = [g for seed in range(12) for g in sample(seed).groups]
+    assert any(g.learning is not None for g in rules)
+    assert any(g.pruning is not None for g in rules)
+
+
+def test_header_layout():
+    data = dumps(sample(), CORE)
+    magic, version, length, digest = HEADER.unpack_from(data)
+    assert magic == MAGIC == b"SPKNET\r\n"
+    assert version == FORMAT_VERSION
+    assert length == len(data) - HEADER.size
+    assert digest == hashlib.sha256(data[HEADER.size:]).digest()
+
+
+def rewrite_header(data: bytes, **fields) -> bytes:
+    header = dict(zip(("magic", "version", "length", "digest"), HEADER.unpack_from(data)))
+    header.update(fields)
+    return HEADER.pack(header["magic"], header["version"], header["length"], header["digest"]) + data[HEADER.size:]
+
+
+@pytest.mark.parametrize("offset_from_end", [1, 100, 500])
+def test_corrupt_byte_is_refused(offset_from_end):
+    data = bytearray(dumps(sample(), CORE))
+    data[-offset_from_end] ^= 0x01
+    with pytest.raises(NetworkFileError, match="is corrupt: its SHA-256 checksum does not match the payload"):
+        loads(bytes(data))
+
+
+def test_truncated_and_padded_files_are_refused():
+    data = dumps(sample(), CORE)
+    with pytest.raises(NetworkFileError, match=r"is truncated or padded: payload of \d+ bytes, header says \d+"):
+        loads(data[:-1])
+    with pytest.raises(NetworkFileError, match=r"is truncated or padded"):
+        loads(data + b"\0")
+    with pytest.raises(NetworkFileError, match=r"is truncated: 10 bytes, the header alone is 52"):
+        loads(data[:10])
+    with pytest.raises(NetworkFileError, match=r"is truncated: 0 bytes"):
+        loads(b"")
+
+
+def test_wrong_magic_is_refused():
+    data = rewrite_header(dumps(sample(), CORE), magic=b"NOTSPKN\n")
+    with pytest.raises(NetworkFileError, match=r"is not a spikestream network file \(magic b'NOTSPKN\\n', expected"):
+        loads(data)
+
+
+def test_newer_and_invalid_versions_are_refused():
+    data = dumps(sample(), CORE)
+    with pytest.raises(NetworkFileError, match=rf"has format version {FORMAT_VERSION + 1}, newer than this "
+                                               rf"spikestream reads \({FORMAT_VERSION}\); upgrade spikestream"):
+        loads(rewrite_header(data, version=FORMAT_VERSION + 1))
+    with pytest.raises(NetworkFileError, match=r"has format version 0, expected 1 \.\. "):
+        loads(rewrite_header(data, version=0))
+
+
+def test_file_name_appears_in_the_error(tmp_path):
+    path = tmp_path / "broken.spkn"
+    path.write_bytes(dumps(sample(), CORE)[:-3])
+    with pytest.raises(NetworkFileError, match=f"^{path} is truncated or padded"):
+        load_network(path)
+
+
+def with_payload(payload: bytes) -> bytes:
+    """A file with a correct header and checksum around an arbitrary payload."""
+    return HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
+
+
+def test_checksummed_but_malformed_payload_is_refused():
+    with pytest.raises(NetworkFileError, match=r"valid checksum but a malformed payload \(ValueError: "):
+        loads(with_payload(b"not an archive"))
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.frombuffer(json.dumps({"core": {}}).encode(), np.uint8))
+    with pytest.raises(NetworkFileError, match=r"valid checksum but a malformed payload \(KeyError: 'network'\)"):
+        loads(with_payload(buffer.getvalue()))
+
+
+def test_network_that_does_not_fit_its_own_core_is_refused():
+    data = dumps(sample(), CORE)
+    with zipfile.ZipFile(io.BytesIO(data[HEADER.size:])) as archive:
+        arrays = {name[:-4]: np.load(archive.open(name)) for name in archive.namelist()}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["core"]["max_neurons"] = 1
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with pytest.raises(NetworkFileError, match=r"holds an invalid network: network does not fit .*neurons = \d+ "
+                                               r"exceeds the core's 1"):
+        loads(with_payload(buffer.getvalue()))
+
+
+def test_network_that_does_not_fit_is_not_written():
+    network = sample()
+    with pytest.raises(ValueError, match="does not fit"):
+        dumps(network, CoreConfig(max_neurons=1, max_inputs=32))
