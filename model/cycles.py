@@ -44,7 +44,7 @@ from .protocol import NEURON_WORDS, STATE_WORDS, encode_load, encode_sample
 __all__ = [
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
     "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "end_cycles", "load_cycles",
-    "readback_cycles", "sample_cycles",
+    "readback_cycles", "synapse_readback_cycles", "sample_cycles",
 ]
 
 DELIVER_EMPTY_CYCLES = 1
@@ -105,6 +105,11 @@ def load_cycles(network: Network, core: CoreConfig, max_payload: int = 256) -> i
 def readback_cycles(network: Network) -> int:
     """Cycles of READ_NEURONS after its header word: one header, then per neuron a read and its words."""
     return 1 + network.n_neurons * (1 + STATE_WORDS)
+
+
+def synapse_readback_cycles(core: CoreConfig, rows: int) -> int:
+    """Cycles of READ_SYNAPSES after its last word: one header, then per row a read and its words."""
+    return 1 + rows * (1 + core.lanes)
 
 
 def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: SampleResult) -> np.ndarray:

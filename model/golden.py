@@ -136,6 +136,7 @@ __all__ = [
     "run",
     "learn",
     "network_with_synapses",
+    "live_synapse_counts",
     "lfsr_next",
     "LFSR_SEED",
     "LFSR_TAPS",
@@ -226,12 +227,14 @@ def decay(x: np.ndarray, d: np.ndarray) -> np.ndarray:
     [999, -999, 0]
     """
     product = x * (DECAY_UNITY - d)
-    return np.sign(product) * (np.abs(product) >> DECAY_BITS)
+    # Truncate toward zero: an arithmetic shift floors, so negatives first add 4095, which
+    # turns the floor into a ceiling. Same as sign(p) * (|p| >> 12), in fewer passes.
+    return (product + (product < 0) * (DECAY_UNITY - 1)) >> DECAY_BITS
 
 
 def _saturate(x: np.ndarray, limit: int) -> np.ndarray:
     """Clip to the symmetric range [-limit, limit] (states never wrap)."""
-    return np.clip(x, -limit, limit)
+    return np.minimum(np.maximum(x, -limit), limit)
 
 
 def lfsr_next(state: int) -> int:
@@ -296,14 +299,28 @@ def initial_neuron_state(params: Params, batch: int) -> NeuronState:
     )
 
 
+#: Integers up to this magnitude, and every sum of them that stays below it, are exact in float32.
+_FLOAT32_EXACT = 1 << 24
+
+
 def effective_weights(params: Params, synapses: SynapseState) -> np.ndarray:
-    """Dense ``[n_sources, n_neurons]`` matrix of ``w << e`` over live synapses (float64, exact)."""
-    matrix = np.zeros((params.n_inputs + params.n_neurons, params.n_neurons), np.float64)
+    """Dense ``[n_sources, n_neurons]`` matrix of ``w << e`` over live synapses (float, exact).
+
+    float32 where every partial sum of a column is exact in float32 (the sum of the
+    column's magnitudes is below 2**24), float64 otherwise (exact below 2**53:
+    ``|w << e| * fan-in`` is far below). Delivery in float runs on fast matrix kernels.
+    """
+    matrix = np.zeros((params.n_inputs + params.n_neurons, params.n_neurons), np.int64)
     live = synapses.live
     values = synapses.weight[live] << params.group_exponent[params.synapse_group[live]]
-    # float64 sums of integers stay exact below 2**53: |w << e| * fan-in is far below.
-    np.add.at(matrix, (params.synapse_source[live], params.synapse_target[live]), values.astype(np.float64))
-    return matrix
+    np.add.at(matrix, (params.synapse_source[live], params.synapse_target[live]), values)
+    exact_in_float32 = matrix.size == 0 or np.abs(matrix).sum(axis=0).max() < _FLOAT32_EXACT
+    return matrix.astype(np.float32 if exact_in_float32 else np.float64)
+
+
+def live_synapse_counts(params: Params, synapses: SynapseState) -> np.ndarray:
+    """Count the live (stored, not pruned) synapses of each group: int64 ``[n_groups]``."""
+    return np.bincount(params.synapse_group[synapses.live], minlength=params.group_exponent.size).astype(np.int64)
 
 
 def fanout_counts(params: Params, synapses: SynapseState) -> tuple[np.ndarray, np.ndarray]:
@@ -311,36 +328,68 @@ def fanout_counts(params: Params, synapses: SynapseState) -> tuple[np.ndarray, n
     n_sources = params.n_inputs + params.n_neurons
     live = np.bincount(params.synapse_source[synapses.live], minlength=n_sources)
     pruned = np.bincount(params.synapse_source[~synapses.live], minlength=n_sources)
-    return live.astype(np.float64), pruned.astype(np.float64)
+    return live.astype(np.int64), pruned.astype(np.int64)
 
 
 # ---- one step ---------------------------------------------------------------------------
 
 def deliver(weights: np.ndarray, pending: np.ndarray) -> np.ndarray:
-    """Synaptic input ``a[b, i]`` of the spikes pending delivery (exact int64)."""
-    return np.rint(pending.astype(np.float64) @ weights).astype(np.int64)
+    """Synaptic input ``a[b, i]`` of the spikes pending delivery (exact int64).
+
+    ``weights`` comes from :func:`effective_weights`, whose dtype keeps every sum exact,
+    so the float matrix product (BLAS) returns integers exactly. The product is small:
+    on a machine whose cores are busy, one BLAS thread (``OPENBLAS_NUM_THREADS=1``) is
+    several times faster than many (see ``bench/README.md``).
+    """
+    return (pending.astype(weights.dtype) @ weights).astype(np.int64)
 
 
 def neuron_step(params: Params, state: NeuronState, synaptic_input: np.ndarray,
                 step: int) -> tuple[NeuronState, np.ndarray]:
     """Update every neuron of every active sample once; return the new state and spikes."""
     limit = params.state_max
+    all_active = not state.done.any()
     active = ~state.done[:, None]
     u = _saturate(decay(state.u, params.current_decay) + synaptic_input, limit)
-    hold = state.refractory_left > 0
-    v = np.where(hold, state.v, _saturate(decay(state.v, params.voltage_decay) + u + params.bias, limit))
-    theta = decay(state.theta, params.adapt_decay)
-    effective_threshold = params.threshold + theta
-    spikes = (v > effective_threshold) & ~hold & ~(params.single_spike & state.fired) & active
-    v_after = np.where(spikes, np.where(params.reset_subtract, v - effective_threshold, 0), v)
-    theta = np.where(spikes, np.minimum(theta + params.adapt_increment, limit), theta)
-    refractory_left = np.where(spikes, params.refractory, np.maximum(state.refractory_left - 1, 0))
+    v = _saturate(decay(state.v, params.voltage_decay) + u + params.bias, limit)
+    # An option no neuron uses is skipped, not computed with neutral values: the result is the
+    # same (refractory counters all 0 and none to start: nothing is held; theta all 0 and no
+    # increment: theta stays 0).
+    uses_refractory = params.refractory.any() or state.refractory_left.any()
+    uses_adaptation = params.adapt_increment.any() or state.theta.any()
+    if uses_refractory:
+        hold = state.refractory_left > 0
+        v = np.where(hold, state.v, v)
+    if uses_adaptation:
+        theta = decay(state.theta, params.adapt_decay)
+        effective_threshold = params.threshold + theta
+    else:
+        theta, effective_threshold = state.theta, params.threshold
+    spikes = v > effective_threshold
+    if uses_refractory:
+        spikes &= ~hold
+    if params.single_spike.any():
+        spikes &= ~(params.single_spike & state.fired)
+    if not all_active:
+        spikes &= active
+    if params.reset_subtract.any():
+        v_after = np.where(spikes, np.where(params.reset_subtract, v - effective_threshold, 0), v)
+    else:
+        v_after = np.where(spikes, 0, v)
+    if uses_adaptation:
+        theta = np.where(spikes, np.minimum(theta + params.adapt_increment, limit), theta)
+    refractory_left = state.refractory_left
+    if uses_refractory:
+        refractory_left = np.where(spikes, params.refractory, np.maximum(refractory_left - 1, 0))
     first = spikes & (state.first_spike_step < 0)
+    if not all_active:  # samples that stopped (early exit) keep their state
+        u, v_after, theta, refractory_left = (np.where(active, new, old) for new, old in (
+            (u, state.u), (v_after, state.v), (theta, state.theta), (refractory_left, state.refractory_left)))
     new = NeuronState(
-        u=np.where(active, u, state.u),
-        v=np.where(active, v_after, state.v),
-        theta=np.where(active, theta, state.theta),
-        refractory_left=np.where(active, refractory_left, state.refractory_left),
+        u=u,
+        v=v_after,
+        theta=theta,
+        refractory_left=refractory_left,
         fired=state.fired | spikes,
         pending=state.pending,
         first_spike_step=np.where(first, step, state.first_spike_step),
@@ -556,8 +605,8 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
             break
         pending = state.pending & active[:, None]
         counters[:, t, Counter.EVENTS] = pending.sum(axis=1)
-        counters[:, t, Counter.SYNAPTIC_OPS] = np.rint(pending @ live_fanout).astype(np.int64)
-        counters[:, t, Counter.SYNAPSES_SKIPPED] = np.rint(pending @ pruned_fanout).astype(np.int64)
+        counters[:, t, Counter.SYNAPTIC_OPS] = pending @ live_fanout  # bool @ int64: exact integer sums
+        counters[:, t, Counter.SYNAPSES_SKIPPED] = pending @ pruned_fanout
         state, spikes = neuron_step(params, state, deliver(weights, pending), t)
         counters[:, t, Counter.NEURON_UPDATES] = np.where(active, params.n_neurons, 0)
         counters[:, t, Counter.SPIKES] = spikes.sum(axis=1)

@@ -24,6 +24,7 @@ END_STEP        step ``t``    none: the events of step ``t`` are complete; run s
 END_SAMPLE      0             none: decide, report, and start a new sample
 REWARD          reward        none (two's complement; reserved for on-chip learning)
 READ_NEURONS    0             none: read back the state of every neuron
+READ_SYNAPSES   first row     one word: number of rows to read back
 ==============  ============  =========================================================
 
 Events of step ``t`` are sent after ``END_STEP(t-1)`` and before ``END_STEP(t)``. Input
@@ -37,6 +38,7 @@ STEP            step ``t``    neuron ids that spiked in step ``t`` (ascending), 
                               trailer ``events, synaptic_ops, spikes, cycles``
 SUMMARY         0             ``decision, decision_step, steps_run, cycles``
 NEURON_STATE    0             per neuron ``u, v, theta, refractory_left``
+SYNAPSE_ROWS    first row     ``lanes`` words per row, packed as in SYNAPSES
 ==============  ============  =========================================================
 
 Signed values travel as 32-bit two's complement. With ``early_exit`` the core sends no
@@ -66,7 +68,7 @@ __all__ = [
     "SUMMARY_WORDS", "STATE_WORDS", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
     "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
-    "StepReport", "Summary", "decode_output", "decode_neuron_state", "to_signed",
+    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "to_signed",
 ]
 
 WORD_BITS = 32
@@ -101,6 +103,7 @@ class InOpcode(enum.IntEnum):
     END_SAMPLE = 0x12
     REWARD = 0x13
     READ_NEURONS = 0x20
+    READ_SYNAPSES = 0x21
 
 
 class OutOpcode(enum.IntEnum):
@@ -109,6 +112,7 @@ class OutOpcode(enum.IntEnum):
     STEP = 0x80
     SUMMARY = 0x81
     NEURON_STATE = 0x82
+    SYNAPSE_ROWS = 0x83
 
 
 #: Decision rule codes (low two bits of the CONFIG ``decision`` word).
@@ -346,9 +350,20 @@ def decode_output(packets: Sequence[Sequence[int]]) -> tuple[list[StepReport], l
             summaries.append(Summary(payload[0], to_signed(payload[1]), payload[2], payload[3]))
         elif opcode == OutOpcode.NEURON_STATE:
             states.append(decode_neuron_state(payload))
+        elif opcode == OutOpcode.SYNAPSE_ROWS:
+            continue  # see decode_synapse_rows
         else:
             raise ProtocolError(f"unknown output opcode {opcode:#04x} in header {packet[0]:#010x}")
     return steps, summaries, states
+
+
+def decode_synapse_rows(packet: Sequence[int], lanes: int) -> tuple[int, np.ndarray]:
+    """Return ``(first_row, rows int64 [n_rows, lanes])`` of a SYNAPSE_ROWS packet."""
+    opcode, first_row = parse_header(packet[0])
+    if opcode != OutOpcode.SYNAPSE_ROWS or (len(packet) - 1) % lanes:
+        raise ProtocolError(f"not a SYNAPSE_ROWS packet of whole {lanes}-lane rows: header {packet[0]:#010x}, "
+                            f"{len(packet) - 1} payload words")
+    return first_row, np.array(packet[1:], np.int64).reshape(-1, lanes)
 
 
 def decode_neuron_state(payload: Sequence[int]) -> np.ndarray:

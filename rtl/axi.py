@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth.hdl import Module, Shape, Signal
+from amaranth.hdl import Module, Shape, Signal, Value
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -144,7 +144,7 @@ class SkidBuffer(wiring.Component):
         # that arrives in the cycle the output stalls (i.ready was promised a cycle ago).
         skid_valid = Signal()
         skid_payload = Signal(self.payload_shape)
-        m.d.comb += self.i.ready.eq(1)
+        m.d.comb += self.i.ready.eq(~skid_valid)
         output_free = ~self.o.valid | self.o.ready
         with m.If(output_free):
             with m.If(skid_valid):
@@ -196,7 +196,7 @@ class StreamFifo(wiring.Component):
         width = Shape.cast(self.payload_shape).width
         m.submodules.storage = storage = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
         m.d.comb += [
-            storage.w_data.eq(self.i.payload.as_value()),
+            storage.w_data.eq(Value.cast(self.i.payload)),
             storage.w_en.eq(self.i.valid),
             self.i.ready.eq(storage.w_rdy),
             self.o.payload.eq(storage.r_data),

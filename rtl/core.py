@@ -224,7 +224,7 @@ class SpikingCore(wiring.Component):
         with m.If(beat & self.in_last):
             m.d.sync += packet_error.eq(0)
             m.d.comb += count_dropped.eq(packet_error | (raise_error != 0))
-        with m.Elif(raise_error != 0):
+        with m.Elif(beat & (raise_error != 0)):
             m.d.sync += packet_error.eq(1)
 
         # ---- delivery pipeline state ---------------------------------------------------
@@ -264,8 +264,9 @@ class SpikingCore(wiring.Component):
         count_index = Signal(range(core.max_neurons))
         count_best = Signal(core.timestep_bits)
         count_first_step = Signal(core.timestep_bits)
-        report_index = Signal(range(max(STEP_TRAILER_WORDS, SUMMARY_WORDS + 1, STATE_WORDS) + 1))
-        readback_index = Signal(range(core.max_neurons + 1))
+        report_index = Signal(range(max(STEP_TRAILER_WORDS, SUMMARY_WORDS + 1, STATE_WORDS, lanes) + 1))
+        readback_index = Signal(range(max(core.max_neurons, rows) + 1))
+        readback_end = Signal(range(rows + 1))
 
         def reset_sample():
             m.d.sync += [step.eq(0), sample_done.eq(0), queue_count[0].eq(0), queue_count[1].eq(0)]
@@ -323,6 +324,9 @@ class SpikingCore(wiring.Component):
                                 flag(ErrorFlag.MALFORMED)
                         with m.Case(InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES):
                             pass
+                        with m.Case(InOpcode.READ_SYNAPSES):
+                            with m.If(self.in_last):
+                                flag(ErrorFlag.MALFORMED)  # the row count is missing
                         with m.Default():
                             begin_packet_error(ErrorFlag.MALFORMED)
 
@@ -418,6 +422,15 @@ class SpikingCore(wiring.Component):
                                     m.d.sync += sub.eq(sub + 1)
                                     with m.If(self.in_last):
                                         flag(ErrorFlag.MALFORMED)  # a partial row
+
+                            with m.Case(InOpcode.READ_SYNAPSES):
+                                with m.If(~self.in_last):
+                                    payload_error(ErrorFlag.MALFORMED)
+                                with m.Elif((word == 0) | (item >= rows) | (word > rows - item)):
+                                    flag(ErrorFlag.INDEX_RANGE)
+                                with m.Else():
+                                    m.d.sync += [readback_index.eq(item), readback_end.eq(item + word)]
+                                    m.next = "ROWS_HEADER"
 
                             with m.Case(InOpcode.EVENTS):
                                 with m.If(word >= n_inputs):
@@ -636,6 +649,27 @@ class SpikingCore(wiring.Component):
                     m.next = "RECEIVE"
                 with m.Elif(final):
                     m.next = "READ_ISSUE"
+
+            with m.State("ROWS_HEADER"):
+                with m.If(fifo_has_room(1)):
+                    emit(header(OutOpcode.SYNAPSE_ROWS, 0) | readback_index)
+                    m.next = "ROWS_ISSUE"
+
+            with m.State("ROWS_ISSUE"):
+                with m.If(fifo_has_room(lanes)):
+                    m.d.comb += [synapse_r.en.eq(1), synapse_r.addr.eq(readback_index)]
+                    m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
+                    m.next = "ROWS_WORDS"
+
+            with m.State("ROWS_WORDS"):
+                m.d.sync += report_index.eq(report_index + 1)
+                lane_words = Array(synapse_r.data[lane].as_value() for lane in range(lanes))
+                final = report_index == lanes - 1
+                emit(lane_words[report_index], final & (readback_index == readback_end))
+                with m.If(final & (readback_index == readback_end)):
+                    m.next = "RECEIVE"
+                with m.Elif(final):
+                    m.next = "ROWS_ISSUE"
 
         m.d.comb += self.busy.eq(~self.in_ready)
         return m

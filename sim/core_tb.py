@@ -33,8 +33,8 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 
 from spikestream.model.config import CoreConfig
 from spikestream.model.golden import Counter
-from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, encode_load, encode_sample, header,
-                                        parse_header)
+from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_synapse_rows, encode_load,
+                                        encode_sample, header, parse_header, synapse_layout, synapse_rows)
 from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
 from spikestream.sim.cases import random_case
 from spikestream.sim.runner import tb_parameters
@@ -129,6 +129,10 @@ async def random_networks(dut):
         await harness.write("control", 1)  # clear the counters
         harness.observed_inputs.clear()
         await harness.send(encode_load(network, core))
+        layout = synapse_layout(network, core)
+        rows = layout.rows.shape[0]
+        if rows:  # read the synaptic memory back: the connectivity as stored
+            await harness.send([[header(InOpcode.READ_SYNAPSES, 0), rows]])
         for sample in case.inputs:
             await harness.send(encode_sample(sample))
             await harness.send([[header(InOpcode.READ_NEURONS)]])
@@ -145,6 +149,12 @@ async def random_networks(dut):
         scoreboard = Scoreboard(label=f"seed {seed}: ")
         scoreboard._check("samples seen by the input monitor", inputs.shape[0], len(case.inputs))
         expected = expected_samples(network, core, inputs)
+        readback = [p for p in received if parse_header(p[0])[0] == OutOpcode.SYNAPSE_ROWS]
+        received = [p for p in received if parse_header(p[0])[0] != OutOpcode.SYNAPSE_ROWS]
+        scoreboard._check("SYNAPSE_ROWS packets", len(readback), 1 if rows else 0)
+        if readback:
+            first_row, stored = decode_synapse_rows(readback[0], core.lanes)
+            scoreboard._check("synaptic memory readback", stored, layout.rows)
         for index, (wanted, packets) in enumerate(zip(expected, split_samples(received))):
             scoreboard.compare_sample(index, wanted, packets)
         counters = np.sum([w.counters for w in expected], axis=0) if expected else np.zeros(len(Counter))
@@ -165,3 +175,74 @@ async def random_networks(dut):
     if parameters.get("results"):
         Path(parameters["results"]).write_text(json.dumps(report, indent=1))
     assert all_ok, f"mismatches in seeds {[s for s, m in report.items() if m]}"
+
+
+async def _run_and_collect(harness: CoreHarness, packets: list[list[int]]) -> list[list[int]]:
+    """Send packets ending with READ_NEURONS and return the output up to that readback."""
+    await harness.send(packets + [[header(InOpcode.READ_NEURONS)]])
+    received = []
+    while not received or parse_header(received[-1][0])[0] != OutOpcode.NEURON_STATE:
+        received += await harness.receive(1, 200_000)
+    return received
+
+
+@cocotb.test()
+async def bad_input(dut):
+    """Malformed and out-of-range packets are flagged, counted and dropped; the sample is unharmed."""
+    parameters = tb_parameters()
+    core = CoreConfig.from_dict(parameters["core"])
+    seed = parameters["seeds"][0]
+    harness = await _start(dut, parameters.get("pause", 0.0), seed)
+    case = random_case(core, seed, 1)
+    network, raster = case.network, case.inputs[0]
+    expected = expected_samples(network, core, case.inputs)[0]
+    await harness.send(encode_load(network, core))
+    scoreboard = Scoreboard(label="bad input: ")
+
+    # Bad packets injected after END_STEP(0), each with the error it must raise.
+    steps = network.timesteps
+    future = min(steps - 1, 1) + 1
+    too_many = network.n_inputs + np.arange(3)
+    bad = [
+        ([header(0x7F, 0), 1, 2, 3], ErrorFlag.MALFORMED),  # unknown opcode
+        ([header(InOpcode.END_STEP, 1), 5], ErrorFlag.MALFORMED),  # marker with payload
+        ([header(InOpcode.EVENTS, 0), 0], ErrorFlag.STEP_ORDER),  # events for a past step
+        ([header(InOpcode.EVENTS, future), 0], ErrorFlag.STEP_ORDER),  # events for a future step
+        ([header(InOpcode.END_STEP, future)], ErrorFlag.STEP_ORDER),  # running a future step
+        ([header(InOpcode.EVENTS, 1 if steps > 1 else 0)] + too_many.tolist(), ErrorFlag.INDEX_RANGE),
+        ([header(InOpcode.NEURONS, core.max_neurons), 1, 0, 0, 0, 0], ErrorFlag.INDEX_RANGE),
+        ([header(InOpcode.NEURONS, 0), 1, 2], ErrorFlag.MALFORMED),  # partial neuron: dropped
+        ([header(InOpcode.FANOUT, core.num_sources), 0, 0], ErrorFlag.INDEX_RANGE),
+        ([header(InOpcode.CONFIG, 0), network.n_inputs, core.max_neurons + 1, steps, 0, 1, 0], ErrorFlag.TOO_LARGE),
+        ([header(InOpcode.CONFIG, 0), network.n_inputs, 1, steps], ErrorFlag.MALFORMED),  # too short
+        ([header(InOpcode.READ_SYNAPSES, 0), synapse_rows(core) + 1], ErrorFlag.INDEX_RANGE),
+        ([header(InOpcode.READ_SYNAPSES, 0)], ErrorFlag.MALFORMED),  # no row count
+    ]
+    if steps == 1:  # no step 1: the past/future cases above would be legal or moot
+        bad = [(p, e) for p, e in bad if e is not ErrorFlag.STEP_ORDER]
+    sample = encode_sample(raster)
+    first_end = next(k for k, p in enumerate(sample) if parse_header(p[0])[0] == InOpcode.END_STEP)
+    sample = sample[:first_end + 1] + [p for p, _ in bad] + sample[first_end + 1:]
+    received = await _run_and_collect(harness, sample)
+    scoreboard.compare_sample(0, expected, received)
+    flags = 0
+    for _, error in bad:
+        flags |= 1 << error
+    scoreboard._check("errors register", await harness.read("errors"), flags)
+    scoreboard._check("dropped_packets register", await harness.read("dropped_packets"), len(bad))
+    await harness.write("errors", (1 << len(ErrorFlag)) - 1)
+    scoreboard._check("errors register after clearing", await harness.read("errors"), 0)
+
+    # Queue overflow: more events in one step than the queue holds, then a clean sample.
+    overflow = [[header(InOpcode.EVENTS, 0)] + [0] * (core.event_queue_depth + 2), [header(InOpcode.END_STEP, 0)],
+                [header(InOpcode.END_SAMPLE)]]
+    await _run_and_collect(harness, overflow)
+    scoreboard._check("errors register after overflow", await harness.read("errors"),
+                      1 << ErrorFlag.QUEUE_OVERFLOW)
+    received = await _run_and_collect(harness, encode_sample(raster))
+    scoreboard.compare_sample(1, expected, received)
+    status = await harness.read("status")
+    scoreboard._check("status configured", (status >> STATUS_BITS["configured"]) & 1, 1)
+    for line in scoreboard.mismatches[:20]:
+        dut._log.error(line)
+    assert scoreboard.ok, f"{len(scoreboard.mismatches)} mismatches"

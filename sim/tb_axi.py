@@ -23,6 +23,10 @@ from spikestream.rtl.axi import (AXI_STREAM_DATA_WIDTH, AxiStreamInput, AxiStrea
 from spikestream.sim.runner import tb_parameters
 
 
+#: Simulated-time limit of each test: a lost beat or response fails the test instead of hanging.
+TEST_TIMEOUT_US = 2000
+
+
 class StreamLoopback(wiring.Component):
     """``s_axis`` -> AxiStreamInput -> [StreamFifo] -> AxiStreamOutput -> ``m_axis``."""
 
@@ -78,7 +82,7 @@ async def _send_and_check(source, sink, rng, frames: int) -> None:
     assert sink.empty(), "the sink received beats that were never sent"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def frames_pass_under_idle_and_backpressure(dut):
     """Random frames, random source idles and sink backpressure: all arrive intact, once, in order."""
     source, sink, rng, parameters = await _setup(dut)
@@ -89,7 +93,7 @@ async def frames_pass_under_idle_and_backpressure(dut):
     assert sink.empty(), "a beat came out after the last frame"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def full_throughput_without_pauses(dut):
     """Without pauses the buffers pass one beat per cycle (latency aside)."""
     source, sink, rng, parameters = await _setup(dut)
@@ -111,7 +115,7 @@ async def full_throughput_without_pauses(dut):
     assert bytes(frame.tdata) == payload
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def slow_sink_stalls_without_loss(dut):
     """A sink that is ready one cycle in eight fills the buffers; nothing is lost or duplicated."""
     source, sink, rng, parameters = await _setup(dut)

@@ -26,6 +26,9 @@ from spikestream.rtl.axi import forward_ports
 from spikestream.rtl.csr import Access, AxiLiteCsr, RegisterMap, axi_lite_members
 from spikestream.sim.runner import tb_parameters
 
+#: Simulated-time limit of each test: a lost response fails the test instead of hanging.
+TEST_TIMEOUT_US = 2000
+
 #: Width of the per-register strobe counters of the harness.
 STROBE_COUNTER_BITS = 8
 
@@ -143,7 +146,7 @@ async def _check_read(master, model, offset: int) -> None:
     assert value == expected, f"read at {offset:#x}: {value:#x}, expected {expected:#x}"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def reset_values_read_back(dut):
     """Every mapped register reads its reset value; every unmapped word answers SLVERR."""
     master, model, _, parameters = await _setup(dut, 0.0)
@@ -151,7 +154,7 @@ async def reset_values_read_back(dut):
         await _check_read(master, model, offset)
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def random_accesses_match_model(dut):
     """Random full and partial writes and reads, with random pauses on all channels."""
     master, model, rng, parameters = await _setup(dut, 0.3)
@@ -178,7 +181,7 @@ async def random_accesses_match_model(dut):
         assert observed == count % (1 << STROBE_COUNTER_BITS), f"{name}: {observed} w_stb pulses for {count} writes"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def concurrent_reads_and_writes_complete(dut):
     """Many reads and writes in flight at once all complete with the right responses."""
     master, model, rng, parameters = await _setup(dut, 0.2)
@@ -208,7 +211,7 @@ async def concurrent_reads_and_writes_complete(dut):
         await _check_read(master, model, offset)
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TEST_TIMEOUT_US, timeout_unit="us")
 async def w1c_clears_only_written_ones(dut):
     """W1C registers: hardware sets bits, the host clears exactly the ones it writes."""
     master, model, rng, _ = await _setup(dut, 0.0)

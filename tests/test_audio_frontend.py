@@ -112,9 +112,9 @@ def test_stretch_fills_all_frames_and_onset_keeps_duration():
 
 
 def test_alignment_averages_power_over_each_frame():
-    config = FrontendConfig(frames=2, vad_threshold_db=200)  # every frame counts as speech
-    powers = np.array([[1.0], [3.0], [5.0], [7.0]])
-    np.testing.assert_allclose(align_frames(powers, config), [[2.0], [6.0]])
+    config = FrontendConfig(frames=2, vad_threshold_db=200, vad_noise_margin_db=0)  # every frame is speech
+    powers = np.array([[1.0], [3.0], [5.0], [7.0], [1.0], [1.0]])
+    np.testing.assert_allclose(align_frames(powers, config), [[3.0], [3.0]])
 
 
 def test_config_json_round_trip_and_derived_sizes():
@@ -142,3 +142,14 @@ def test_config_rejects_bad_values(changes, message):
 def test_config_rejects_unknown_fields():
     with pytest.raises(ValueError, match="unknown field"):
         FrontendConfig.from_dict({"bands": 32, "colour": "red"})
+
+
+def test_speech_bounds_hold_in_background_noise():
+    config = FrontendConfig()
+    rng = np.random.default_rng(0)
+    samples = np.concatenate([np.zeros(RATE // 2), tone(2000, seconds=0.3), np.zeros(RATE // 2)])
+    noisy = samples + 0.5 / np.sqrt(2) * 10 ** (-10 / 20) * rng.standard_normal(samples.size)  # 10 dB SNR
+    first, stop = speech_bounds(band_powers(noisy, RATE, config), config)
+    hop_s = config.hop_ms / 1000
+    assert first * hop_s == pytest.approx(0.5, abs=0.03)
+    assert stop * hop_s == pytest.approx(0.8, abs=0.03)

@@ -281,6 +281,10 @@ def test_pruned_synapse_is_neither_delivered_nor_learned_and_counts_as_skipped()
     table = network.synapses()
     plastic = np.flatnonzero(table.group == 2)
     assert synapses.live[plastic].tolist() == [False, True]  # |9| <= 10 for 2 updates; 50 stays
+    params = golden.compile_network(network, CORE)
+    # input -> pre: 2 synapses, input -> post: 1 (zeros of fixed groups are not stored), pre -> post: 2 - 1.
+    assert golden.live_synapse_counts(params, synapses).tolist() == [2, 1, 1]
+    assert golden.live_synapse_counts(params, golden.initial_synapse_state(network)).tolist() == [2, 1, 2]
 
     probe = stimulus(network, {0: [4], 1: [4]}, [])  # delivered to post at step 5, the last step
     before = golden.run(network, CORE, probe)

@@ -162,3 +162,67 @@ def test_ttfs_encoder_is_monotone(values, window):
     assert raster.shape == (window, x.size)
     assert np.array_equal(raster.sum(axis=0), (x > 0).astype(int))  # at most one spike per channel
     assert np.array_equal(np.where(raster.any(axis=0), raster.argmax(axis=0), -1), latency)
+
+
+# ---- differential: the vectorised model against a deliberately naive integer loop ----------
+
+def truncating_decay(x: int, d: int) -> int:
+    product = x * (4096 - d)
+    return product // 4096 if product >= 0 else -((-product) // 4096)
+
+
+def naive_inference(network: Network, sample: np.ndarray) -> tuple[np.ndarray, list[int], list[int], int]:
+    """One neuron and one synapse at a time, in Python ints, straight from the docstring's equations.
+
+    Returns spikes ``[T, N]``, final ``u`` and ``v``, and the number of steps run (early exit).
+    """
+    n, limit = network.n_neurons, CORE.state_max
+    fanout = {}
+    for group in network.groups:
+        for pre, post in zip(*np.nonzero(group.stored_mask)):
+            fanout.setdefault(network.source_offset(group.source) + int(pre), []).append(
+                (network.neuron_offset(group.target) + int(post), int(group.weights[pre, post]) << group.exponent))
+    p = {name: network.neuron_parameter(name).tolist() for name in Population.PARAMETERS}
+    subtract = [pop.reset.value == "subtract" for pop in network.populations for _ in range(pop.size)]
+    single = [pop.single_spike for pop in network.populations for _ in range(pop.size)]
+    output = range(network.neuron_offset(network.output), network.neuron_offset(network.output)
+                   + network.population(network.output).size)
+    u, v, theta, hold, fired = [0] * n, [0] * n, [0] * n, [0] * n, [False] * n
+    spikes = np.zeros((network.timesteps, n), bool)
+    pending: list[int] = []
+    for t in range(network.timesteps):
+        current = [0] * n
+        for source in pending:
+            for target, value in fanout.get(source, []):
+                current[target] += value
+        for i in range(n):
+            u[i] = max(-limit, min(limit, truncating_decay(u[i], p["current_decay"][i] + 1) + current[i]))
+            if hold[i] == 0:
+                v[i] = max(-limit, min(limit, truncating_decay(v[i], p["voltage_decay"][i]) + u[i] + p["bias"][i]))
+            theta[i] = truncating_decay(theta[i], p["adapt_decay"][i])
+            level = p["threshold"][i] + theta[i]
+            if v[i] > level and hold[i] == 0 and not (single[i] and fired[i]):
+                spikes[t, i] = fired[i] = True
+                v[i] = v[i] - level if subtract[i] else 0
+                theta[i] = min(theta[i] + p["adapt_increment"][i], limit)
+                hold[i] = p["refractory"][i]
+            else:
+                hold[i] = max(hold[i] - 1, 0)
+        pending = [c for c in range(network.n_inputs) if sample[t, c]] + \
+                  [network.n_inputs + i for i in range(n) if spikes[t, i]]
+        if network.decision.early_exit and any(spikes[t, i] for i in output):
+            return spikes, u, v, t + 1
+    return spikes, u, v, network.timesteps
+
+
+@settings(max_examples=25, deadline=None)
+@given(seeds)
+def test_vectorised_model_equals_a_naive_loop(seed):
+    rng, network = draw_network(seed)
+    inputs = random_inputs(rng, network, 3)
+    result = golden.run(network, CORE, inputs)
+    for b in range(3):
+        spikes, u, v, steps = naive_inference(network, inputs[b])
+        assert int(result.steps_run[b]) == steps
+        assert np.array_equal(result.spikes[b], spikes)
+        assert result.state.u[b].tolist() == u and result.state.v[b].tolist() == v

@@ -59,9 +59,12 @@ class FrontendConfig:
         and ``f_max`` (Hz).
     pre_emphasis : float
         First-order pre-emphasis coefficient (``y[n] = x[n] - a x[n-1]``), 0 to disable.
-    vad_threshold_db : float
-        Frames whose energy is within this many dB of the loudest frame are speech; the
-        first and last such frames delimit the utterance.
+    vad_threshold_db, vad_noise_margin_db : float
+        Speech detection: a frame is speech when its energy is within
+        ``vad_threshold_db`` of the loudest frame *and* at least ``vad_noise_margin_db``
+        above the noise floor (the 10th percentile of frame energies, so background
+        noise is not taken for speech; halfway from floor to peak if that is less);
+        the first and last speech frames delimit the utterance.
     frames : int
         Feature frames per utterance after time alignment (band powers are averaged
         over the analysis hops each frame covers).
@@ -85,6 +88,7 @@ class FrontendConfig:
     f_max: float = 7000.0
     pre_emphasis: float = 0.97
     vad_threshold_db: float = 35.0
+    vad_noise_margin_db: float = 10.0
     frames: int = 16
     alignment: TimeAlignment = TimeAlignment.STRETCH
     window_s: float = 1.0
@@ -110,6 +114,7 @@ class FrontendConfig:
              f"{self.sample_rate / 2} (Nyquist)"),
             (0 <= self.pre_emphasis < 1, f"pre_emphasis {self.pre_emphasis} is outside [0, 1)"),
             (self.vad_threshold_db > 0, f"vad_threshold_db {self.vad_threshold_db} must be positive"),
+            (self.vad_noise_margin_db >= 0, f"vad_noise_margin_db {self.vad_noise_margin_db} must not be negative"),
             (self.frames >= 1, f"frames = {self.frames} must be at least 1"),
             (self.window_s > 0, f"window_s {self.window_s} must be positive"),
             (self.dynamic_range_db > 0, f"dynamic_range_db {self.dynamic_range_db} must be positive"),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
@@ -57,7 +58,7 @@ LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
 SUBSETS: dict[str, tuple[str, ...]] = {"digits": DIGITS, "letters": LETTERS, "all": DIGITS + LETTERS}
 SAMPLE_RATE = 16000
 #: Bump when synthesis changes, so stale caches are rebuilt instead of reused.
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 
 #: English accents of espeak-ng that need no MBROLA (non-free) data.
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
@@ -154,19 +155,21 @@ def _stable_unit(text: str) -> float:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16) / 16**12
 
 
-def default_speakers(seed: int = 0, variations: int = 3) -> list[Speaker]:
+def default_speakers(seed: int = 0, variations: int = 5) -> list[Speaker]:
     """Return the built-in speaker list (deterministic for a seed).
 
-    espeak-ng: one speaker per variant with a random accent, pitch and tempo, plus each
-    accent's default voice; flite and festival: each voice plainly and in ``variations``
-    random (tempo, warp) versions.
+    espeak-ng: one speaker per variant with a random accent, pitch, tempo and a mild
+    warp, plus each accent's default voice; flite and festival (few voices, all but one
+    male): each voice plainly and in ``variations`` random (tempo, warp) versions, warps
+    up to 1.2 making higher, shorter vocal tracts.
     """
     rng = np.random.default_rng(seed)
     speakers = []
     for variant in ESPEAK_VARIANTS:
         accent = ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]
         speakers.append(Speaker("espeak-ng", f"{accent}+{variant}", variant, pitch=int(rng.integers(25, 76)),
-                                tempo=round(float(rng.uniform(0.8, 1.2)), 2)))
+                                tempo=round(float(rng.uniform(0.8, 1.2)), 2),
+                                warp=round(float(rng.uniform(0.92, 1.08)), 2)))
     for accent in ESPEAK_ACCENTS:
         speakers.append(Speaker("espeak-ng", accent, "default", pitch=int(rng.integers(35, 66)),
                                 tempo=round(float(rng.uniform(0.85, 1.15)), 2)))
@@ -176,7 +179,7 @@ def default_speakers(seed: int = 0, variations: int = 3) -> list[Speaker]:
             speakers.append(Speaker(engine, voice, family))
             for _ in range(variations):
                 speakers.append(Speaker(engine, voice, family, tempo=round(float(rng.uniform(0.85, 1.15)), 2),
-                                        warp=round(float(rng.uniform(0.88, 1.14)), 2)))
+                                        warp=round(float(rng.uniform(0.85, 1.2)), 2)))
     return speakers
 
 
@@ -327,6 +330,16 @@ def build_corpus(subset: str = "digits", out: str | Path | None = None, speakers
     if not speakers:
         raise RuntimeError("no speech engine is installed: install espeak-ng, flite or festival "
                            "(`make system-deps` or `bash scripts/install-system-deps espeak-ng flite festival`)")
+    root.mkdir(parents=True, exist_ok=True)
+    # Several training workers may ask for the same corpus at once: one builds, the
+    # others wait for it and then find it up to date.
+    with open(root / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(subset, labels, root, speakers, holdout_engine, workers, force)
+
+
+def _build_locked(subset: str, labels: tuple[str, ...], root: Path, speakers: list[Speaker],
+                  holdout_engine: str | None, workers: int | None, force: bool) -> Path:
     splits = assign_splits(speakers, holdout_engine)
     request = {"version": CORPUS_VERSION, "subset": subset, "labels": list(labels),
                "speakers": [dataclasses.asdict(s) for s in speakers], "holdout_engine": holdout_engine}
@@ -336,7 +349,6 @@ def build_corpus(subset: str = "digits", out: str | Path | None = None, speakers
         if previous.get("request") == request:
             log.info("corpus %s is up to date (%d utterances)", root, previous["utterances"])
             return root
-    root.mkdir(parents=True, exist_ok=True)
     (root / "metadata.csv").unlink(missing_ok=True)  # the folder is not a dataset until complete
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1

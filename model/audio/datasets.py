@@ -39,7 +39,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -182,7 +184,7 @@ def bin_spikes(times: np.ndarray, units: np.ndarray, n_units: int, frontend: Fro
 
     >>> cfg = FrontendConfig(bands=2, frames=2, steps_per_frame=1)
     >>> bin_spikes(np.array([0.0, 0.5, 1.0]), np.array([0, 3, 1]), 4, cfg).astype(int).tolist()
-    [[1, 0], [0, 1]]
+    [[1, 0], [1, 1]]
     """
     times = np.asarray(times, np.float64)
     units = np.asarray(units, np.int64)
@@ -329,9 +331,11 @@ def load_dataset(source: str | Path, frontend: FrontendConfig | None = None, spl
         log.info("encoded %d utterances of %s in %.1f s", len(rows), path, time.perf_counter() - started)
         if cache_file is not None:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache_file.with_suffix(".part.npz")
-            np.savez_compressed(partial, X_packed=np.packbits(X, axis=-1))
-            partial.replace(cache_file)
+            # A unique temporary name, then an atomic rename: parallel workers never see half a file.
+            handle, partial = tempfile.mkstemp(suffix=".npz", dir=cache_file.parent)
+            with os.fdopen(handle, "wb") as stream:
+                np.savez_compressed(stream, X_packed=np.packbits(X, axis=-1))
+            Path(partial).replace(cache_file)
     dataset = SpikeDataset(X, np.array([classes.index(r["label"]) for r in rows], np.int64),
                            np.array([r["speaker"] for r in rows]), classes,
                            np.array([str(path / r["path"]) for r in rows]), frontend)

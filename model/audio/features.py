@@ -8,7 +8,9 @@ Pipeline (every parameter is a field of :class:`~.config.FrontendConfig`):
 3. ``bands`` triangular mel filters (HTK mel scale ``2595 log10(1 + f/700)``, unit peak,
    edges evenly spaced in mel between ``f_min`` and ``f_max``) give band powers;
 4. speech detection: the first and last analysis frames whose energy is within
-   ``vad_threshold_db`` of the loudest frame delimit the utterance;
+   ``vad_threshold_db`` of the loudest frame and ``vad_noise_margin_db`` above the
+   noise floor (10th percentile of frame energies; halfway from floor to peak if that
+   is less) delimit the utterance;
 5. time alignment to ``frames`` frames (:class:`~.config.TimeAlignment`): band powers
    are averaged over the analysis hops each output frame covers;
 6. log compression and per-utterance normalisation to [0, 1]:
@@ -97,7 +99,12 @@ def band_powers(samples: np.ndarray, sample_rate: int, config: FrontendConfig) -
 def speech_bounds(powers: np.ndarray, config: FrontendConfig) -> tuple[int, int]:
     """Return ``(first, last + 1)`` analysis frames of speech (the whole input if silent)."""
     energy_db = 10.0 * np.log10(powers.sum(axis=1) + _POWER_FLOOR)
-    speech = np.flatnonzero(energy_db >= energy_db.max() - config.vad_threshold_db)
+    noise_floor_db = np.percentile(energy_db, 10)
+    peak_db = energy_db.max()
+    # In clean audio the peak criterion decides; in noise the floor criterion does, and
+    # when speech barely rises above the noise, halfway between floor and peak.
+    above_noise_db = min(noise_floor_db + config.vad_noise_margin_db, (noise_floor_db + peak_db) / 2)
+    speech = np.flatnonzero(energy_db >= max(peak_db - config.vad_threshold_db, above_noise_db))
     if speech.size == 0 or powers.sum() <= _POWER_FLOOR:
         return 0, powers.shape[0]
     return int(speech[0]), int(speech[-1]) + 1

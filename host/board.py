@@ -1,0 +1,260 @@
+"""The PYNQ-Z2 backend: the core's registers by MMIO, its packets by AXI DMA (numpy + pynq).
+
+:class:`BoardTransport` is the :class:`~spikestream.host.transport.Transport` of the
+board. It is written against the few calls of the pynq objects it uses (``read`` /
+``write`` of the core's MMIO, the DMA channels' ``transfer`` / ``idle`` / ``error`` /
+``wait`` / ``transferred``, ``allocate``), so that it is tested off the board with fakes
+of exactly those calls. pynq itself is imported only by :func:`register_driver` and
+:func:`open_overlay`, on the board.
+
+Every packet is its own DMA transfer: the core finds packet ends by ``tlast``, which the
+AXI DMA in simple mode sets on the last beat of a transfer. A receive transfer stays
+armed at all times and is serviced while sending, so the core never stalls on output
+while the host is still sending (see :class:`~spikestream.host.transport.Transport`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from spikestream.model.config import CoreConfig
+from spikestream.model.protocol import STATE_WORDS, STEP_TRAILER_WORDS
+
+from .transport import TransportError, TransportTimeout
+
+__all__ = ["VLNV", "CORE_PARAMETER_PREFIX", "core_parameters", "core_from_parameters", "BoardTransport",
+           "register_driver", "open_overlay", "CORE_CONFIG_SUFFIX"]
+
+log = logging.getLogger("spikestream.host.board")
+
+#: Vendor, library, name, version of the packaged IP; the pynq driver binds to it.
+VLNV = "spikestream.org:spikestream:spikestream_core:1.0"
+#: IP parameters that carry the CoreConfig fields (``CORE_MAX_NEURONS`` ...), read back from the ``.hwh``.
+CORE_PARAMETER_PREFIX = "CORE_"
+#: The core configuration JSON written next to the bitstream (``<overlay>.core.json``).
+CORE_CONFIG_SUFFIX = ".core.json"
+
+# Bits of the AXI DMA status register (PG021 DMASR) that the channel's ``error`` reports.
+_DMA_ERRORS = {0x10: "internal error (transfer length 0 or a stream longer than the buffer)",
+               0x20: "slave error (memory not accessible)", 0x40: "decode error (invalid address)"}
+
+
+def core_parameters(core: CoreConfig) -> dict[str, str]:
+    """Return the IP parameters that describe ``core`` (name -> value string, as in a ``.hwh``)."""
+    return {CORE_PARAMETER_PREFIX + name.upper(): (str(value).lower() if isinstance(value, bool) else str(value))
+            for name, value in core.to_dict().items()}
+
+
+def core_from_parameters(parameters: dict) -> CoreConfig | None:
+    """Rebuild the CoreConfig from hardware metadata (``description["parameters"]``); None if absent."""
+    fields = {f.name: f.type for f in dataclasses.fields(CoreConfig)}
+    values = {}
+    for name in fields:
+        key = CORE_PARAMETER_PREFIX + name.upper()
+        if key not in parameters:
+            return None
+        text = str(parameters[key])
+        values[name] = text.lower() == "true" if text.lower() in ("true", "false") else int(text)
+    return CoreConfig(**values)
+
+
+def max_packet_words(core: CoreConfig) -> int:
+    """Longest packet the core sends: a NEURON_STATE readback or a STEP with every neuron spiking."""
+    return 1 + max(STATE_WORDS * core.max_neurons, core.max_neurons + STEP_TRAILER_WORDS)
+
+
+class BoardTransport:
+    """Registers by MMIO, packets by AXI DMA (simple mode, one transfer per packet).
+
+    Parameters
+    ----------
+    mmio
+        The core's register window: ``read(offset) -> int``, ``write(offset, value)``
+        (the bound pynq driver, or a ``pynq.MMIO``).
+    dma
+        The ``pynq.lib.dma.DMA`` whose MM2S feeds ``s_axis`` and whose S2MM takes ``m_axis``.
+    allocate : callable
+        ``allocate(shape, dtype) -> buffer`` (``pynq.allocate``): DMA-able memory.
+    core : CoreConfig
+        The configuration the bitstream was built from (sizes the receive buffer).
+    poll_seconds : float
+        Sleep between polls of a busy DMA channel (0: spin).
+    """
+
+    name = "board"
+    learning = None  # on-chip learning is not in the RTL yet
+
+    def __init__(self, mmio, dma, allocate: Callable, core: CoreConfig, max_send_words: int = 4096,
+                 poll_seconds: float = 0.0):
+        self.mmio = mmio
+        self.core = core
+        self._send_channel = dma.sendchannel
+        self._receive_channel = dma.recvchannel
+        if self._send_channel is None or self._receive_channel is None:
+            raise TransportError("the AXI DMA needs both channels (MM2S to s_axis, S2MM from m_axis); this one has "
+                                 f"send={self._send_channel is not None}, receive={self._receive_channel is not None}")
+        self._send_buffer = allocate(shape=(max_send_words,), dtype=np.uint32)
+        self._receive_buffer = allocate(shape=(max_packet_words(core),), dtype=np.uint32)
+        self._received: collections.deque[list[int]] = collections.deque()
+        self._receive_armed = False
+        self._sending = False
+        self.poll_seconds = poll_seconds
+        self.transfers_sent = 0
+
+    # ---- registers -------------------------------------------------------------------
+    def read(self, offset: int) -> int:
+        return int(self.mmio.read(offset)) & 0xFFFFFFFF
+
+    def write(self, offset: int, value: int) -> None:
+        self.mmio.write(offset, int(value) & 0xFFFFFFFF)
+
+    # ---- DMA -------------------------------------------------------------------------
+    @staticmethod
+    def _check(channel, what: str) -> None:
+        if channel.error:
+            status = channel._mmio.read(channel._offset + 4) if hasattr(channel, "_mmio") else 0
+            reasons = [text for bit, text in _DMA_ERRORS.items() if status & bit] or ["error bit set"]
+            raise TransportError(f"AXI DMA {what} channel failed: {', '.join(reasons)} (DMASR {status:#x}); "
+                                 "reload the overlay to reset the DMA")
+
+    def _arm_receive(self) -> None:
+        self._receive_channel.transfer(self._receive_buffer)
+        self._receive_armed = True
+
+    def _service_receive(self) -> None:
+        """Collect a finished receive transfer and re-arm; never blocks."""
+        if not self._receive_armed:
+            self._arm_receive()
+            return
+        self._check(self._receive_channel, "S2MM (receive)")
+        if self._receive_channel.idle:
+            self._receive_channel.wait()  # idle already: reads the length and invalidates the cache
+            words = self._receive_channel.transferred // 4
+            self._received.append([int(w) for w in self._receive_buffer[:words]])
+            self._arm_receive()
+
+    def _wait_send_idle(self, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while self._sending:
+            self._service_receive()
+            self._check(self._send_channel, "MM2S (send)")
+            if self._send_channel.idle:
+                self._send_channel.wait()
+                self._sending = False
+                return
+            if time.monotonic() > deadline:
+                raise TransportTimeout(f"{what}: the MM2S transfer of the previous packet did not finish within "
+                                       f"{timeout} s (the core stopped accepting input)")
+            if self.poll_seconds:
+                time.sleep(self.poll_seconds)
+
+    def send(self, words: Sequence[int], timeout: float = 10.0) -> None:
+        count = len(words)
+        if count == 0:
+            raise TransportError("cannot send an empty packet")
+        if count > self._send_buffer.shape[0]:
+            raise TransportError(f"packet of {count} words exceeds the send buffer of {self._send_buffer.shape[0]}; "
+                                 "encode the load with a smaller max_payload")
+        self._wait_send_idle(timeout, "send")
+        self._send_buffer[:count] = np.asarray(words, np.int64) & 0xFFFFFFFF
+        self._send_channel.transfer(self._send_buffer, 0, 4 * count)
+        self._sending = True
+        self.transfers_sent += 1
+        self._service_receive()
+
+    def flush(self, timeout: float) -> None:
+        self._wait_send_idle(timeout, "flush")
+
+    def receive(self, timeout: float) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._sending:
+                self._check(self._send_channel, "MM2S (send)")
+                if self._send_channel.idle:
+                    self._send_channel.wait()
+                    self._sending = False
+            self._service_receive()
+            if self._received:
+                return self._received.popleft()
+            if time.monotonic() > deadline:
+                raise TransportTimeout(f"no packet from the core within {timeout} s (S2MM armed, "
+                                       f"MM2S {'busy' if self._sending else 'idle'})")
+            if self.poll_seconds:
+                time.sleep(self.poll_seconds)
+
+
+# ---- on the board (pynq) ------------------------------------------------------------------
+_DRIVER = None
+
+
+def register_driver():
+    """Define (once) and return the pynq ``DefaultIP`` driver bound to :data:`VLNV`.
+
+    Defining the class registers it with pynq, so ``pynq.Overlay`` instantiates it for
+    every spikestream core in the design.
+    """
+    global _DRIVER
+    if _DRIVER is not None:
+        return _DRIVER
+    from pynq import DefaultIP
+
+    class SpikestreamCoreDriver(DefaultIP):
+        """pynq driver of the spikestream core: its registers and its configuration."""
+
+        bindto = [VLNV]
+
+        def __init__(self, description):
+            super().__init__(description=description)
+            #: The CoreConfig the bitstream was built from (from the ``.hwh``), or None.
+            self.core_config = core_from_parameters(description.get("parameters", {}))
+
+    _DRIVER = SpikestreamCoreDriver
+    return _DRIVER
+
+
+def open_overlay(bitfile: str | os.PathLike, core_name: str | None = None, dma_name: str | None = None,
+                 timeout: float = 10.0):
+    """Download ``bitfile`` and return a :class:`~spikestream.host.driver.SpikeCore` on it.
+
+    The ``.hwh`` next to the bitstream gives the core's configuration (its ``CORE_*``
+    parameters), else the ``<bitfile>.core.json`` written by the build; the register map
+    comes from ``<bitfile>.regmap.json``.
+    """
+    import pynq
+
+    from .driver import SpikeCore
+    from .regmap import REGMAP_SUFFIX, RegisterView
+
+    driver = register_driver()
+    overlay = pynq.Overlay(str(bitfile))
+    cores = [name for name, entry in overlay.ip_dict.items() if entry.get("type") == VLNV]
+    if not cores:
+        raise TransportError(f"{bitfile} holds no IP of type {VLNV}; IPs: {sorted(overlay.ip_dict)}")
+    core_ip = getattr(overlay, core_name or cores[0])
+    if not isinstance(core_ip, driver):
+        raise TransportError(f"{core_name or cores[0]} is bound to {type(core_ip).__name__}, not the spikestream driver")
+    dmas = [name for name, entry in overlay.ip_dict.items() if "axi_dma" in entry.get("type", "")]
+    if not dmas:
+        raise TransportError(f"{bitfile} holds no AXI DMA; IPs: {sorted(overlay.ip_dict)}")
+    dma = getattr(overlay, dma_name or dmas[0])
+    base = Path(bitfile).with_suffix("")
+    core = core_ip.core_config
+    json_path = base.with_name(base.name + CORE_CONFIG_SUFFIX)
+    if core is None and json_path.is_file():
+        core = CoreConfig.from_dict(json.loads(json_path.read_text()))
+    if core is None:
+        raise TransportError(f"neither the .hwh nor {json_path} says which CoreConfig {bitfile} was built from")
+    registers = RegisterView.load(base.with_name(base.name + REGMAP_SUFFIX))
+    transport = BoardTransport(core_ip, dma, pynq.allocate, core)
+    chip = SpikeCore(transport, core, registers=registers, timeout=timeout)
+    chip.overlay = overlay
+    return chip

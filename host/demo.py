@@ -1,0 +1,61 @@
+"""Small networks built in code, for doctests, tests and the notebooks (numpy only).
+
+Where no trained network is at hand (the training engineer's export), the notebooks use
+:func:`template_network`: a one-layer classifier whose weights are the class-mean input
+rasters, which is enough to show streaming decisions, learning and pruning on any
+backend within seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikestream.model.config import CoreConfig
+from spikestream.model.network import (INPUT, Decision, DecisionMode, LearningRule, Network, Population, PruningRule,
+                                       SynapseGroup)
+
+__all__ = ["tiny_network", "template_network", "DEMO_CORE"]
+
+#: A core small enough to simulate in seconds, with learning and pruning switched on.
+DEMO_CORE = CoreConfig(max_neurons=48, max_inputs=32, max_synapses=2048, max_groups=4, max_populations=2, lanes=4,
+                       timestep_bits=7, event_queue_depth=64)
+
+
+def tiny_network(core: CoreConfig) -> Network:
+    """Four inputs, two output neurons: input 0 drives neuron 0, input 1 drives neuron 1.
+
+    An input spike at step ``t`` makes its neuron fire at ``t + 1`` (one-step delivery).
+    """
+    weights = np.zeros((4, 2), np.int64)
+    weights[0, 0] = weights[1, 1] = 100
+    output = Population("out", 2, threshold=50, voltage_decay=4095, current_decay=4095)
+    return Network(4, [output], [SynapseGroup(INPUT, "out", weights, weights != 0)], 8, "out")
+
+
+def template_network(templates: np.ndarray, threshold: int = 600, weight_scale: int = 60,
+                     learning: LearningRule | None = None, pruning: PruningRule | None = None,
+                     decision: Decision = Decision(DecisionMode.SPIKE_COUNT)) -> Network:
+    """A one-layer classifier: class ``k``'s weights are its template of input activity.
+
+    Parameters
+    ----------
+    templates : float [classes, timesteps, channels]
+        Mean input raster per class (e.g. ``X[y == k].mean(0)``).
+    threshold, weight_scale : int
+        Output threshold; weights are ``round(weight_scale * (p - mean p))`` of each
+        channel's spike probability ``p`` (int8 after clipping), so that channels typical
+        of the class excite and the others inhibit.
+    learning, pruning : optional
+        Rules of the input -> output group (STDP, pruning).
+    decision : Decision
+    """
+    templates = np.asarray(templates, np.float64)
+    classes, timesteps, channels = templates.shape
+    probability = templates.mean(axis=1)  # [classes, channels]
+    centred = probability - probability.mean(axis=0, keepdims=True)
+    weights = np.clip(np.round(weight_scale * centred / max(np.abs(centred).max(), 1e-9)), -128, 127).astype(np.int64)
+    output = Population("words", classes, threshold=threshold, current_decay=4095, voltage_decay=256)
+    group = SynapseGroup(INPUT, "words", weights.T.copy(), weights.T != 0, exponent=0, learning=learning,
+                         pruning=pruning)
+    return Network(channels, [output], [group], timesteps, "words", decision)
+

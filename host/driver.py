@@ -1,0 +1,386 @@
+"""The high-level driver: load a network, run samples, learn, read back (numpy only).
+
+:class:`SpikeCore` runs unchanged on every :class:`~spikestream.host.transport.Transport`
+(board, RTL simulation, golden emulation). It speaks the packet format of
+:mod:`spikestream.model.protocol` and the registers of the exported register map; it
+never types an opcode, an offset or a packing.
+
+Examples
+--------
+>>> from spikestream.model.config import CoreConfig
+>>> from spikestream.host.golden import GoldenTransport
+>>> from spikestream.host.demo import tiny_network
+>>> core = CoreConfig(max_neurons=16, max_inputs=8, max_synapses=256, lanes=2, timestep_bits=5)
+>>> chip = SpikeCore(GoldenTransport(core), core)
+>>> chip.load(tiny_network(core))
+>>> batch = chip.run(np.eye(8, dtype=bool)[None, :, :4].repeat(2, axis=0))
+>>> batch.decisions.tolist()
+[0, 0]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from spikestream.model import golden
+from spikestream.model.config import CoreConfig
+from spikestream.model.fileformat import load_network, save_network
+from spikestream.model.network import Network
+from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_output, encode_load, encode_sample,
+                                        header, parse_header)
+
+from .regmap import RegisterView
+from .transport import LearningUnavailable, Transport, TransportError, TransportTimeout
+
+__all__ = ["SpikeCore", "BatchResult", "CoreMismatch", "CoreError", "COUNTER_REGISTERS"]
+
+log = logging.getLogger("spikestream.host.driver")
+
+#: Activity counter registers read by :meth:`SpikeCore.counters`.
+COUNTER_REGISTERS = ("cycles", "synaptic_ops", "events_in", "events_out", "dropped_packets")
+
+
+class CoreMismatch(TransportError):
+    """The bitstream (or backend) was built for another core configuration than the network's."""
+
+
+class CoreError(TransportError):
+    """The core reported an error, or did not answer as the packet format says."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What the core reported for a batch of samples.
+
+    Attributes
+    ----------
+    decisions : int64 [B]
+        Winner, as an index within the output population.
+    decision_steps : int64 [B]
+        Step of the deciding spike (-1: decided by potential).
+    steps_run : int64 [B]
+        Steps the core ran (fewer than ``timesteps`` after an early exit).
+    spikes : bool [B, T, N]
+        Neuron spikes per step, from the STEP packets.
+    step_cycles : int64 [B, T]
+        Core cycles of every step (0 for steps not run).
+    sample_cycles : int64 [B]
+        Core cycles of every sample (steps plus the end of sample); the core's latency
+        is ``sample_cycles / clock_hz``.
+    events, synaptic_ops : int64 [B, T]
+        Per-step counters from the STEP trailers.
+    states : int64 [B, N, 4] or None
+        Final ``u, v, theta, refractory_left`` of every sample, when read back.
+    wall_seconds : float
+        Host time for the whole batch (sending, core, receiving).
+    """
+
+    decisions: np.ndarray
+    decision_steps: np.ndarray
+    steps_run: np.ndarray
+    spikes: np.ndarray
+    step_cycles: np.ndarray
+    sample_cycles: np.ndarray
+    events: np.ndarray
+    synaptic_ops: np.ndarray
+    states: np.ndarray | None
+    wall_seconds: float
+
+    def core_latency_seconds(self, clock_hz: int) -> np.ndarray:
+        """Time the core spent on each sample at ``clock_hz`` (input transfer excluded)."""
+        return self.sample_cycles / float(clock_hz)
+
+    @property
+    def samples_per_second(self) -> float:
+        """Throughput measured on the host (transfers and Python included)."""
+        return len(self.decisions) / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+
+
+class SpikeCore:
+    """A spiking core behind a transport: load, run, learn, read back.
+
+    Parameters
+    ----------
+    transport : Transport
+        Board, RTL simulation or golden emulation.
+    hardware : CoreConfig, optional
+        The configuration the hardware says it was built from (the board's ``.hwh`` /
+        JSON, the simulation's build); used to name the fields that differ when a
+        network's configuration does not match the bitstream. Defaults to
+        ``transport.core`` when the transport has one.
+    registers : RegisterView, optional
+        The register map (default: this source tree's; on the board, the JSON next to
+        the bitstream).
+    timeout : float
+        Seconds to wait for each packet the core owes.
+    """
+
+    def __init__(self, transport: Transport, hardware: CoreConfig | None = None,
+                 registers: RegisterView | None = None, timeout: float = 10.0):
+        self.transport = transport
+        self.hardware = hardware if hardware is not None else getattr(transport, "core", None)
+        self.registers = registers if registers is not None else RegisterView.default()
+        self.timeout = timeout
+        self.network: Network | None = None
+        self.core: CoreConfig | None = None
+        self._synapses: golden.SynapseState | None = None
+
+    # ---- registers -------------------------------------------------------------------
+    def read_register(self, name: str) -> int:
+        return self.transport.read(self.registers.offset(name))
+
+    def write_register(self, name: str, value: int) -> None:
+        self.transport.write(self.registers.offset(name), value)
+
+    def status(self) -> dict:
+        """Decode the status register: ``{"busy", "configured", "sample_done", "step"}``."""
+        word = self.read_register("status")
+        return {name: self.registers.status_field(word, name) for name in self.registers.status_bits}
+
+    def errors(self) -> list[str]:
+        """Names of the sticky error flags that are set."""
+        word = self.read_register("errors")
+        return [flag.name for flag in ErrorFlag if word >> flag & 1]
+
+    def clear_errors(self) -> None:
+        self.write_register("errors", (1 << len(ErrorFlag)) - 1)
+
+    def counters(self) -> dict:
+        """Activity counter registers (32-bit, wrapping) by name."""
+        return {name: self.read_register(name) for name in COUNTER_REGISTERS}
+
+    def clear_counters(self) -> None:
+        self.write_register("control", 1 << self.registers.control_bits["clear_counters"])
+
+    def _diagnosis(self) -> str:
+        """One line on the core's state, for error messages."""
+        try:
+            status = self.status()
+            errors = self.errors()
+            dropped = self.read_register("dropped_packets")
+        except TransportError as error:  # the registers themselves failed: say that instead
+            return f"registers unreadable: {error}"
+        return (f"status: configured={status['configured']} busy={status['busy']} step={status['step']} "
+                f"sample_done={status['sample_done']}; errors: {errors or 'none'}; dropped packets: {dropped}")
+
+    # ---- identification and loading --------------------------------------------------
+    def check_identity(self, core: CoreConfig) -> None:
+        """Refuse hardware whose identification registers do not match ``core``.
+
+        Raises
+        ------
+        CoreMismatch
+            Naming the differing fields when the hardware's configuration is known.
+        """
+        version = self.read_register("version")
+        if version != self.registers.version:
+            raise CoreMismatch(f"version register reads {version:#010x}, this driver expects "
+                               f"{self.registers.version:#010x} (packet format / register map of another "
+                               "spikestream version, or no spikestream core at this address)")
+        built = self.read_register("config_hash")
+        if built == core.hash32():
+            return
+        if self.hardware is not None and self.hardware.hash32() == built:
+            raise CoreMismatch("the network targets another core configuration than the hardware's: "
+                               + "; ".join(f"{line} (network != hardware)" for line in core.differences(self.hardware)))
+        raise CoreMismatch(f"config_hash register reads {built:#010x}, the network's core configuration hashes to "
+                           f"{core.hash32():#010x}; the hardware's configuration is unknown (no .hwh/JSON), so the "
+                           "differing fields cannot be named")
+
+    def load(self, network: Network | str | os.PathLike, core: CoreConfig | None = None) -> None:
+        """Load a network (object, or ``.spkn`` file path) after checking the core's identity."""
+        if not isinstance(network, Network):
+            network, core_from_file = load_network(network)
+            core = core if core is not None else core_from_file
+        if core is None:
+            if self.hardware is None:
+                raise ValueError("give the CoreConfig the network targets (a Network object does not carry one)")
+            core = self.hardware
+        self.check_identity(core)
+        network.check_fits(core)
+        self.clear_errors()
+        started = time.perf_counter()
+        packets = encode_load(network, core)
+        for packet in packets:
+            self.transport.send(packet)
+        try:
+            self.transport.flush(self.timeout)
+        except TransportTimeout as error:
+            raise CoreError(f"the core did not accept the network load: {error}; {self._diagnosis()}") from None
+        status = self.status()
+        errors = self.errors()
+        if errors or not status["configured"]:
+            raise CoreError(f"the core rejected the network load ({len(packets)} packets): {self._diagnosis()}")
+        self.network, self.core = network, core
+        self._synapses = golden.initial_synapse_state(network)
+        if self.transport.learning is not None:
+            self.transport.learning.disable()
+        log.info("loaded %d neurons, %d synapses in %d packets (%.1f ms) on %s", network.n_neurons,
+                 self._synapses.weight.size, len(packets), 1e3 * (time.perf_counter() - started), self.transport.name)
+
+    def _require_network(self) -> Network:
+        if self.network is None:
+            raise RuntimeError("no network loaded: call load() first")
+        return self.network
+
+    # ---- running ---------------------------------------------------------------------
+    def _receive_until(self, opcode: OutOpcode, what: str) -> list[list[int]]:
+        packets = []
+        while True:
+            try:
+                packet = self.transport.receive(self.timeout)
+            except TransportTimeout as error:
+                raise CoreError(f"no {opcode.name} packet for {what} within {self.timeout} s ({error}); "
+                                f"{self._diagnosis()}") from None
+            packets.append(packet)
+            if parse_header(packet[0])[0] == opcode:
+                return packets
+
+    def _run_sample(self, raster: np.ndarray, index: int, read_state: bool, reward: int | None):
+        for packet in encode_sample(raster):
+            self.transport.send(packet)
+        packets = self._receive_until(OutOpcode.SUMMARY, f"sample {index}")
+        if reward is not None:
+            self.transport.send([header(InOpcode.REWARD, int(reward))])
+        if read_state:
+            self.transport.send([header(InOpcode.READ_NEURONS)])
+            packets += self._receive_until(OutOpcode.NEURON_STATE, f"the state readback of sample {index}")
+        steps, summaries, states = decode_output(packets)
+        return steps, summaries[0], (states[0] if states else None)
+
+    def _check_inputs(self, inputs) -> np.ndarray:
+        network = self._require_network()
+        inputs = np.asarray(inputs)
+        if inputs.ndim == 2:
+            inputs = inputs[None]
+        expected = (network.timesteps, network.n_inputs)
+        if inputs.ndim != 3 or inputs.shape[1:] != expected:
+            raise ValueError(f"input spikes have shape {inputs.shape}, expected [batch, timesteps, channels] = "
+                             f"[B, {expected[0]}, {expected[1]}]")
+        if inputs.dtype != bool and not np.isin(inputs, (0, 1)).all():
+            raise ValueError("input spikes must be 0 or 1 (a channel spikes at most once per step)")
+        return inputs.astype(bool)
+
+    def _batch(self, inputs: np.ndarray, read_state: bool, rewards: Sequence[int] | None) -> BatchResult:
+        network = self._require_network()
+        batch, steps, n = inputs.shape[0], network.timesteps, network.n_neurons
+        spikes = np.zeros((batch, steps, n), bool)
+        cycles = np.zeros((batch, steps), np.int64)
+        events = np.zeros((batch, steps), np.int64)
+        ops = np.zeros((batch, steps), np.int64)
+        decisions, decision_steps, steps_run, sample_cycles = (np.zeros(batch, np.int64) for _ in range(4))
+        states = np.zeros((batch, n, 4), np.int64) if read_state else None
+        started = time.perf_counter()
+        for b in range(batch):
+            reward = None if rewards is None else rewards[b]
+            reports, summary, state = self._run_sample(inputs[b], b, read_state, reward)
+            for report in reports:
+                if not 0 <= report.step < steps or any(not 0 <= i < n for i in report.spikes):
+                    raise CoreError(f"sample {b}: STEP report {report} is outside the network "
+                                    f"({steps} steps, {n} neurons)")
+                spikes[b, report.step, report.spikes] = True
+                cycles[b, report.step] = report.cycles
+                events[b, report.step] = report.events
+                ops[b, report.step] = report.synaptic_ops
+            decisions[b], decision_steps[b], steps_run[b] = summary.decision, summary.decision_step, summary.steps_run
+            sample_cycles[b] = cycles[b].sum() + summary.cycles
+            if read_state:
+                states[b] = state
+        wall = time.perf_counter() - started
+        return BatchResult(decisions, decision_steps, steps_run, spikes, cycles, sample_cycles, events, ops, states,
+                           wall)
+
+    def run(self, inputs: np.ndarray, read_state: bool = False) -> BatchResult:
+        """Run a batch of spike rasters ``bool [B, timesteps, n_inputs]`` (inference only)."""
+        inputs = self._check_inputs(inputs)
+        if self.transport.learning is not None:
+            self.transport.learning.disable()
+        return self._batch(inputs, read_state, None)
+
+    def run_audio(self, clips: Sequence[np.ndarray], sample_rate: int, frontend, read_state: bool = False
+                  ) -> tuple[BatchResult, np.ndarray]:
+        """Encode audio clips with the front end (:mod:`spikestream.model.audio`) and run them.
+
+        Returns the batch result and the rasters that were sent ``bool [B, T, C]``.
+        """
+        from spikestream.model.audio import audio_to_raster
+
+        rasters = np.stack([audio_to_raster(np.asarray(clip), sample_rate, frontend) for clip in clips])
+        return self.run(rasters, read_state), rasters
+
+    def read_state(self) -> np.ndarray:
+        """Read back ``u, v, theta, refractory_left`` of every neuron ``int64 [N, 4]``."""
+        self._require_network()
+        self.transport.send([header(InOpcode.READ_NEURONS)])
+        _, _, states = decode_output(self._receive_until(OutOpcode.NEURON_STATE, "READ_NEURONS"))
+        return states[0]
+
+    # ---- learning ----------------------------------------------------------------------
+    def learn(self, inputs: np.ndarray, rewards: Sequence[int] | None = None,
+              enabled: Sequence[bool] | None = None) -> BatchResult:
+        """Run samples one by one with on-chip learning; send ``rewards[b]`` (-1, 0, 1) after sample ``b``.
+
+        ``enabled`` is one flag per synapse group (default: every plastic group learns).
+
+        Raises
+        ------
+        LearningUnavailable
+            On backends without on-chip learning (the RTL core of version 1 ignores REWARD).
+        """
+        network = self._require_network()
+        inputs = self._check_inputs(inputs)
+        if self.transport.learning is None:
+            raise LearningUnavailable(f"the {self.transport.name} backend has no on-chip learning (the RTL core "
+                                      "parses REWARD but does not learn yet); run learning on the golden backend "
+                                      "(SpikeCore.golden) until the learning engine is in the bitstream")
+        if rewards is not None:
+            rewards = [int(r) for r in rewards]
+            if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
+                raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), "
+                                 f"got {rewards}")
+        self.transport.learning.enable(network, self.core, enabled)
+        result = self._batch(inputs, False, rewards)
+        self._synapses = self.transport.learning.synapse_state()
+        return result
+
+    def synapses(self) -> golden.SynapseState:
+        """The weights, connectivity and pruning counters the core holds (canonical order)."""
+        self._require_network()
+        if self.transport.learning is not None:
+            try:
+                self._synapses = self.transport.learning.synapse_state()
+            except TransportError:
+                pass  # learning never enabled since the load: the loaded synapses are current
+        return self._synapses
+
+    def connectivity(self) -> dict:
+        """Live synapses per group and in total (what pruning shrinks)."""
+        network = self._require_network()
+        synapses = self.synapses()
+        table = network.synapses()
+        per_group = {group.name: int(synapses.live[table.group == index].sum())
+                     for index, group in enumerate(network.groups)}
+        return {"live": int(synapses.live.sum()), "stored": int(synapses.live.size), "per_group": per_group}
+
+    def learned_network(self) -> Network:
+        """The loaded network with the weights and connectivity the core holds now."""
+        return golden.network_with_synapses(self._require_network(), self.synapses())
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the learned network (and its core configuration) to a ``.spkn`` file."""
+        save_network(path, self.learned_network(), self.core)
+
+    # ---- constructors ------------------------------------------------------------------
+    @classmethod
+    def golden(cls, core: CoreConfig, learning: bool = True, **kwargs) -> "SpikeCore":
+        """A core emulated by the golden model (:class:`~spikestream.host.golden.GoldenTransport`)."""
+        from .golden import GoldenTransport
+
+        return cls(GoldenTransport(core, learning), core, **kwargs)
+

@@ -1,0 +1,87 @@
+"""The core's register map as the driver sees it: read from the exported JSON (no amaranth).
+
+The registers are declared once in :mod:`spikestream.rtl.registers`; that module needs
+amaranth, which the board does not have. The board build therefore writes
+:func:`describe_registers` next to the bitstream (``spikestream_core.regmap.json``) and
+the driver reads offsets and bit positions from it; on a development machine the
+description is made on the spot from the declaration.
+
+>>> regs = RegisterView.from_json(describe_registers())
+>>> regs.offset("config_hash") == 4
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RegisterView", "describe_registers", "REGMAP_SUFFIX"]
+
+#: File name suffix of the register description written next to a bitstream.
+REGMAP_SUFFIX = ".regmap.json"
+
+
+def describe_registers() -> dict:
+    """Return the exported register map plus the bit positions and version word (needs amaranth).
+
+    Returns
+    -------
+    dict
+        :meth:`spikestream.rtl.csr.RegisterMap.to_json` with three more keys:
+        ``status_bits``, ``control_bits`` (name -> bit) and ``version`` (the value of the
+        version register).
+    """
+    from spikestream.rtl.registers import CONTROL_BITS, STATUS_BITS, register_map_json, version_word
+
+    return {**register_map_json(), "status_bits": dict(STATUS_BITS), "control_bits": dict(CONTROL_BITS),
+            "version": version_word()}
+
+
+@dataclass(frozen=True)
+class RegisterView:
+    """Offsets and bit positions of the core's registers (from :func:`describe_registers`)."""
+
+    offsets: dict  #: name -> byte offset
+    access: dict  #: name -> "ro" | "rw" | "w1c"
+    status_bits: dict
+    control_bits: dict
+    version: int  #: expected value of the version register
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RegisterView":
+        missing = [key for key in ("registers", "status_bits", "control_bits", "version") if key not in data]
+        if missing:
+            raise ValueError(f"register description lacks {missing}; write it with describe_registers()")
+        registers = data["registers"]
+        return cls({name: entry["offset"] for name, entry in registers.items()},
+                   {name: entry["access"] for name, entry in registers.items()},
+                   dict(data["status_bits"]), dict(data["control_bits"]), int(data["version"]))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "RegisterView":
+        return cls.from_json(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def default(cls) -> "RegisterView":
+        """The map of this source tree (development machines; the board reads the JSON)."""
+        try:
+            return cls.from_json(describe_registers())
+        except ImportError as error:
+            raise ImportError("the register declaration needs amaranth, which is not installed here; load the "
+                              f"register description written next to the bitstream (*{REGMAP_SUFFIX}) with "
+                              "RegisterView.load(path)") from error
+
+    def offset(self, name: str) -> int:
+        try:
+            return self.offsets[name]
+        except KeyError:
+            raise KeyError(f"no register named {name!r}; registers are {list(self.offsets)}") from None
+
+    def status_field(self, status: int, name: str) -> int:
+        """Return a field of the status word: a flag, or the step counter (the highest field, to bit 31)."""
+        bit = self.status_bits[name]
+        is_top = bit == max(self.status_bits.values())
+        return (status >> bit) & (((1 << (32 - bit)) - 1) if is_top else 1)

@@ -1,0 +1,195 @@
+"""The RTL simulation as a driver backend: the unchanged driver, real AXI ports, Verilator.
+
+A cocotb test (:func:`driver_session`) starts the clock, resets the core and runs a
+*scenario* (a plain blocking function ``scenario(chip, **arguments) -> dict``) in a
+thread with :func:`cocotb.bridge`. The scenario gets a
+:class:`~spikestream.host.driver.SpikeCore` on a :class:`SimulationTransport`, whose every
+call blocks the thread and drives the simulation with :func:`cocotb.resume`:
+cocotbext-axi's ``AxiLiteMaster`` for registers, ``AxiStreamSource`` / ``AxiStreamSink``
+for packets. So the driver code that runs on the board runs here, cycle by cycle,
+against the generated Verilog.
+
+From Python (pytest, a notebook), :func:`run_scenario` builds the core with
+:mod:`spikestream.sim.runner` (cached) and runs a scenario in the simulator; the same
+scenario can run directly on any other backend (``scenario(SpikeCore.golden(core), ...)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cocotb
+from cocotb._bridge import bridge, resume  # public as cocotb.bridge / cocotb.resume in the docs; 2.1 does not re-export them
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, with_timeout
+
+from spikestream.model.config import CoreConfig
+
+from .transport import TransportError, TransportTimeout
+
+__all__ = ["SimulationTransport", "run_scenario", "driver_session", "CLOCK_NS", "MAX_WAIT_CYCLES"]
+
+log = logging.getLogger("spikestream.host.simulation")
+
+CLOCK_NS = 10
+#: Longest a receive waits in simulated cycles, whatever the host timeout (keeps a hang short).
+MAX_WAIT_CYCLES = 500_000
+
+
+def _to_bytes(words: Sequence[int]) -> bytes:
+    return b"".join((int(word) & 0xFFFFFFFF).to_bytes(4, "little") for word in words)
+
+
+def _to_words(data: bytes) -> list[int]:
+    return [int.from_bytes(data[k:k + 4], "little") for k in range(0, len(data), 4)]
+
+
+class SimulationTransport:
+    """A :class:`~spikestream.host.transport.Transport` on the simulated ``spikestream_core``.
+
+    Call its methods only from a thread started with :func:`cocotb.bridge`.
+
+    Parameters
+    ----------
+    dut
+        The cocotb handle of ``spikestream_core`` (clock running, out of reset).
+    core : CoreConfig
+        The configuration the simulated Verilog was generated from.
+    """
+
+    name = "rtl-sim"
+    learning = None  # the RTL of version 1 parses REWARD but does not learn
+
+    def __init__(self, dut, core: CoreConfig):
+        from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
+
+        self.dut = dut
+        self.core = core
+        for name in ("s_axis", "m_axis", "s_axi"):
+            logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+        self._source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
+                                       reset_active_level=False)
+        self._sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
+                                   reset_active_level=False)
+        self._master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn,
+                                     reset_active_level=False)
+        self.words_sent = 0
+
+    def read(self, offset: int) -> int:
+        return resume(self._read)(offset)
+
+    async def _read(self, offset: int) -> int:
+        from cocotbext.axi import AxiResp
+
+        response = await self._master.read(offset, 4)
+        if response.resp != AxiResp.OKAY:
+            raise TransportError(f"register read at {offset:#x} answered {response.resp.name}")
+        return int.from_bytes(response.data, "little")
+
+    def write(self, offset: int, value: int) -> None:
+        resume(self._write)(offset, value)
+
+    async def _write(self, offset: int, value: int) -> None:
+        from cocotbext.axi import AxiResp
+
+        response = await self._master.write(offset, (int(value) & 0xFFFFFFFF).to_bytes(4, "little"))
+        if response.resp != AxiResp.OKAY:
+            raise TransportError(f"register write of {value:#x} at {offset:#x} answered {response.resp.name}")
+
+    def send(self, words: Sequence[int]) -> None:
+        if not len(words):
+            raise TransportError("cannot send an empty packet")
+        resume(self._send)(list(words))
+
+    async def _send(self, words: list[int]) -> None:
+        from cocotbext.axi import AxiStreamFrame
+
+        # Queued: the source drives it while the sink keeps collecting output (no deadlock).
+        await self._source.send(AxiStreamFrame(_to_bytes(words)))
+        self.words_sent += len(words)
+
+    def receive(self, timeout: float) -> list[int]:
+        cycles = int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES))
+        return resume(self._receive)(cycles)
+
+    async def _receive(self, cycles: int) -> list[int]:
+        from cocotb.triggers import SimTimeoutError
+
+        try:
+            frame = await with_timeout(self._sink.recv(), cycles * CLOCK_NS, "ns")
+        except SimTimeoutError:
+            raise TransportTimeout(f"no packet from m_axis in {cycles} simulated cycles") from None
+        return _to_words(frame.tdata)
+
+    def flush(self, timeout: float) -> None:
+        cycles = int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES))
+        resume(self._flush)(cycles)
+
+    async def _flush(self, cycles: int) -> None:
+        from cocotb.triggers import SimTimeoutError
+
+        try:
+            await with_timeout(self._source.wait(), cycles * CLOCK_NS, "ns")
+        except SimTimeoutError:
+            raise TransportTimeout(f"s_axis still had {self._source.count()} frames queued after {cycles} "
+                                   "simulated cycles (the core stopped accepting input)") from None
+
+    def wait_cycles(self, cycles: int) -> None:
+        resume(ClockCycles)(self.dut.aclk, cycles)
+
+
+def _resolve(path: str):
+    module, _, function = path.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+@cocotb.test()
+async def driver_session(dut):
+    """Run the scenario named in the parameters against the simulated core; write its results as JSON."""
+    from spikestream.sim.runner import tb_parameters
+
+    from .driver import SpikeCore
+
+    parameters = tb_parameters()
+    core = CoreConfig.from_dict(parameters["core"])
+    cocotb.start_soon(Clock(dut.aclk, CLOCK_NS, unit="ns").start())
+    transport = SimulationTransport(dut, core)
+    dut.aresetn.value = 0
+    await ClockCycles(dut.aclk, 4)
+    dut.aresetn.value = 1
+    await ClockCycles(dut.aclk, 2)
+    scenario = _resolve(parameters["scenario"])
+
+    def session() -> dict:
+        return scenario(SpikeCore(transport, core), **parameters.get("arguments", {}))
+
+    results = await bridge(session)()
+    Path(parameters["results"]).write_text(json.dumps(results))
+
+
+def run_scenario(core: CoreConfig, scenario: str, arguments: dict | None = None,
+                 work_dir: str | os.PathLike | None = None) -> dict:
+    """Run ``scenario`` (``"module:function"``) on the simulated core and return its results.
+
+    The Verilator build of ``core`` is made once and cached (:mod:`spikestream.sim.runner`).
+    ``arguments`` must be JSON-serialisable (pass file paths for arrays and networks).
+    """
+    import tempfile
+
+    from spikestream.rtl.top import TOPLEVEL, generate_verilog
+    from spikestream.sim.runner import build_verilog, run_cocotb
+
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="spikestream-host-sim-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results_path = work / "scenario-results.json"
+    build = build_verilog(generate_verilog(core), TOPLEVEL)
+    run = run_cocotb(build, "spikestream.host.simulation", testcase="driver_session",
+                     parameters={"core": core.to_dict(), "scenario": scenario, "arguments": arguments or {},
+                                 "results": str(results_path)}, test_dir=work)
+    run.check()
+    return json.loads(results_path.read_text())

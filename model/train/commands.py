@@ -1,0 +1,226 @@
+"""``spikestream train``, ``spikestream eval`` and ``spikestream demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("spikestream.train")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classes", type=int, metavar="K",
+                        help="keep the first K classes of the data (e.g. 10: the digits of the 'all' corpus)")
+    parser.add_argument("--frontend", help="front-end configuration JSON (default: FrontendConfig())")
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..network import DecisionMode, ResetMode
+    from .layers import Architecture
+    from .prune import PruningMethod
+
+    group = parser.add_argument_group("architecture")
+    group.add_argument("--arch", choices=[a.value for a in Architecture], default="feedforward")
+    group.add_argument("--hidden", default="128", help="hidden population sizes, comma separated (default 128)")
+    group.add_argument("--decision", choices=[d.value for d in DecisionMode], default="spike_count")
+    group.add_argument("--tau-mem", type=float, default=8.0, help="initial membrane time constant (steps)")
+    group.add_argument("--tau-syn", type=float, default=2.0,
+                       help="initial synaptic current time constant (steps; 1 = no dynamic synapse)")
+    group.add_argument("--adaptation", type=int, default=0, help="threshold jump per spike, 1/16 threshold units")
+    group.add_argument("--refractory", type=int, default=0, help="refractory steps of hidden neurons")
+    group.add_argument("--reset", choices=[r.value for r in ResetMode], default="subtract")
+    group.add_argument("--early-exit", action="store_true", help="first-spike decision stops the sample")
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--float-epochs", type=int, default=30)
+    group.add_argument("--quant-epochs", type=int, default=10)
+    group.add_argument("--batch-size", type=int, default=128)
+    group.add_argument("--lr", type=float, default=5e-3, help="learning rate of the float phase")
+    group.add_argument("--quant-lr", type=float, default=1e-3, help="learning rate of the quantization-aware phase")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--prune", choices=[m.value for m in PruningMethod], default="none")
+    group.add_argument("--connectivity", type=float, default=1.0, help="fraction of synapses kept by pruning")
+    group.add_argument("--threads", type=int, default=0, help="torch threads (0: all CPUs this process may use)")
+    group.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    group.add_argument("--checkpoint", help="checkpoint file: saved every epoch, resumed from if it exists")
+    group.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    if command == "train":
+        parser.add_argument("data", help="digits | letters | all | dataset folder | TI46 | SHD/N-TIDIGITS HDF5 | "
+                                         "rasters .npz (inputs, labels[, split, classes])")
+        parser.add_argument("--out", required=True, help="network file to write (.spkn; sidecar .spkn.json)")
+        _add_data_arguments(parser)
+        _add_training_arguments(parser)
+        group = parser.add_argument_group("hyper-parameter search (Optuna)")
+        group.add_argument("--search", type=int, default=0, metavar="TRIALS",
+                           help="run TRIALS search trials in this worker, then train the best configuration")
+        group.add_argument("--storage", default="sqlite:///spikestream-search.db",
+                           help="shared study storage: an RDB URL or journal:FILE")
+        group.add_argument("--study", default="spikestream", help="study name (workers share it)")
+        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    elif command == "eval":
+        parser.add_argument("network", help="a .spkn network file (its .spkn.json sidecar gives the front end)")
+        parser.add_argument("data", help="dataset source, as for `spikestream train`")
+        parser.add_argument("--split", default="test", choices=("train", "val", "test", "holdout", "all"))
+        parser.add_argument("--backend", choices=("golden", "rtl"), default="golden")
+        parser.add_argument("--compare", action="store_true",
+                            help="also report float and quantized-torch accuracy side by side")
+        parser.add_argument("--limit", type=int, help="evaluate the first N samples only")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        _add_data_arguments(parser)
+    elif command == "demo":
+        parser.add_argument("--subset", choices=("digits", "letters", "all"), default="digits")
+        parser.add_argument("--out", help="folder for the network and report (default: ~/.cache/spikestream/demo)")
+        parser.add_argument("--quick", action="store_true", help="a one-minute run (smaller network, few epochs)")
+        parser.add_argument("--rtl-samples", type=int, default=4, help="samples run through the RTL simulation")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--threads", type=int, default=0)
+    else:
+        raise AssertionError(command)
+
+
+def _frontend(args):
+    if getattr(args, "frontend", None):
+        from ..audio.config import FrontendConfig
+        return FrontendConfig.load(args.frontend)
+    return None
+
+
+def configs_from_args(args):
+    """The architecture and training configuration the command-line options describe."""
+    from .layers import ArchitectureConfig
+    from .prune import PruningConfig
+    from .trainer import TrainConfig
+
+    architecture = ArchitectureConfig(
+        architecture=args.arch, hidden=tuple(int(h) for h in str(args.hidden).split(",") if h),
+        decision=args.decision, tau_mem=args.tau_mem, tau_syn=args.tau_syn, adaptation=args.adaptation,
+        refractory=args.refractory, reset=args.reset, early_exit=args.early_exit)
+    training = TrainConfig(float_epochs=args.float_epochs, quant_epochs=args.quant_epochs, batch_size=args.batch_size,
+                           learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
+                           pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
+                           device=args.device)
+    return architecture, training
+
+
+def _train(args) -> int:
+    import dataclasses
+
+    import torch
+
+    from ..config import CoreConfig
+    from .data import load_splits
+    from .evaluate import evaluate
+    from .export import export_network
+    from .layers import build_model
+    from .trainer import configure_torch, train
+
+    configure_torch(args.threads)
+    splits = load_splits(args.data, _frontend(args), args.classes, args.seed)
+    architecture, training = configs_from_args(args)
+    core = CoreConfig()
+    n_classes = len(splits.classes)
+    timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]
+    log.info("data: %d train, %d validation, %d test samples, %d classes, %d steps x %d channels",
+             len(splits.train), len(splits.validation), len(splits.test), n_classes, timesteps, n_inputs)
+    if args.search:
+        from .search import search
+        study = search(splits.train, splits.validation, n_classes, args.storage, args.study, args.search,
+                       architecture, training, core, progress=not args.no_progress)
+        best = study.best_trial
+        log.info("best trial %d: accuracy %.4f, %s", best.number, best.value, best.params)
+        from .search import sample_configs
+        import optuna
+        architecture, training = sample_configs(optuna.trial.FixedTrial(best.params, best.number), architecture,
+                                                training)
+    model = build_model(architecture, n_inputs, n_classes, timesteps, core, torch.Generator().manual_seed(training.seed))
+    result = train(model, splits.train, splits.validation, training, checkpoint=args.checkpoint,
+                   progress=not args.no_progress)
+    network = model.cpu().to_network()
+    summary = {"float_validation_accuracy": result.float_accuracy,
+               "quant_validation_accuracy": result.quant_accuracy, "training_seconds": result.seconds,
+               "architecture": _jsonable(dataclasses.asdict(architecture)), "training": _jsonable(training.to_dict()),
+               "connectivity": model.connectivity()}
+    report = evaluate(network, core, splits.test.inputs, splits.test.labels, classes=splits.classes)
+    summary["test_accuracy_hardware"] = report["accuracy"]
+    export_network(args.out, network, core, splits.frontend, splits.classes, training=summary)
+    summary["network"] = str(args.out)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {args.out} (+ {args.out}.json)")
+        print(f"validation accuracy float {100 * result.float_accuracy:.2f} %, quantized {100 * result.quant_accuracy:.2f} %;"
+              f" test (hardware-exact) {100 * report['accuracy']:.2f} %; trained in {result.seconds:.0f} s")
+    return 0
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value.value if hasattr(value, "value") else value
+
+
+def select_classes(labels: np.ndarray, data_classes, network_classes) -> tuple[np.ndarray, np.ndarray]:
+    """Map data labels onto the network's class order by name; return (kept mask, new labels)."""
+    if network_classes is None or list(data_classes) == list(network_classes):
+        return np.ones(labels.size, bool), labels
+    position = {name: k for k, name in enumerate(network_classes)}
+    mapped = np.array([position.get(data_classes[y], -1) for y in labels], np.int64)
+    return mapped >= 0, np.maximum(mapped, 0)
+
+
+def _eval(args) -> int:
+    from .data import load_splits
+    from .evaluate import evaluate, format_report
+    from .export import load_exported
+
+    network, core, frontend, classes = load_exported(args.network)
+    splits = load_splits(args.data, _frontend(args) or frontend, args.classes)
+    if args.split == "all":
+        parts = [splits.train, splits.validation, splits.test] + ([splits.holdout] if splits.holdout else [])
+        inputs = np.concatenate([p.inputs for p in parts])
+        labels = np.concatenate([p.labels for p in parts])
+    else:
+        part = {"train": splits.train, "val": splits.validation, "test": splits.test, "holdout": splits.holdout}[
+            args.split]
+        if part is None:
+            print(f"error: {args.data} has no {args.split!r} split", file=sys.stderr)
+            return 2
+        inputs, labels = part.inputs, part.labels
+    keep, labels = select_classes(labels, splits.classes, classes)
+    inputs, labels = inputs[keep], labels[keep]
+    if args.limit:
+        inputs, labels = inputs[:args.limit], labels[:args.limit]
+    if inputs.shape[1:] != (network.timesteps, network.n_inputs):
+        print(f"error: the data is [T={inputs.shape[1]}, C={inputs.shape[2]}] but the network expects "
+              f"[{network.timesteps}, {network.n_inputs}]; pass the front end it was trained with (--frontend)",
+              file=sys.stderr)
+        return 2
+    from .evaluate import RtlUnavailable
+    try:
+        report = evaluate(network, core, inputs, labels, args.backend, args.compare, classes or splits.classes)
+    except RtlUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return _train(args)
+    if args.command == "eval":
+        return _eval(args)
+    if args.command == "demo":
+        from .demo import run_demo
+        return run_demo(subset=args.subset, out=args.out, quick=args.quick, rtl_samples=args.rtl_samples,
+                        seed=args.seed, threads=args.threads)
+    raise AssertionError(args.command)

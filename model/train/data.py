@@ -1,0 +1,115 @@
+"""Datasets for training and evaluation: audio sources (through the front end) or saved rasters.
+
+A source is any dataset :func:`spikestream.model.audio.datasets.load_dataset` reads
+(``digits``, ``letters``, ``all``, a folder with ``metadata.csv``, TI46, SHD or
+N-TIDIGITS), or an ``.npz`` file of rasters already encoded, with arrays ``inputs``
+(bool ``[n, T, C]``), ``labels`` (int ``[n]``) and optionally ``split`` (str ``[n]``)
+and ``classes`` (str ``[k]``).
+
+Splits are by speaker (the corpus's ``train`` / ``val`` / ``test`` / ``holdout``).
+A source without a split column is split here, by speaker when speakers are known.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .trainer import Dataset
+
+__all__ = ["Splits", "load_splits", "save_npz"]
+
+
+class Splits(NamedTuple):
+    """Train / validation / test (and optional holdout) datasets of one source."""
+
+    train: Dataset
+    validation: Dataset
+    test: Dataset
+    holdout: Dataset | None
+    classes: tuple[str, ...]
+    frontend: object | None  #: FrontendConfig of audio sources, None for rasters
+
+
+def save_npz(path: str | Path, inputs: np.ndarray, labels: np.ndarray, split: np.ndarray | None = None,
+             classes: tuple[str, ...] | None = None) -> None:
+    """Write rasters in the ``.npz`` layout :func:`load_splits` reads."""
+    arrays = {"inputs": np.asarray(inputs, bool), "labels": np.asarray(labels, np.int64)}
+    if split is not None:
+        arrays["split"] = np.asarray(split, str)
+    if classes is not None:
+        arrays["classes"] = np.asarray(classes, str)
+    np.savez_compressed(path, **arrays)
+
+
+def _split_by_group(groups: np.ndarray, seed: int) -> np.ndarray:
+    """Assign ``train`` (70 %), ``val`` (10 %), ``test`` (20 %) per group (speaker or sample)."""
+    unique = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(unique.size)
+    share = np.empty(unique.size, object)
+    cut_val, cut_test = int(round(0.7 * unique.size)), int(round(0.8 * unique.size))
+    share[order[:cut_val]] = "train"
+    share[order[cut_val:cut_test]] = "val"
+    share[order[cut_test:]] = "test"
+    lookup = dict(zip(unique.tolist(), share.tolist()))
+    return np.array([lookup[g] for g in groups.tolist()])
+
+
+def load_splits(source: str | Path, frontend=None, class_limit: int | None = None, seed: int = 0) -> Splits:
+    """Load every split of ``source`` (see the module docstring).
+
+    ``class_limit`` keeps the first ``k`` classes (e.g. the digits of the ``all`` corpus).
+    """
+    path = Path(source)
+    if path.suffix == ".npz" and path.is_file():
+        with np.load(path, allow_pickle=False) as archive:
+            inputs = archive["inputs"].astype(bool)
+            labels = archive["labels"].astype(np.int64)
+            split = archive["split"].astype(str) if "split" in archive.files else None
+            classes = tuple(archive["classes"].tolist()) if "classes" in archive.files else None
+        if split is None:
+            split = _split_by_group(np.arange(labels.size), seed)
+        classes = classes or tuple(str(k) for k in range(int(labels.max()) + 1))
+        used_frontend = None
+    else:
+        from ..audio.config import FrontendConfig
+        from ..audio.datasets import load_dataset
+
+        data = load_dataset(source, frontend or FrontendConfig())
+        inputs, labels, classes, used_frontend = data.X, data.y, tuple(data.classes), data.frontend
+        split = _load_split_column(source, data)
+        if split is None or not np.any(split == "train"):
+            groups = data.speakers if np.all(data.speakers != "") else np.arange(labels.size).astype(str)
+            split = _split_by_group(groups, seed)
+    if class_limit is not None:
+        keep = labels < class_limit
+        inputs, labels, split, classes = inputs[keep], labels[keep], split[keep], classes[:class_limit]
+
+    def part(name: str) -> Dataset:
+        chosen = split == name
+        return Dataset(inputs[chosen], labels[chosen])
+
+    holdout = part("holdout") if np.any(split == "holdout") else None
+    validation = part("val") if np.any(split == "val") else part("test")
+    return Splits(part("train"), validation, part("test"), holdout, classes, used_frontend)
+
+
+def _load_split_column(source, data) -> np.ndarray | None:
+    """The ``split`` of each sample of an audio dataset, from its metadata (None if absent)."""
+    from ..audio.datasets import load_dataset
+
+    split = np.full(len(data), "", dtype=object)
+    found = False
+    for name in ("train", "val", "test", "holdout"):
+        try:
+            part = load_dataset(source, data.frontend, split=name)
+        except ValueError:
+            continue
+        found = True
+        positions = {p: k for k, p in enumerate(data.paths.tolist())}
+        for p in part.paths.tolist():
+            split[positions[p]] = name
+    return split.astype(str) if found else None

@@ -1,0 +1,138 @@
+"""``spikestream demo``: spoken words to a network the core runs, end to end, on a fresh machine.
+
+1. builds the spoken-word corpus if it is missing (:mod:`spikestream.model.audio`);
+2. trains a compact network (float, then quantization-aware) on the training voices;
+3. exports it (``.spkn`` + front-end sidecar) and evaluates it hardware-exact (golden
+   model + cycle model) on unseen voices (``test``) and an unseen synthesiser
+   (``holdout``), checking that the quantized torch model and the golden model make
+   the same decision on every sample;
+4. runs a few samples through the RTL simulation when the runner exists;
+5. prints a summary table and writes it as JSON next to the network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("spikestream.demo")
+
+__all__ = ["run_demo", "DEMO_SETTINGS"]
+
+#: The demo's network and schedule (measured: see README, "Training results").
+DEMO_SETTINGS = {
+    "full": dict(hidden=(128,), float_epochs=40, quant_epochs=8),
+    "quick": dict(hidden=(48,), float_epochs=6, quant_epochs=2),
+}
+
+
+def _row(name: str, *values) -> str:
+    return f"{name:<34}" + "".join(f"{v:>16}" for v in values)
+
+
+def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False, rtl_samples: int = 4,
+             seed: int = 0, threads: int = 0) -> int:
+    """Run the demo (module docstring) and return a process exit code."""
+    import torch
+
+    from ..audio.corpus import cache_root
+    from ..config import CoreConfig
+    from .data import load_splits
+    from .evaluate import RtlUnavailable, _run_rtl, evaluate
+    from .export import export_network
+    from .layers import ArchitectureConfig, build_model
+    from .trainer import TrainConfig, configure_torch, predict, train
+
+    began = time.monotonic()
+    threads = configure_torch(threads)
+    folder = Path(out) if out else cache_root() / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = DEMO_SETTINGS["quick" if quick else "full"]
+    print(f"[1/5] corpus '{subset}' (built on first use) and front end ...", flush=True)
+    splits = load_splits(subset, None, None, seed)
+    core = CoreConfig()
+    n_classes = len(splits.classes)
+    timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]
+    print(f"      {len(splits.train)} training / {len(splits.validation)} validation / {len(splits.test)} test "
+          f"utterances (+ {0 if splits.holdout is None else len(splits.holdout)} of an unseen engine), "
+          f"{n_classes} classes, {timesteps} steps x {n_inputs} channels", flush=True)
+    architecture = ArchitectureConfig(hidden=settings["hidden"])
+    training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
+                           threads=threads)
+    print(f"[2/5] training {architecture.architecture.value} {n_inputs}-{'-'.join(map(str, architecture.hidden))}-"
+          f"{n_classes} ({training.float_epochs} float + {training.quant_epochs} quantization-aware epochs, "
+          f"{threads} threads) ...", flush=True)
+    model = build_model(architecture, n_inputs, n_classes, timesteps, core, torch.Generator().manual_seed(seed))
+    # The float model is kept at the end of its phase, to report its accuracy next to the others.
+    float_copy = {}
+
+    def keep_float(epoch: int, record: dict) -> None:
+        if epoch == training.float_epochs - 1:
+            float_copy.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    result = train(model, splits.train, splits.validation, training, on_epoch=keep_float)
+    model = model.cpu()
+    network = model.to_network()
+    path = folder / f"{subset}.spkn"
+    print(f"[3/5] exporting {path} and evaluating hardware-exact ...", flush=True)
+    float_model = build_model(architecture, n_inputs, n_classes, timesteps, core, torch.Generator())
+    float_model.load_state_dict(float_copy or model.state_dict())
+    rows = {}
+    for name, part in (("test (unseen voices)", splits.test), ("holdout (unseen engine)", splits.holdout)):
+        if part is None or len(part) == 0:
+            continue
+        report = evaluate(network, core, part.inputs, part.labels, classes=splits.classes)
+        quant = predict(model, part.inputs, exact=True)
+        golden_decisions_match = int(np.sum(quant != _golden_decisions(network, core, part.inputs)))
+        rows[name] = {
+            "float_accuracy": float(np.mean(predict(float_model, part.inputs, exact=False) == part.labels)),
+            "quant_accuracy": float(np.mean(quant == part.labels)),
+            "hardware_accuracy": report["accuracy"],
+            "torch_golden_decision_mismatches": golden_decisions_match,
+            "spikes_per_sample": report["spikes_per_sample"]["mean"],
+            "synaptic_ops_per_sample": report["synaptic_ops_per_sample"]["mean"],
+            "cycles_per_sample": report["cycles_per_sample"]["mean"],
+            "samples_per_second_at_clock": report["predicted_samples_per_second"],
+            "samples": report["samples"],
+        }
+    summary = {"subset": subset, "network": str(path), "training_seconds": result.seconds,
+               "threads": threads, "stored_synapses": network.synapses().count, "neurons": network.n_neurons,
+               "results": rows}
+    export_network(path, network, core, splits.frontend, splits.classes, training=summary)
+    print(f"[4/5] RTL simulation of {rtl_samples} test samples ...", flush=True)
+    try:
+        sample = splits.test.subset(np.arange(min(rtl_samples, len(splits.test))))
+        rtl = _run_rtl(network, core, sample.inputs)
+        expected = _golden_decisions(network, core, sample.inputs)
+        summary["rtl"] = {"samples": int(len(sample)), "decisions_match_golden": bool(np.all(rtl["decision"] == expected))}
+        print(f"      RTL decisions match the golden model: {summary['rtl']['decisions_match_golden']}")
+    except RtlUnavailable as error:
+        summary["rtl"] = {"skipped": str(error)}
+        print(f"      skipped: {error}")
+    summary["total_seconds"] = time.monotonic() - began
+    (folder / f"{subset}-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("[5/5] summary")
+    print(_row("", *rows.keys()))
+    for key, label, fmt in (("float_accuracy", "accuracy float model", "{:.2%}"),
+                            ("quant_accuracy", "accuracy quantized torch", "{:.2%}"),
+                            ("hardware_accuracy", "accuracy hardware-exact (golden)", "{:.2%}"),
+                            ("torch_golden_decision_mismatches", "torch vs golden decision mismatch", "{}"),
+                            ("spikes_per_sample", "spikes / sample", "{:.1f}"),
+                            ("synaptic_ops_per_sample", "synaptic ops / sample", "{:.0f}"),
+                            ("cycles_per_sample", "cycles / sample (exact)", "{:.0f}"),
+                            ("samples_per_second_at_clock", f"samples/s at {core.clock_hz / 1e6:g} MHz", "{:.0f}")):
+        print(_row(label, *(fmt.format(r[key]) for r in rows.values())))
+    print(f"network: {network.n_neurons} neurons, {network.synapses().count} stored synapses; "
+          f"training {result.seconds:.0f} s on {threads} threads; demo total {summary['total_seconds']:.0f} s")
+    print(f"wrote {path}, {path}.json and {folder / f'{subset}-summary.json'}")
+    mismatches = sum(r["torch_golden_decision_mismatches"] for r in rows.values())
+    return 0 if mismatches == 0 else 1
+
+
+def _golden_decisions(network, core, inputs: np.ndarray) -> np.ndarray:
+    from .evaluate import run_golden
+    return run_golden(network, core, inputs)["decision"]

@@ -1,0 +1,58 @@
+"""The cycle model on hand-derived cases (the RTL is checked against it in test_rtl_core)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikestream.model import golden
+from spikestream.model.config import CoreConfig
+from spikestream.model.cycles import end_cycles, readback_cycles, source_costs, step_cycles
+from spikestream.model.network import INPUT, Network, Population, SynapseGroup
+
+CORE = CoreConfig(max_neurons=32, max_inputs=8, max_synapses=256, lanes=2)
+
+
+def _network(weights: np.ndarray, threshold: int = 10_000) -> Network:
+    population = Population("a", weights.shape[1], threshold=threshold)
+    return Network(weights.shape[0], [population], [SynapseGroup(INPUT, "a", weights)], 3, "a")
+
+
+def test_step_cycles_by_hand():
+    # Input 0 reaches all 5 neurons (3 rows of 2 lanes); input 1 has no stored synapse (1 cycle).
+    weights = np.zeros((2, 5), np.int64)
+    weights[0] = [1, 2, 3, 4, 5]
+    network = _network(weights)
+    assert source_costs(network, CORE).tolist() == [3, 1] + [1] * 5
+    inputs = np.zeros((3, 2), bool)
+    inputs[0] = True
+    result = golden.run(network, CORE, inputs)
+    # step 0: nothing to deliver (1) + update 5 + 3 + trailer 4; step 1: 4 + (3 + 1) + 12.
+    assert step_cycles(network, CORE, inputs, result).tolist() == [[13, 20, 13]]
+    assert end_cycles(network) == 5 + 2 + 5
+    assert readback_cycles(network) == 1 + 5 * 5
+
+
+def test_silent_sources_and_zero_weights_cost_nothing():
+    dense = _network(np.full((8, 30), 3, np.int64))
+    silent = np.zeros((3, 8), bool)
+    result = golden.run(dense, CORE, silent)
+    assert step_cycles(dense, CORE, silent, result).tolist() == [[1 + 30 + 7] * 3]
+    # Zero weights are not stored: a one-spike step costs the same as a fan-out of one row.
+    sparse = np.zeros((8, 30), np.int64)
+    sparse[0, :2] = 1
+    network = _network(sparse)
+    one = np.zeros((3, 8), bool)
+    one[0, 0] = True
+    result = golden.run(network, CORE, one)
+    assert step_cycles(network, CORE, one, result)[0, 1] == 4 + 1 + 30 + 7
+
+
+def test_cycles_scale_with_lanes():
+    weights = np.ones((4, 32), np.int64)
+    network = _network(weights)
+    inputs = np.zeros((3, 4), bool)
+    inputs[0] = True
+    for lanes, rows in ((1, 32), (2, 16), (8, 4), (32, 1)):
+        core = CoreConfig(max_neurons=32, max_inputs=8, max_synapses=256, lanes=lanes)
+        result = golden.run(network, core, inputs)
+        assert step_cycles(network, core, inputs, result)[0, 1] == 4 + 4 * rows + 32 + 7

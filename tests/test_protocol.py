@@ -1,0 +1,71 @@
+"""The packet format: headers, synapse layout, encoders and decoders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikestream.model.config import CoreConfig
+from spikestream.model.generate import random_inputs, random_network
+from spikestream.model.protocol import (InOpcode, OutOpcode, ProtocolError, decode_output, decode_packets,
+                                        encode_load, encode_sample, header, parse_header, synapse_format,
+                                        synapse_layout, synapse_rows, to_signed)
+from spikestream.sim.scoreboard import inputs_from_packets
+
+CORE = CoreConfig(max_neurons=48, max_inputs=16, max_synapses=1024, lanes=4)
+
+
+def test_header_round_trip():
+    assert parse_header(header(InOpcode.EVENTS, 1234)) == (InOpcode.EVENTS, 1234)
+    assert parse_header(header(OutOpcode.STEP, (1 << 24) - 1)) == (OutOpcode.STEP, (1 << 24) - 1)
+    with pytest.raises(ProtocolError, match="does not fit 24 bits"):
+        header(InOpcode.EVENTS, 1 << 24)
+
+
+def test_synapse_layout_holds_the_canonical_table():
+    rng = np.random.default_rng(3)
+    network = random_network(rng, CORE)
+    table = network.synapses()
+    layout = synapse_layout(network, CORE)
+    fmt = synapse_format(CORE)
+    words = layout.rows.ravel()
+    decoded = []
+    for source in range(network.n_sources):
+        start = layout.first_row[source] * CORE.lanes
+        for word in words[start:start + layout.count[source]]:
+            target = word & ((1 << fmt.target_bits) - 1)
+            weight = to_signed(word >> fmt.weight_shift, fmt.weight_bits)
+            group = word >> fmt.group_shift
+            decoded.append((source, group, target, weight))
+    assert decoded == list(zip(table.source.tolist(), table.group.tolist(), table.target.tolist(),
+                               table.weight.tolist()))
+    # Each fan-out starts on a fresh row; rows never exceed the core's memory.
+    assert layout.rows.shape[0] <= synapse_rows(CORE)
+
+
+def test_sample_packets_round_trip():
+    rng = np.random.default_rng(4)
+    network = random_network(rng, CORE)
+    inputs = random_inputs(rng, network, 3)
+    packets = [p for sample in inputs for p in encode_sample(sample)]
+    assert np.array_equal(inputs_from_packets(packets, network.timesteps, network.n_inputs), inputs)
+    ends = [p for p in packets if parse_header(p[0])[0] == InOpcode.END_STEP]
+    assert len(ends) == 3 * network.timesteps
+
+
+def test_load_packets_start_with_config_and_respect_payload_limit():
+    network = random_network(np.random.default_rng(5), CORE)
+    packets = encode_load(network, CORE, max_payload=16)
+    assert parse_header(packets[0][0])[0] == InOpcode.CONFIG
+    assert all(len(p) - 1 <= 16 for p in packets[1:])
+
+
+def test_decode_output_rejects_garbage():
+    with pytest.raises(ProtocolError, match="unknown output opcode"):
+        decode_output([[header(0x7E)]])
+    with pytest.raises(ProtocolError, match="without tlast"):
+        decode_packets([1, 2, 3], [False, True, False])
+    steps, summaries, states = decode_output([[header(OutOpcode.STEP, 2), 5, 7, 1, 9, 2, 30],
+                                              [header(OutOpcode.SUMMARY), 1, 0xFFFFFFFF, 3, 12]])
+    assert steps[0].step == 2 and steps[0].spikes == [5, 7] and steps[0].cycles == 30
+    assert summaries[0].decision_step == -1

@@ -1,0 +1,59 @@
+"""The torch network in hardware-exact mode computes what the golden model computes, bit for bit."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from spikestream.model import golden
+from spikestream.model.config import CoreConfig
+from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
+from spikestream.model.train.net import SpikingNetwork, decide
+
+CORE = CoreConfig()
+
+
+def _compare(network, core, inputs, model):
+    reference = golden.run(network, core, inputs)
+    run = model(torch.as_tensor(inputs), exact=True)
+    np.testing.assert_array_equal(run.spikes.detach().numpy().astype(bool), reference.spikes)
+    for field in ("u", "v", "theta", "first_spike_step", "first_spike_voltage", "spike_count"):
+        np.testing.assert_array_equal(getattr(run, field).detach().numpy(), getattr(reference.state, field),
+                                      err_msg=field)
+    np.testing.assert_array_equal(run.steps_run.numpy(), reference.steps_run)
+    np.testing.assert_array_equal(decide(model, run), reference.decision)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_network_matches_golden(seed):
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, CORE, RandomNetworkOptions(max_population_size=16))
+    inputs = random_inputs(rng, network, 6)
+    model = SpikingNetwork(network, CORE, exponents="fixed")
+    _compare(network, CORE, inputs, model)
+    assert model.to_network() == network
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_state_core_saturates_like_golden(seed):
+    # 14-bit states saturate all the time: the clamps must match too.
+    core = CoreConfig(state_bits=14, max_weight_exponent=6)
+    rng = np.random.default_rng(100 + seed)
+    network = random_network(rng, core)
+    inputs = random_inputs(rng, network, 4, rate=0.5)
+    _compare(network, core, inputs, SpikingNetwork(network, core, unit=256, exponents="fixed"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_perturbed_latents_export_to_what_torch_runs(seed):
+    # Float latents anywhere (as after training): the exported integers run identically on golden.
+    rng = np.random.default_rng(200 + seed)
+    network = random_network(rng, CORE, RandomNetworkOptions(neuron_options=False))
+    model = SpikingNetwork(network, CORE, exponents="auto")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(1 + 0.3 * torch.rand(parameter.shape, generator=generator, dtype=parameter.dtype))
+    exported = model.to_network()
+    inputs = random_inputs(rng, network, 6)
+    _compare(exported, CORE, inputs, model)
