@@ -8,13 +8,15 @@ backend within seconds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from spikestream.model.config import CoreConfig
 from spikestream.model.network import (INPUT, Decision, DecisionMode, LearningRule, Network, Population, PruningRule,
                                        SynapseGroup)
 
-__all__ = ["tiny_network", "template_network", "DEMO_CORE"]
+__all__ = ["tiny_network", "template_network", "DEMO_CORE", "SpokenWords", "spoken_words", "class_templates"]
 
 #: A core small enough to simulate in seconds, with learning and pruning switched on.
 DEMO_CORE = CoreConfig(max_neurons=48, max_inputs=32, max_synapses=2048, max_groups=4, max_populations=2, lanes=4,
@@ -59,3 +61,60 @@ def template_network(templates: np.ndarray, threshold: int = 600, weight_scale: 
                          pruning=pruning)
     return Network(channels, [output], [group], timesteps, "words", decision)
 
+
+
+@dataclass(frozen=True)
+class SpokenWords:
+    """Utterances of a few words by a few speakers, with their spike rasters.
+
+    Attributes
+    ----------
+    clips : list of float arrays
+        Audio at :attr:`sample_rate`.
+    labels : int64 [n]
+        Index into :attr:`words`.
+    speakers : list of str
+        Speaker name of each clip.
+    rasters : bool [n, timesteps, channels]
+        The front end's encoding of each clip.
+    """
+
+    words: tuple
+    clips: list
+    sample_rate: int
+    labels: np.ndarray
+    speakers: list
+    rasters: np.ndarray
+
+    def select(self, mask: np.ndarray) -> "SpokenWords":
+        index = np.flatnonzero(mask)
+        return SpokenWords(self.words, [self.clips[i] for i in index], self.sample_rate, self.labels[index],
+                           [self.speakers[i] for i in index], self.rasters[index])
+
+
+def spoken_words(words: tuple, speakers, frontend, folder) -> SpokenWords:
+    """Synthesize ``words`` with each of ``speakers`` into ``folder`` and encode them with ``frontend``.
+
+    ``speakers`` are :class:`spikestream.model.audio.corpus.Speaker` objects (espeak-ng
+    synthesises a word in ~40 ms, so a demo set takes about a second).
+    """
+    from pathlib import Path
+
+    from spikestream.model.audio import audio_to_raster
+    from spikestream.model.audio.corpus import synthesize
+    from spikestream.model.audio.wavio import read_audio
+
+    clips, labels, names, rasters, rate = [], [], [], [], None
+    for speaker in speakers:
+        for path, word in zip(synthesize(speaker, list(words), Path(folder) / speaker.name), words):
+            samples, rate = read_audio(path)
+            clips.append(samples)
+            labels.append(words.index(word))
+            names.append(speaker.name)
+            rasters.append(audio_to_raster(samples, rate, frontend))
+    return SpokenWords(tuple(words), clips, rate, np.array(labels, np.int64), names, np.array(rasters, bool))
+
+
+def class_templates(rasters: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
+    """Mean raster of each class ``float [classes, timesteps, channels]``."""
+    return np.stack([rasters[labels == k].mean(axis=0) for k in range(classes)])

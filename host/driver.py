@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -32,8 +32,8 @@ from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import load_network, save_network
 from spikestream.model.network import Network
-from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_output, encode_load, encode_sample,
-                                        header, parse_header)
+from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_output, decode_synapse_rows,
+                                        encode_load, encode_sample, header, parse_header, synapse_layout)
 
 from .regmap import RegisterView
 from .transport import LearningUnavailable, Transport, TransportError, TransportTimeout
@@ -242,11 +242,14 @@ class SpikeCore:
             if parse_header(packet[0])[0] == opcode:
                 return packets
 
-    def _run_sample(self, raster: np.ndarray, index: int, read_state: bool, reward: int | None):
+    def _run_sample(self, raster: np.ndarray, index: int, read_state: bool, rewards):
         for packet in encode_sample(raster):
             self.transport.send(packet)
         packets = self._receive_until(OutOpcode.SUMMARY, f"sample {index}")
-        if reward is not None:
+        if rewards is not None:
+            reward = rewards(index, decode_output(packets[-1:])[1][0].decision) if callable(rewards) else rewards[index]
+            if reward not in (-1, 0, 1):
+                raise ValueError(f"reward {reward!r} for sample {index} is not -1, 0 or 1")
             self.transport.send([header(InOpcode.REWARD, int(reward))])
         if read_state:
             self.transport.send([header(InOpcode.READ_NEURONS)])
@@ -278,8 +281,7 @@ class SpikeCore:
         states = np.zeros((batch, n, 4), np.int64) if read_state else None
         started = time.perf_counter()
         for b in range(batch):
-            reward = None if rewards is None else rewards[b]
-            reports, summary, state = self._run_sample(inputs[b], b, read_state, reward)
+            reports, summary, state = self._run_sample(inputs[b], b, read_state, rewards)
             for report in reports:
                 if not 0 <= report.step < steps or any(not 0 <= i < n for i in report.spikes):
                     raise CoreError(f"sample {b}: STEP report {report} is outside the network "
@@ -322,11 +324,13 @@ class SpikeCore:
         return states[0]
 
     # ---- learning ----------------------------------------------------------------------
-    def learn(self, inputs: np.ndarray, rewards: Sequence[int] | None = None,
+    def learn(self, inputs: np.ndarray, rewards: Sequence[int] | Callable[[int, int], int] | None = None,
               enabled: Sequence[bool] | None = None) -> BatchResult:
-        """Run samples one by one with on-chip learning; send ``rewards[b]`` (-1, 0, 1) after sample ``b``.
+        """Run samples one by one with on-chip learning; send a reward (-1, 0, 1) after each sample.
 
-        ``enabled`` is one flag per synapse group (default: every plastic group learns).
+        ``rewards`` is one reward per sample, or a function ``reward(sample, decision)``
+        called when the sample's SUMMARY arrives (closed-loop reinforcement). ``enabled``
+        is one flag per synapse group (default: every plastic group learns).
 
         Raises
         ------
@@ -339,7 +343,7 @@ class SpikeCore:
             raise LearningUnavailable(f"the {self.transport.name} backend has no on-chip learning (the RTL core "
                                       "parses REWARD but does not learn yet); run learning on the golden backend "
                                       "(SpikeCore.golden) until the learning engine is in the bitstream")
-        if rewards is not None:
+        if rewards is not None and not callable(rewards):
             rewards = [int(r) for r in rewards]
             if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
                 raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), "
@@ -349,14 +353,43 @@ class SpikeCore:
         self._synapses = self.transport.learning.synapse_state()
         return result
 
+    def read_synapse_rows(self, first_row: int = 0, count: int | None = None) -> np.ndarray:
+        """Read the synaptic memory back (READ_SYNAPSES): packed rows ``int64 [count, lanes]``.
+
+        ``count`` defaults to the rows the loaded network occupies.
+        """
+        network = self._require_network()
+        if count is None:
+            count = synapse_layout(network, self.core, self._synapses.live, self._synapses.weight).rows.shape[0]
+        if count == 0:
+            return np.zeros((0, self.core.lanes), np.int64)
+        self.transport.send([header(InOpcode.READ_SYNAPSES, first_row), count])
+        packets = self._receive_until(OutOpcode.SYNAPSE_ROWS, f"READ_SYNAPSES of {count} rows from {first_row}")
+        first, rows = decode_synapse_rows(packets[-1], self.core.lanes)
+        if first != first_row or rows.shape[0] != count:
+            raise CoreError(f"READ_SYNAPSES of rows {first_row} + {count} answered rows {first} + {rows.shape[0]}")
+        return rows
+
     def synapses(self) -> golden.SynapseState:
-        """The weights, connectivity and pruning counters the core holds (canonical order)."""
-        self._require_network()
+        """The weights, connectivity and pruning counters the core holds (canonical order).
+
+        With on-chip learning they come from the backend; otherwise the synaptic memory
+        is read back and must equal what was loaded (a packing or memory fault raises
+        :class:`CoreError`).
+        """
+        network = self._require_network()
         if self.transport.learning is not None:
             try:
                 self._synapses = self.transport.learning.synapse_state()
+                return self._synapses
             except TransportError:
                 pass  # learning never enabled since the load: the loaded synapses are current
+        expected = synapse_layout(network, self.core, self._synapses.live, self._synapses.weight).rows
+        stored = self.read_synapse_rows(0, expected.shape[0])
+        if not np.array_equal(stored, expected):
+            row, lane = np.argwhere(stored != expected)[0]
+            raise CoreError(f"the synaptic memory differs from the loaded network: row {row} lane {lane} holds "
+                            f"{stored[row, lane]:#010x}, {expected[row, lane]:#010x} was loaded")
         return self._synapses
 
     def connectivity(self) -> dict:

@@ -28,7 +28,7 @@ import numpy as np
 from spikestream.model import golden
 from spikestream.model.config import DECAY_UNITY, CoreConfig
 from spikestream.model.cycles import (DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES,
-                                      REPORT_CYCLES, SUMMARY_CYCLES, UPDATE_PIPELINE_CYCLES, step_cycles)
+                                      REPORT_CYCLES, SUMMARY_CYCLES, step_cycles, update_cycles)
 from spikestream.model.network import Network
 from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, KEEP_BITS,
                                         NEURON_FIELDS, NEURON_WORDS, ErrorFlag, InOpcode, OutOpcode, header,
@@ -65,7 +65,7 @@ class _LearningPort:
 
     def disable(self) -> None:
         self._transport._commit_learning()
-        self._transport._learning = None
+        self._transport._learning_active = False
 
     def synapse_state(self) -> golden.SynapseState:
         return self._transport._synapse_state()
@@ -98,7 +98,8 @@ class GoldenTransport:
         self._fanout = np.zeros((core.num_sources, 2), np.int64)
         self._rows = np.zeros((synapse_rows(core), core.lanes), np.int64)
         self._compiled = None  # (params, synapses, weights, live fan-out, source costs), rebuilt after a load
-        self._learning = None  # (network, core, enabled, synapse state) while learning is enabled
+        self._learning = None  # (network, core, enabled, synapse state) since learning was first enabled
+        self._learning_active = False  # samples learn (else they are inference on the learned synapses)
         self._pending_reward = None  # (synapses before the sample, raster) of a learning sample awaiting REWARD
         self._start_sample()
         self._state = None
@@ -132,7 +133,7 @@ class GoldenTransport:
             self._error(ErrorFlag.MALFORMED, f"unknown opcode {opcode:#04x}")
             return
         if opcode not in (InOpcode.CONFIG, InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES,
-                          InOpcode.EVENTS) and payload:
+                          InOpcode.EVENTS, InOpcode.READ_SYNAPSES) and payload:
             self._error(ErrorFlag.MALFORMED, f"{InOpcode(opcode).name} with {len(payload)} payload words")
             return
         if opcode != InOpcode.CONFIG and opcode != InOpcode.REWARD and self._config is None:
@@ -145,7 +146,7 @@ class GoldenTransport:
     def receive(self, timeout: float) -> list[int]:
         if not self._output:
             raise TransportTimeout("the emulated core has no output packet pending (it sends only in answer to "
-                                   "END_STEP, END_SAMPLE and READ_NEURONS)")
+                                   "END_STEP, END_SAMPLE, READ_NEURONS and READ_SYNAPSES)")
         return self._output.popleft()
 
     def flush(self, timeout: float) -> None:
@@ -190,6 +191,7 @@ class GoldenTransport:
             return
         self._config = payload
         self._compiled = None
+        self._learning, self._learning_active, self._pending_reward = None, False, None  # a new network
         self._start_sample()
         self._state = None
 
@@ -287,7 +289,7 @@ class GoldenTransport:
         if argument != self._step or self._step >= self._config[2]:
             self._error(ErrorFlag.STEP_ORDER, f"END_STEP {argument} while at step {self._step}")
             return
-        if self._learning is not None:
+        if self._learning_active:
             self._step += 1  # a learning sample runs at END_SAMPLE (its weights change within the sample)
             return
         params, weights, live_fanout, costs = self._compile()
@@ -301,9 +303,11 @@ class GoldenTransport:
         inputs[self._events.get(argument, [])] = True
         self._state = self._state._replace(pending=np.concatenate([inputs, spikes])[None])
         events = int(pending.sum())
-        cycles = (DELIVER_EMPTY_CYCLES if events == 0 else DELIVER_PIPELINE_CYCLES + int(costs[pending].sum())) \
-            + params.n_neurons + UPDATE_PIPELINE_CYCLES + REPORT_CYCLES
-        self._report_step(argument, np.flatnonzero(spikes), events, int(live_fanout[pending].sum()), cycles)
+        # The cycle model's terms (model/cycles.py), from the loaded fan-out table instead of a Network.
+        deliver = DELIVER_EMPTY_CYCLES if events == 0 else DELIVER_PIPELINE_CYCLES + int(costs[pending].sum())
+        spiking = np.flatnonzero(spikes)
+        cycles = deliver + update_cycles(params.n_neurons, self.core.neuron_lanes, spiking) + REPORT_CYCLES
+        self._report_step(argument, spiking, events, int(live_fanout[pending].sum()), cycles)
         self._step += 1
         self._steps_run += 1
         if self._early_exit and spikes[params.output_slice].any():
@@ -318,10 +322,11 @@ class GoldenTransport:
         self._count("cycles", cycles)
 
     def _end_cycles(self) -> int:
+        """:func:`spikestream.model.cycles.end_cycles`, from the CONFIG's output size."""
         return self._config[4] + DECIDE_PIPELINE_CYCLES + SUMMARY_CYCLES
 
     def _on_end_sample(self, argument: int, payload: list[int]) -> None:
-        if self._learning is not None:
+        if self._learning_active:
             self._run_learning_sample()
             return
         params = self._compile()[0]
@@ -345,6 +350,17 @@ class GoldenTransport:
             columns = np.stack([s.u[0], s.v[0], s.theta[0], s.refractory_left[0]], axis=1)
         self._output.append([header(OutOpcode.NEURON_STATE), *(int(w) & _WORD_MASK for w in columns.ravel())])
 
+    def _on_read_synapses(self, argument: int, payload: list[int]) -> None:
+        if len(payload) != 1:
+            self._error(ErrorFlag.MALFORMED, f"READ_SYNAPSES with {len(payload)} payload words, expected 1")
+            return
+        count, capacity = payload[0], self._rows.shape[0]
+        if count == 0 or argument >= capacity or count > capacity - argument:
+            self._error(ErrorFlag.INDEX_RANGE, f"READ_SYNAPSES of rows {argument} + {count} beyond {capacity}")
+            return
+        rows = self._rows[argument:argument + count].ravel()
+        self._output.append([header(OutOpcode.SYNAPSE_ROWS, argument), *(int(w) & _WORD_MASK for w in rows)])
+
     def _on_reward(self, argument: int, payload: list[int]) -> None:
         reward = to_signed(argument, 24)
         if self._pending_reward is None:
@@ -363,6 +379,7 @@ class GoldenTransport:
         InOpcode.CONFIG: _on_config, InOpcode.NEURONS: _on_neurons, InOpcode.FANOUT: _on_fanout,
         InOpcode.SYNAPSES: _on_synapses, InOpcode.EVENTS: _on_events, InOpcode.END_STEP: _on_end_step,
         InOpcode.END_SAMPLE: _on_end_sample, InOpcode.REWARD: _on_reward, InOpcode.READ_NEURONS: _on_read_neurons,
+        InOpcode.READ_SYNAPSES: _on_read_synapses,
     }
 
     # ---- learning (beyond RTL version 1) ----------------------------------------------
@@ -382,6 +399,7 @@ class GoldenTransport:
                 np.stack([layout.first_row, layout.count], 1), self._fanout[:network.n_sources])):
             raise TransportError("the network given for learning is not the one loaded into the core")
         self._learning = (network, core, None if enabled is None else list(enabled), synapses)
+        self._learning_active = True
 
     def _run_learning_sample(self) -> None:
         network, core, enabled, synapses = self._learning

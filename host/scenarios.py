@@ -43,6 +43,8 @@ def inference_report(chip: SpikeCore, network_path: str, inputs_path: str, repea
     report["errors"] = chip.errors()
     report["status"] = chip.status()
     report["state_after"] = chip.read_state().tolist()
+    report["synapse_rows"] = chip.read_synapse_rows().tolist()
+    report["weights_checked"] = int(chip.synapses().weight.size)
     return report
 
 

@@ -47,6 +47,8 @@ class CoreConfig:
         Capacity of the group and population tables.
     lanes : int
         Synapses processed in parallel per cycle (1 to 32).
+    neuron_lanes : int
+        Neurons updated in parallel per cycle (a power of two, 1 to 16).
     state_bits : int
         Signed width of current ``u``, voltage ``v``, bias, threshold and adaptation.
     weight_bits : int
@@ -77,6 +79,7 @@ class CoreConfig:
     max_groups: int = 16
     max_populations: int = 8
     lanes: int = 8
+    neuron_lanes: int = 4
     state_bits: int = 24
     weight_bits: int = 8
     max_weight_exponent: int = 15
@@ -100,6 +103,9 @@ class CoreConfig:
         _check_range("max_groups", self.max_groups, 1, 256)
         _check_range("max_populations", self.max_populations, 1, 256)
         _check_range("lanes", self.lanes, 1, 64)
+        _check_range("neuron_lanes", self.neuron_lanes, 1, 16)
+        if self.neuron_lanes & (self.neuron_lanes - 1):
+            raise ConfigError(f"neuron_lanes = {self.neuron_lanes} must be a power of two")
         _check_range("state_bits", self.state_bits, 8, 32)
         _check_range("weight_bits", self.weight_bits, 2, 16)
         _check_range("max_weight_exponent", self.max_weight_exponent, 0, 24)

@@ -4,21 +4,28 @@ The RTL reports the cycles of every step (STEP packet trailer) and of every samp
 (SUMMARY); the testbench checks them against this model, so the benchmark figures
 computed here are the hardware's.
 
-Formulas (``L`` = lanes, ``n`` = neurons, ``f_s`` = live fan-out of source ``s``,
-``R_s = ceil(f_s / L)`` its synapse rows, ``P_t`` = sources spiking at step ``t-1``,
-that is input events tagged ``t-1`` and neuron spikes of step ``t-1``)::
+Formulas (``L`` = lanes, ``Q`` = neuron lanes, ``n`` = neurons, ``G = ceil(n / Q)``
+neuron groups, ``f_s`` = live fan-out of source ``s``, ``R_s = ceil(f_s / L)`` its
+synapse rows, ``P_t`` = sources spiking at step ``t-1``, that is input events tagged
+``t-1`` and neuron spikes of step ``t-1``; ``k_1 < ... < k_S`` the neurons spiking at
+step ``t``, ``g_j = floor(k_j / Q)`` their groups)::
 
-    deliver(t) = 1                               if P_t is empty
-               = 4 + sum_{s in P_t} max(1, R_s)  otherwise
-    step(t)    = deliver(t) + (n + 3) + 4        # update pipeline, STEP trailer
-    end        = output_size + 2 + 5             # decision scan, SUMMARY packet
+    deliver(t) = 1                                   if P_t is empty
+               = 4 + sum_{s in P_t} max(1, R_s)      otherwise
+    e_j        = max(g_j + 4, e_{j-1} + 1)           # cycle spike j leaves (one per cycle)
+    update(t)  = G + 4                               if S = 0
+               = max(G + 4, e_S + 2)                 otherwise
+    step(t)    = deliver(t) + update(t) + 4          # + STEP trailer
+    end        = output_size + 2 + 5                 # decision scan, SUMMARY packet
 
 Delivery reads one synapse row (``L`` synapses) per cycle and starts a new source on
 the cycle after the previous one's last row; a source without synapses takes one
 cycle; the 4 cycles are the pipeline fill (queue read, pointer read) and drain
-(synapse read, accumulator write). The update is one neuron per cycle behind a
-3-stage pipeline. A silent source costs nothing: cycles grow with the events and
-their live fan-out, not with the matrix size.
+(synapse read, accumulator write). The update reads one group of ``Q`` neurons per
+cycle into a 3-stage pipeline; a group's spikes can leave 4 cycles after its read and
+leave one per cycle, so a step with many spikes in few groups waits for them. A silent
+source costs nothing: cycles grow with the events and their live fan-out, not with the
+matrix size.
 
 The counted cycles exclude time the core spends waiting: for input words (one word
 per cycle when the stream keeps up) and, before a step or a summary, for room in the
@@ -29,7 +36,7 @@ Since ``max(1, R_s)`` is per source, the model needs the fan-out of each spiking
 source, not only the golden model's per-step totals
 (:attr:`~spikestream.model.golden.Counter.EVENTS`,
 :attr:`~spikestream.model.golden.Counter.SYNAPTIC_OPS`); with one lane and no silent
-fan-outs it reduces to ``4 + SYNAPTIC_OPS``.
+fan-outs the delivery reduces to ``4 + SYNAPTIC_OPS``.
 """
 
 from __future__ import annotations
@@ -43,18 +50,23 @@ from .protocol import NEURON_WORDS, STATE_WORDS, encode_load, encode_sample
 
 __all__ = [
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
-    "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "end_cycles", "load_cycles",
+    "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "update_cycles", "end_cycles", "load_cycles",
     "readback_cycles", "synapse_readback_cycles", "sample_cycles",
 ]
 
 DELIVER_EMPTY_CYCLES = 1
 DELIVER_PIPELINE_CYCLES = 4
-UPDATE_PIPELINE_CYCLES = 3
+UPDATE_PIPELINE_CYCLES = 4
+SPIKE_LATENCY = 4  #: cycles from a group's read to the first cycle its spikes can leave
+SPIKE_DRAIN_CYCLES = 2  #: cycles from the last spike leaving to the end of the update
 REPORT_CYCLES = 4
 DECIDE_PIPELINE_CYCLES = 2
 SUMMARY_CYCLES = 5
-#: Cycles between an END_STEP / END_SAMPLE word and the first counted cycle (no stall).
-MARKER_CYCLES = 2
+#: Cycles a step, a sample end or a readback waits for output FIFO room when there is room.
+FIFO_WAIT_CYCLES = 1
+#: Cycles between an END_STEP / END_SAMPLE word and the first counted cycle (no stall):
+#: the word itself, then the FIFO-room check.
+MARKER_CYCLES = 1 + FIFO_WAIT_CYCLES
 #: Cycles of the CONFIG check after its last word.
 CONFIG_COMMIT_CYCLES = 1
 
@@ -87,8 +99,27 @@ def step_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: 
     if not np.array_equal(np.where(ran, events, 0), result.counters[:, :, Counter.EVENTS]):
         raise ValueError("inputs do not match the result: the delivered events differ from the golden counters")
     deliver = np.where(events == 0, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES + pending.astype(np.int64) @ costs)
-    cycles = deliver + network.n_neurons + UPDATE_PIPELINE_CYCLES + REPORT_CYCLES
+    update = np.zeros((batch, steps), np.int64)
+    for b in range(batch):
+        for t in range(steps):
+            update[b, t] = update_cycles(network.n_neurons, core.neuron_lanes, np.flatnonzero(result.spikes[b, t]))
+    cycles = deliver + update + REPORT_CYCLES
     return np.where(ran, cycles, 0).astype(np.int64)
+
+
+def update_cycles(n_neurons: int, neuron_lanes: int, spiking: np.ndarray) -> int:
+    """Cycles of the update phase of one step whose spiking neurons are ``spiking`` (ascending).
+
+    Spike ``j`` leaves at ``e_j = max(a_j, e_{j-1} + 1)`` with ``a_j`` the first cycle its
+    group allows; unrolled, ``e_S = S - 1 + max_j (a_j - j)``.
+    """
+    groups = -(-n_neurons // neuron_lanes)
+    quiet = groups + UPDATE_PIPELINE_CYCLES
+    if len(spiking) == 0:
+        return quiet
+    ready = np.asarray(spiking, np.int64) // neuron_lanes + SPIKE_LATENCY
+    last = len(spiking) - 1 + int(np.max(ready - np.arange(len(spiking))))
+    return max(quiet, last + SPIKE_DRAIN_CYCLES)
 
 
 def end_cycles(network: Network) -> int:

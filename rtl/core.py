@@ -9,16 +9,20 @@ The core is time stepped and event driven. It parses host packets (format in
    memory. Lane ``k`` adds ``w << e_g`` into its own accumulator bank ``k`` (a
    read-modify-write with a one-cycle loop: the read port is transparent to the write
    port, so back-to-back updates of one neuron see each other).
-2. *Update*: every neuron in turn (one per cycle, pipelined): the lane banks are summed
-   into ``a[i]`` and cleared, and :class:`~spikestream.rtl.neuron.NeuronUpdate` computes
-   the new state. Spikes go into the event queue (delivered at ``t+1``) and out.
+2. *Update*: every group of ``neuron_lanes`` neurons in turn (one group per cycle,
+   pipelined): the lane banks are summed into ``a[i]`` and cleared, and one
+   :class:`~spikestream.rtl.neuron.NeuronUpdate` per neuron lane computes the new state.
+   The spikes of a group wait as one entry of a small FIFO and leave one per cycle, in
+   neuron order, into the event queue (delivered at ``t+1``) and the output stream.
 3. *Report*: the STEP packet trailer (events, synaptic operations, spikes, cycles).
 
 ``END_SAMPLE`` scans the output population for the decision and sends SUMMARY. The
 cycle counts are those of :mod:`spikestream.model.cycles`.
 
 Storage (all memories have one read and one write port, so they map to block RAM):
-neuron parameters and state (``max_neurons`` words), ``lanes`` accumulator banks, the
+neuron parameters and state (one word per group of ``neuron_lanes`` neurons, written per
+neuron when loading), ``lanes`` accumulator banks (same grouping; delivery writes one
+neuron of a word, the update reads and clears whole words), the
 pointer table (``first_row, count`` per source), the synaptic memory (rows of ``lanes``
 synapses in canonical order; each source's fan-out starts on a fresh row, and only live
 synapses are stored, so pruned synapses cost nothing), and a two-half event queue
@@ -31,7 +35,7 @@ import logging
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -111,10 +115,23 @@ class SpikingCore(wiring.Component):
         params_layout = neuron_params_layout(core)
         state_layout = neuron_state_layout(core)
         step_bits = core.timestep_bits + 1
+        # Neurons are stored in groups of `parallel` (one memory word), updated together.
+        parallel = core.neuron_lanes
+        slot_bits = (parallel - 1).bit_length()
+        groups = -(-core.max_neurons // parallel)
+        group_bits = _bits(groups)
+
+        def group_of(neuron):
+            return neuron[slot_bits:] if slot_bits else neuron
+
+        def slot_of(neuron):
+            return neuron[:slot_bits] if slot_bits else Const(0, 1)
 
         # ---- storage -------------------------------------------------------------------
-        m.submodules.params = params_mem = Memory(shape=params_layout, depth=core.max_neurons, init=[])
-        m.submodules.state = state_mem = Memory(shape=state_layout, depth=core.max_neurons, init=[])
+        m.submodules.params = params_mem = Memory(shape=data.ArrayLayout(params_layout, parallel), depth=groups,
+                                                  init=[])
+        m.submodules.state = state_mem = Memory(shape=data.ArrayLayout(state_layout, parallel), depth=groups,
+                                                init=[])
         pointer_layout = data.StructLayout({"first_row": unsigned(row_bits), "count": unsigned(neuron_bits + 1)})
         m.submodules.pointers = pointer_mem = Memory(shape=pointer_layout, depth=core.num_sources, init=[])
         synapse_layout = data.StructLayout({"target": unsigned(fmt.target_bits), "weight": signed(fmt.weight_bits),
@@ -124,11 +141,11 @@ class SpikingCore(wiring.Component):
         m.submodules.queue = queue_mem = Memory(shape=unsigned(source_bits), depth=2 << queue_bits, init=[])
         banks = []
         for lane in range(lanes):
-            bank = Memory(shape=signed(acc_bits), depth=core.max_neurons, init=[])
+            bank = Memory(shape=data.ArrayLayout(signed(acc_bits), parallel), depth=groups, init=[])
             m.submodules[f"accumulator{lane}"] = bank
             banks.append(bank)
 
-        params_w = params_mem.write_port()
+        params_w = params_mem.write_port(granularity=1)
         params_r = params_mem.read_port()
         state_w = state_mem.write_port()
         state_r = state_mem.read_port()
@@ -138,7 +155,7 @@ class SpikingCore(wiring.Component):
         synapse_r = synapse_mem.read_port()
         queue_w = queue_mem.write_port()
         queue_r = queue_mem.read_port()
-        bank_w = [bank.write_port() for bank in banks]
+        bank_w = [bank.write_port(granularity=1) for bank in banks]
         bank_r = [bank.read_port(transparent_for=(w,)) for bank, w in zip(banks, bank_w)]
         for port in (params_r, state_r, pointer_r, synapse_r, queue_r, *bank_r):
             m.d.comb += port.en.eq(0)
@@ -247,8 +264,16 @@ class SpikingCore(wiring.Component):
         output_spiked = Signal()
 
         # ---- update pipeline state -----------------------------------------------------
-        m.submodules.neuron = neuron = NeuronUpdate(core)
-        update_index = Signal(range(core.max_neurons + 1))
+        neuron_units = []
+        for k in range(parallel):
+            unit = NeuronUpdate(core)
+            m.submodules[f"neuron{k}"] = unit
+            neuron_units.append(unit)
+        update_index = Signal(range(groups + 1))  # next group to read
+        update_groups = Signal(range(groups + 1))
+        m.d.comb += update_groups.eq((n_neurons + parallel - 1) >> slot_bits)
+        m.submodules.spike_groups = spike_groups = SyncFIFO(width=group_bits + parallel, depth=groups)
+        emitted = Signal(parallel)  # spikes of the head entry already sent
         update_inflight = Signal(NEURON_LATENCY + 1)  # valid bits: memory read, then the neuron stages
 
         # ---- decision scan state -------------------------------------------------------
@@ -279,8 +304,11 @@ class SpikingCore(wiring.Component):
 
         state_zero = Signal()  # no step ran in this sample: the stored state is stale
         m.d.comb += state_zero.eq(step == 0)
-        state_seen = Signal(state_layout)
+        state_seen = Signal(data.ArrayLayout(state_layout, parallel))
         m.d.comb += state_seen.eq(Mux(state_zero, 0, state_r.data))
+        state_slot = Signal(max(1, slot_bits))  # slot of the neuron whose group state_r holds
+        one_state = Signal(state_layout)
+        m.d.comb += one_state.eq(state_seen[state_slot])
 
         with m.FSM(name="engine"):
             with m.State("RECEIVE"):
@@ -379,8 +407,9 @@ class SpikingCore(wiring.Component):
                                                 & (bias <= core.state_max) & (bias >= core.state_min)
                                                 & (refractory <= core.refractory_max))
                                     with m.If(in_range):
-                                        m.d.comb += [params_w.en.eq(1), params_w.addr.eq(item),
-                                                     params_w.data.eq(loaded)]
+                                        m.d.comb += [params_w.en.eq(1 << slot_of(item)),
+                                                     params_w.addr.eq(group_of(item))]
+                                        m.d.comb += [params_w.data[k].eq(loaded) for k in range(parallel)]
                                     with m.Else():
                                         flag(ErrorFlag.INDEX_RANGE)
                                 with m.Else():
@@ -513,60 +542,88 @@ class SpikingCore(wiring.Component):
                 for lane in range(lanes):
                     synapse = synapse_r.data[lane]
                     value = (synapse.weight << exponents[synapse.group])
-                    m.d.comb += [bank_r[lane].en.eq(1), bank_r[lane].addr.eq(synapse.target),
-                                 bank_w[lane].addr.eq(acc_target[lane]),
-                                 bank_w[lane].data.eq(bank_r[lane].data + acc_value[lane]),
-                                 bank_w[lane].en.eq(acc_valid[lane])]
+                    updated = bank_r[lane].data[slot_of(acc_target[lane])] + acc_value[lane]
+                    m.d.comb += [bank_r[lane].en.eq(1), bank_r[lane].addr.eq(group_of(synapse.target)),
+                                 bank_w[lane].addr.eq(group_of(acc_target[lane])),
+                                 bank_w[lane].en.eq(Mux(acc_valid[lane], 1 << slot_of(acc_target[lane]), 0))]
+                    m.d.comb += [bank_w[lane].data[k].eq(updated) for k in range(parallel)]
                     m.d.sync += [acc_valid[lane].eq(synapse_valid & synapse_mask[lane]),
                                  acc_target[lane].eq(synapse.target), acc_value[lane].eq(value)]
                 drained = ((queue_index == deliver_count) & ~queue_valid & ~pointer_valid & ~issue_busy
                            & ~issue_active)
                 with m.If(drained):
                     # The last accumulator write happens in this cycle; the update reads after it.
-                    m.d.sync += [update_index.eq(0), update_inflight.eq(0)]
+                    m.d.sync += [update_index.eq(0), update_inflight.eq(0), emitted.eq(0)]
                     m.next = "UPDATE"
 
             with m.State("UPDATE"):
+                # Groups of `parallel` neurons: read, update (NEURON_LATENCY stages), write
+                # back; the spikes of a group queue up as one entry and leave one per cycle.
                 m.d.sync += step_cycles.eq(step_cycles + 1)
-                issuing = update_index < n_neurons
+                issuing = update_index < update_groups
                 m.d.comb += [params_r.en.eq(1), params_r.addr.eq(update_index),
                              state_r.en.eq(1), state_r.addr.eq(update_index)]
                 with m.If(issuing):
                     m.d.sync += update_index.eq(update_index + 1)
                 m.d.sync += update_inflight.eq(Cat(issuing, update_inflight[:-1]))
                 read_valid = update_inflight[0]
-                read_index = Signal(neuron_bits)
-                m.d.sync += read_index.eq(update_index)
-                synaptic_input = Signal(signed(acc_bits))
-                total = 0
+                read_group = Signal(group_bits)
+                m.d.sync += read_group.eq(update_index)
                 for lane in range(lanes):
                     m.d.comb += [bank_r[lane].en.eq(1), bank_r[lane].addr.eq(update_index),
-                                 bank_w[lane].addr.eq(read_index), bank_w[lane].data.eq(0),
-                                 bank_w[lane].en.eq(read_valid)]
-                    total = total + bank_r[lane].data
+                                 bank_w[lane].addr.eq(read_group), bank_w[lane].data.eq(0),
+                                 bank_w[lane].en.eq(Mux(read_valid, (1 << parallel) - 1, 0))]
+                for k, unit in enumerate(neuron_units):
+                    index = Signal(neuron_bits + 1, name=f"update_neuron{k}")
+                    m.d.comb += index.eq(Cat(Const(k, slot_bits), read_group) if slot_bits else read_group)
+                    synaptic_input = Signal(signed(acc_bits), name=f"synaptic_input{k}")
+                    m.d.comb += synaptic_input.eq(sum(bank_r[lane].data[k] for lane in range(lanes)))
+                    m.d.comb += [
+                        unit.in_valid.eq(read_valid & (index < n_neurons)), unit.in_index.eq(index),
+                        unit.in_state.eq(state_seen[k]), unit.in_params.eq(params_r.data[k]),
+                        unit.in_synaptic_input.eq(synaptic_input), unit.in_step.eq(step),
+                        state_w.data[k].eq(unit.out_state),
+                    ]
+                lead = neuron_units[0]  # slot 0 of a group in flight always exists
+                out_group = group_of(lead.out_index)
+                spike_mask = Cat(unit.out_spike for unit in neuron_units)
                 m.d.comb += [
-                    synaptic_input.eq(total),
-                    neuron.in_valid.eq(read_valid), neuron.in_index.eq(read_index), neuron.in_state.eq(state_seen),
-                    neuron.in_params.eq(params_r.data), neuron.in_synaptic_input.eq(synaptic_input),
-                    neuron.in_step.eq(step),
-                    state_w.addr.eq(neuron.out_index), state_w.data.eq(neuron.out_state),
-                    state_w.en.eq(neuron.out_valid),
+                    state_w.addr.eq(out_group), state_w.en.eq(Mux(lead.out_valid, (1 << parallel) - 1, 0)),
+                    spike_groups.w_en.eq(spike_mask != 0), spike_groups.w_data.eq(Cat(spike_mask, out_group)),
                 ]
-                with m.If(neuron.out_spike):
-                    emit(neuron.out_index)
+                # Emit the queued spikes in index order, one per cycle.
+                entry_mask = spike_groups.r_data[:parallel]
+                entry_group = spike_groups.r_data[parallel:]
+                remaining = Signal(parallel)
+                m.d.comb += remaining.eq(entry_mask & ~emitted)
+                lowest = Signal(parallel)
+                m.d.comb += lowest.eq(remaining & (~remaining + 1))
+                slot = Signal(max(1, slot_bits))
+                for k in reversed(range(parallel)):
+                    with m.If(remaining[k]):
+                        m.d.comb += slot.eq(k)
+                spiking = Signal(neuron_bits + 1)
+                m.d.comb += spiking.eq(Cat(slot[:slot_bits], entry_group) if slot_bits else entry_group)
+                with m.If(spike_groups.r_rdy):
+                    with m.If((remaining & ~lowest) == 0):
+                        m.d.comb += spike_groups.r_en.eq(1)
+                        m.d.sync += emitted.eq(0)
+                    with m.Else():
+                        m.d.sync += emitted.eq(emitted | lowest)
+                    emit(spiking)
                     m.d.comb += count_spike_out.eq(1)
                     m.d.sync += step_spikes.eq(step_spikes + 1)
-                    with m.If((neuron.out_index >= output_start) & (neuron.out_index < output_start + output_size)):
+                    with m.If((spiking >= output_start) & (spiking < output_start + output_size)):
                         m.d.sync += output_spiked.eq(1)
                     with m.If(queue_count[push_half] < depth):
                         m.d.comb += [queue_w.en.eq(1), queue_w.addr.eq(Cat(queue_count[push_half][:queue_bits],
                                                                             push_half)),
-                                     queue_w.data.eq(neuron.out_index + n_inputs)]
+                                     queue_w.data.eq(spiking + n_inputs)]
                         m.d.sync += queue_count[push_half].eq(queue_count[push_half] + 1)
                     with m.Else():
                         flag(ErrorFlag.QUEUE_OVERFLOW)
                         m.d.comb += count_dropped.eq(1)
-                with m.If(~issuing & (update_inflight[:-1] == 0)):
+                with m.If(~issuing & (update_inflight == 0) & ~spike_groups.r_rdy):
                     m.d.sync += report_index.eq(0)
                     m.next = "REPORT"
 
@@ -590,11 +647,14 @@ class SpikingCore(wiring.Component):
                 # lower index on ties (the golden model's tie rules).
                 m.d.sync += step_cycles.eq(step_cycles + 1)
                 scanning = scan_index < output_size
-                m.d.comb += [state_r.en.eq(1), state_r.addr.eq(output_start + scan_index)]
+                scan_neuron = Signal(neuron_bits + 1)
+                m.d.comb += [scan_neuron.eq(output_start + scan_index), state_r.en.eq(1),
+                             state_r.addr.eq(group_of(scan_neuron))]
+                m.d.sync += state_slot.eq(slot_of(scan_neuron))
                 with m.If(scanning):
                     m.d.sync += scan_index.eq(scan_index + 1)
                 m.d.sync += [scan_valid.eq(scanning), scan_at.eq(scan_index)]
-                seen = state_seen
+                seen = one_state
                 with m.If(scan_valid):
                     with m.If((scan_at == 0) | (seen.v > potential_voltage)):
                         m.d.sync += [potential_index.eq(scan_at), potential_voltage.eq(seen.v)]
@@ -633,13 +693,14 @@ class SpikingCore(wiring.Component):
 
             with m.State("READ_ISSUE"):
                 with m.If(fifo_has_room(STATE_WORDS)):
-                    m.d.comb += [state_r.en.eq(1), state_r.addr.eq(readback_index)]
+                    m.d.comb += [state_r.en.eq(1), state_r.addr.eq(group_of(readback_index))]
+                    m.d.sync += state_slot.eq(slot_of(readback_index))
                     m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
                     m.next = "READ_WORDS"
 
             with m.State("READ_WORDS"):
                 m.d.sync += report_index.eq(report_index + 1)
-                stored = state_r.data
+                stored = state_r.data[state_slot]  # the stored state, even before a sample's first step
                 fields = Array([stored.u.as_signed(), stored.v.as_signed(), stored.theta, stored.refractory_left])
                 value = Signal(signed(WORD_BITS))
                 m.d.comb += value.eq(fields[report_index])

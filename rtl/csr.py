@@ -312,6 +312,10 @@ class AxiLiteCsr(wiring.Component):
       the addressed register pulses.
     * Reads and writes are independent and may complete in the same cycle; a read in the
       same cycle as a write to the same register returns the value before the write.
+    * Write-then-read: if the user side updates ``r_data`` in the cycle after ``w_stb``
+      (a register loaded on ``w_stb``), a read whose AR handshake comes after the write's
+      B handshake returns the written value (checked formally in
+      :mod:`spikestream.sim.formal`).
     * Responses: OKAY for reads of any mapped register and writes to RW / W1C
       registers; SLVERR for writes to RO registers and for any access to an unmapped
       word (with ``rdata = 0``). Nothing ever hangs: every accepted request gets one

@@ -33,7 +33,8 @@ def random_core(rng: np.random.Generator) -> CoreConfig:
     return CoreConfig(
         max_neurons=int(rng.integers(16, 65)), max_inputs=int(rng.integers(4, 33)),
         max_synapses=int(rng.integers(256, 2049)), max_groups=int(rng.integers(2, 9)),
-        max_populations=int(rng.integers(1, 5)), lanes=lanes, state_bits=int(rng.choice([16, 20, 24])),
+        max_populations=int(rng.integers(1, 5)), lanes=lanes, neuron_lanes=int(rng.choice([1, 2, 4, 8])),
+        state_bits=int(rng.choice([16, 20, 24])),
         weight_bits=int(rng.choice([6, 8])), max_weight_exponent=int(rng.integers(0, 9)),
         timestep_bits=int(rng.integers(5, 8)), refractory_bits=int(rng.choice([0, 2, 4])),
         event_queue_depth=int(rng.choice([32, 64, 128])), adaptation=bool(rng.random() < 0.7),

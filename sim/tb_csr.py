@@ -36,14 +36,19 @@ STROBE_COUNTER_BITS = 8
 class CsrHarness(wiring.Component):
     """AxiLiteCsr with naive user-side storage, for simulation and formal checks.
 
+    ``bridge`` is the bridge class (a deliberately broken subclass in the tests that
+    prove the formal checks can fail).
+
     Ports: the ``s_axi_*`` ports of the bridge; ``ro__<name>`` (In) drives each RO
     register's ``r_data``; ``set__<name>`` (In) sets bits of each W1C register in the
     cycle it is high (set wins over a clear in the same cycle); ``writes__<name>`` and
     ``reads__<name>`` (Out) count the ``w_stb`` / ``r_stb`` pulses (wrapping).
     """
 
-    def __init__(self, register_map: RegisterMap, *, address_width: int | None = None) -> None:
+    def __init__(self, register_map: RegisterMap, *, address_width: int | None = None,
+                 bridge: type[AxiLiteCsr] = AxiLiteCsr) -> None:
         self.register_map = register_map
+        self.bridge = bridge
         self.address_width = address_width or register_map.address_width
         members = axi_lite_members(self.address_width)
         for register in register_map:
@@ -57,7 +62,7 @@ class CsrHarness(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        m.submodules.csr = csr = AxiLiteCsr(self.register_map, address_width=self.address_width)
+        m.submodules.csr = csr = self.bridge(self.register_map, address_width=self.address_width)
         forward_ports(m, self, csr, "s_axi")
         for register in self.register_map:
             port = csr.register_port(register.name)

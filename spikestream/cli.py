@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("spikestream.model.commands", "print the core configuration and a network's summary"),
     "verify": ("spikestream.sim.verify", "random differential regression of the RTL against the golden model"),
     "data": ("spikestream.model.audio.commands", "build the spoken-word corpus, describe datasets, plot utterances"),
+    "build": ("spikestream.boards.build", "write the board overlay project (IP, block design, Tcl) and run Vivado"),
     "train": ("spikestream.model.train.commands", "train a network the core runs exactly (BPTT, QAT, pruning, Optuna)"),
     "eval": ("spikestream.model.train.commands", "evaluate a network file: accuracy, confusion, spikes, ops, cycles"),
     "demo": ("spikestream.model.train.commands", "end-to-end demo: corpus, training, hardware-exact evaluation"),

@@ -51,7 +51,7 @@ def test_loss_decreases_and_golden_agrees_on_every_sample(architecture, decision
 
 def test_adaptation_refractory_and_early_exit_train_and_agree():
     model = _model("feedforward", "first_spike", adaptation=4, refractory=2, early_exit=True, reset="zero")
-    train(model, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=2, batch_size=27), progress=False)
+    train(model, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=2, batch_size=27, threads=1), progress=False)
     network = model.to_network()
     assert network.decision.early_exit and network.populations[0].refractory.max() == 2
     reference = golden.run(network, CORE, DATA.inputs)
@@ -62,19 +62,19 @@ def test_same_seed_reproduces_the_run_exactly():
     networks = []
     for _ in range(2):
         model = _model(seed=5)
-        train(model, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=1, batch_size=18, seed=5),
+        train(model, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=1, batch_size=18, seed=5, threads=1),
               progress=False)
         networks.append(model.to_network())
     assert networks[0] == networks[1]
 
 
 def test_checkpoint_resume_continues_the_same_run(tmp_path):
-    config = TrainConfig(float_epochs=2, quant_epochs=2, batch_size=18, seed=1)
+    config = TrainConfig(float_epochs=2, quant_epochs=2, batch_size=18, seed=1, threads=1)
     straight = _model(seed=1)
     train(straight, TRAIN, VALIDATION, config, progress=False)
     checkpoint = tmp_path / "run.pt"
     interrupted = _model(seed=1)
-    train(interrupted, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=0, batch_size=18, seed=1),
+    train(interrupted, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=0, batch_size=18, seed=1, threads=1),
           checkpoint=checkpoint, progress=False)
     resumed = _model(seed=1)
     train(resumed, TRAIN, VALIDATION, config, checkpoint=checkpoint, progress=False)
@@ -84,7 +84,7 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path):
 @pytest.mark.parametrize("method", ["magnitude", "rewire"])
 def test_pruning_reaches_target_and_masks_are_honoured(method):
     model = _model(hidden=(24,))
-    config = TrainConfig(float_epochs=3, quant_epochs=1, batch_size=18,
+    config = TrainConfig(float_epochs=3, quant_epochs=1, batch_size=18, threads=1,
                          pruning=PruningConfig(method, target=0.3, start=0.0, end=0.5, min_synapses=64))
     train(model, TRAIN, VALIDATION, config, progress=False)
     network = model.to_network()

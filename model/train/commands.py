@@ -44,7 +44,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--prune", choices=[m.value for m in PruningMethod], default="none")
     group.add_argument("--connectivity", type=float, default=1.0, help="fraction of synapses kept by pruning")
-    group.add_argument("--threads", type=int, default=0, help="torch threads (0: all CPUs this process may use)")
+    group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
     group.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     group.add_argument("--checkpoint", help="checkpoint file: saved every epoch, resumed from if it exists")
     group.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -31,7 +31,7 @@ DEMO_SETTINGS = {
 
 
 def _row(name: str, *values) -> str:
-    return f"{name:<34}" + "".join(f"{v:>16}" for v in values)
+    return f"{name:<36}" + "".join(f"{v:>26}" for v in values)
 
 
 def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False, rtl_samples: int = 4,

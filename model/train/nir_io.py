@@ -16,6 +16,8 @@ and gain ``r dt``. ``v_leak`` becomes the voltage bias ``v_leak * dv / 4096``.
 Scaling: a population's incoming weights and its threshold are multiplied by one factor
 (its spikes do not change), chosen so that its largest threshold becomes ``unit``
 state units; weights are then rounded to int8 mantissas with a per-group exponent.
+Graphs written by :func:`to_nir` are already in state units (their neuron nodes carry
+``spikestream_reset`` metadata) and are read back unscaled, so the round trip is exact.
 
 What differs from a float simulator: every synapse of the core delivers one step after
 the spike (so a chain of ``k`` layers adds ``k`` steps of latency), states are integers,
@@ -187,7 +189,8 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
             raise NirUnsupported(f"neuron node {name!r} resets to {np.asarray(reset).ravel()[:3]}; the core resets "
                                  f"to 0 (or subtracts the threshold)")
         sizes[name], params[name] = size, dict(gain=gain, du=du, dv=dv, leak=leak_bias, threshold=threshold,
-                                               kind=kind, reset=node.metadata.get("spikestream_reset", "zero"))
+                                               kind=kind, reset=node.metadata.get("spikestream_reset", "zero"),
+                                               native="spikestream_reset" in node.metadata)
     groups_raw = []
     for name, node in synapses.items():
         sources, targets = incoming.get(name, []), outgoing.get(name, [])
@@ -210,7 +213,10 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
     scale = {}
     for name in order:
         largest = float(np.max(np.abs(params[name]["threshold"])))
-        scale[name] = unit / largest if largest > 0 else float(unit)
+        if params[name]["native"]:
+            scale[name] = 1.0  # written by to_nir: already in state units, keep it bit for bit
+        else:
+            scale[name] = unit / largest if largest > 0 else float(unit)
     bias_total = {name: np.zeros(sizes[name]) for name in order}
     groups = []
     for source, target, weight, bias in groups_raw:

@@ -69,9 +69,12 @@ class TrainConfig:
     quant_learning_rate: float = 1e-3
     logit_scale: float = 0.2
     rate_penalty: float = 0.0  #: weight of the mean hidden spike rate in the loss
+    shift: int = 0  #: augmentation: shift each training raster by up to this many steps (either way)
+    input_dropout: float = 0.0  #: augmentation: drop each input spike with this probability
+    cosine: bool = True  #: cosine learning-rate decay within each phase
     seed: int = 0
     pruning: PruningConfig = field(default_factory=PruningConfig)
-    threads: int = 0  #: 0: as many as the process may use
+    threads: int = 0  #: 0: choose (see configure_torch)
     device: str = "auto"  #: "auto": cuda when available, else cpu
 
     def to_dict(self) -> dict:
@@ -96,9 +99,15 @@ def default_device(choice: str = "auto") -> torch.device:
 
 
 def configure_torch(threads: int = 0) -> int:
-    """Set torch's intra-op threads (0: the CPUs this process may use) and return the count."""
+    """Set torch's intra-op threads and return the count.
+
+    ``threads <= 0`` picks one: the per-step tensors (``[batch, neurons]``) are too small
+    for intra-op parallelism to pay, and on a busy 2-core machine two threads that spin
+    waiting for each other made a training step 20 times slower than one (measured).
+    More threads help large batches and networks: pass them explicitly.
+    """
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    count = available if threads <= 0 else min(threads, available)
+    count = 1 if threads <= 0 else min(threads, available)
     torch.set_num_threads(count)
     return count
 
@@ -134,6 +143,35 @@ def accuracy(model: SpikingNetwork, data: Dataset, exact: bool) -> float:
     if len(data) == 0:
         return float("nan")
     return float(np.mean(predict(model, data.inputs, exact) == data.labels))
+
+
+def _set_cosine_rate(optimizer, config: TrainConfig, position: float) -> None:
+    """Cosine decay from the phase's rate to 5 % of it, over each phase (``position`` in epochs)."""
+    if position < config.float_epochs:
+        rate, progress = config.learning_rate, position / max(config.float_epochs, 1)
+    else:
+        rate, progress = config.quant_learning_rate, (position - config.float_epochs) / max(config.quant_epochs, 1)
+    value = rate * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(progress, 1.0))))
+    for group in optimizer.param_groups:
+        group["lr"] = value
+
+
+def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """Random time shift (zero-filled) and input spike dropout of a training batch."""
+    if config.shift:
+        shifts = torch.randint(-config.shift, config.shift + 1, (inputs.shape[0],), generator=generator)
+        shifted = torch.zeros_like(inputs)
+        steps = inputs.shape[1]
+        for b, k in enumerate(shifts.tolist()):
+            if k >= 0:
+                shifted[b, k:] = inputs[b, :steps - k]
+            else:
+                shifted[b, :steps + k] = inputs[b, -k:]
+        inputs = shifted
+    if config.input_dropout:
+        keep = torch.rand(inputs.shape, generator=generator) >= config.input_dropout
+        inputs = inputs & keep
+    return inputs
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -189,15 +227,18 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
     bar = tqdm(total=total_epochs, initial=start_epoch, desc="epochs", disable=not progress, leave=False)
     for epoch in range(start_epoch, total_epochs):
         exact = epoch >= config.float_epochs
-        if epoch == config.float_epochs:
+        if epoch == config.float_epochs and not config.cosine:
             for group in optimizer.param_groups:
                 group["lr"] = config.quant_learning_rate
         order = torch.randperm(len(train_data), generator=generator).numpy()
         model.train()
         losses = []
-        for start in range(0, len(order), config.batch_size):
+        batches = range(0, len(order), config.batch_size)
+        for batch_number, start in enumerate(batches):
+            if config.cosine:
+                _set_cosine_rate(optimizer, config, epoch + batch_number / len(batches))
             index = order[start:start + config.batch_size]
-            inputs = torch.as_tensor(train_data.inputs[index], device=device)
+            inputs = _augment(torch.as_tensor(train_data.inputs[index]), config, generator).to(device)
             labels = labels_all[index].to(device)
             run = model(inputs, exact=exact)
             loss = loss_for(model, run, labels, config.logit_scale)

