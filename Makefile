@@ -6,7 +6,7 @@ PIP ?= $(PYTHON) -m pip
 .PHONY: demo test install-demo install-test system-deps
 
 system-deps:
-	bash scripts/install-system-deps espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+	bash scripts/install-system-deps tcl espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
 install-demo: system-deps
 	$(PIP) install -q -e '.[sim,train]'

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from spikestream.model.config import CoreConfig
-from spikestream.model.protocol import STATE_WORDS, STEP_TRAILER_WORDS
+from spikestream.model.protocol import STATE_WORDS, STEP_TRAILER_WORDS, synapse_rows
 
 from .transport import TransportError, TransportTimeout
 
@@ -68,8 +68,9 @@ def core_from_parameters(parameters: dict) -> CoreConfig | None:
 
 
 def max_packet_words(core: CoreConfig) -> int:
-    """Longest packet the core sends: a NEURON_STATE readback or a STEP with every neuron spiking."""
-    return 1 + max(STATE_WORDS * core.max_neurons, core.max_neurons + STEP_TRAILER_WORDS)
+    """Longest packet the core sends: NEURON_STATE, a STEP with every neuron spiking, or all SYNAPSE_ROWS."""
+    return 1 + max(STATE_WORDS * core.max_neurons, core.max_neurons + STEP_TRAILER_WORDS,
+                   synapse_rows(core) * core.lanes)
 
 
 class BoardTransport:
@@ -86,15 +87,19 @@ class BoardTransport:
         ``allocate(shape, dtype) -> buffer`` (``pynq.allocate``): DMA-able memory.
     core : CoreConfig
         The configuration the bitstream was built from (sizes the receive buffer).
+    max_send_words : int
+        Longest packet to send (the send buffer's size).
     poll_seconds : float
         Sleep between polls of a busy DMA channel (0: spin).
+    send_timeout : float
+        Seconds a send waits for the previous packet's transfer to finish.
     """
 
     name = "board"
     learning = None  # on-chip learning is not in the RTL yet
 
     def __init__(self, mmio, dma, allocate: Callable, core: CoreConfig, max_send_words: int = 4096,
-                 poll_seconds: float = 0.0):
+                 poll_seconds: float = 0.0, send_timeout: float = 10.0):
         self.mmio = mmio
         self.core = core
         self._send_channel = dma.sendchannel
@@ -108,6 +113,7 @@ class BoardTransport:
         self._receive_armed = False
         self._sending = False
         self.poll_seconds = poll_seconds
+        self.send_timeout = send_timeout
         self.transfers_sent = 0
 
     # ---- registers -------------------------------------------------------------------
@@ -157,14 +163,14 @@ class BoardTransport:
             if self.poll_seconds:
                 time.sleep(self.poll_seconds)
 
-    def send(self, words: Sequence[int], timeout: float = 10.0) -> None:
+    def send(self, words: Sequence[int]) -> None:
         count = len(words)
         if count == 0:
             raise TransportError("cannot send an empty packet")
         if count > self._send_buffer.shape[0]:
             raise TransportError(f"packet of {count} words exceeds the send buffer of {self._send_buffer.shape[0]}; "
                                  "encode the load with a smaller max_payload")
-        self._wait_send_idle(timeout, "send")
+        self._wait_send_idle(self.send_timeout, "send")
         self._send_buffer[:count] = np.asarray(words, np.int64) & 0xFFFFFFFF
         self._send_channel.transfer(self._send_buffer, 0, 4 * count)
         self._sending = True
@@ -241,7 +247,8 @@ def open_overlay(bitfile: str | os.PathLike, core_name: str | None = None, dma_n
         raise TransportError(f"{bitfile} holds no IP of type {VLNV}; IPs: {sorted(overlay.ip_dict)}")
     core_ip = getattr(overlay, core_name or cores[0])
     if not isinstance(core_ip, driver):
-        raise TransportError(f"{core_name or cores[0]} is bound to {type(core_ip).__name__}, not the spikestream driver")
+        raise TransportError(f"{core_name or cores[0]} is bound to {type(core_ip).__name__}, "
+                             "not the spikestream driver")
     dmas = [name for name, entry in overlay.ip_dict.items() if "axi_dma" in entry.get("type", "")]
     if not dmas:
         raise TransportError(f"{bitfile} holds no AXI DMA; IPs: {sorted(overlay.ip_dict)}")

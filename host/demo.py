@@ -101,9 +101,15 @@ def spoken_words(words: tuple, speakers, frontend, folder) -> SpokenWords:
     from pathlib import Path
 
     from spikestream.model.audio import audio_to_raster
-    from spikestream.model.audio.corpus import synthesize
+    from spikestream.model.audio.corpus import available_engines, synthesize
     from spikestream.model.audio.wavio import read_audio
 
+    installed = available_engines()
+    missing = sorted({s.engine for s in speakers if not installed.get(s.engine, False)})
+    if missing:
+        raise RuntimeError(f"speech synthesis needs {', '.join(missing)}, not installed here (Debian: apt install "
+                           f"{' '.join(missing)}); or build the corpus elsewhere and load it with "
+                           "spikestream.model.audio.datasets.load_dataset")
     clips, labels, names, rasters, rate = [], [], [], [], None
     for speaker in speakers:
         for path, word in zip(synthesize(speaker, list(words), Path(folder) / speaker.name), words):

@@ -38,12 +38,9 @@ from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_o
 from .regmap import RegisterView
 from .transport import LearningUnavailable, Transport, TransportError, TransportTimeout
 
-__all__ = ["SpikeCore", "BatchResult", "CoreMismatch", "CoreError", "COUNTER_REGISTERS"]
+__all__ = ["SpikeCore", "BatchResult", "CoreMismatch", "CoreError"]
 
 log = logging.getLogger("spikestream.host.driver")
-
-#: Activity counter registers read by :meth:`SpikeCore.counters`.
-COUNTER_REGISTERS = ("cycles", "synaptic_ops", "events_in", "events_out", "dropped_packets")
 
 
 class CoreMismatch(TransportError):
@@ -153,7 +150,7 @@ class SpikeCore:
 
     def counters(self) -> dict:
         """Activity counter registers (32-bit, wrapping) by name."""
-        return {name: self.read_register(name) for name in COUNTER_REGISTERS}
+        return {name: self.read_register(name) for name in self.registers.counters}
 
     def clear_counters(self) -> None:
         self.write_register("control", 1 << self.registers.control_bits["clear_counters"])
@@ -207,9 +204,9 @@ class SpikeCore:
         self.clear_errors()
         started = time.perf_counter()
         packets = encode_load(network, core)
-        for packet in packets:
-            self.transport.send(packet)
         try:
+            for packet in packets:
+                self.transport.send(packet)
             self.transport.flush(self.timeout)
         except TransportTimeout as error:
             raise CoreError(f"the core did not accept the network load: {error}; {self._diagnosis()}") from None

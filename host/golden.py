@@ -14,7 +14,11 @@ Beyond the RTL (version 1), it emulates on-chip learning through its
 :class:`~spikestream.host.transport.LearningPort` (:attr:`GoldenTransport.learning`):
 the rules are not in the packet format yet, so they come from the network given to
 ``learning.enable``; a learning sample runs with :func:`spikestream.model.golden.learn`
-and the REWARD packet that follows it applies the reward.
+and the REWARD packet that follows it applies the reward. Two simplifications hold only
+while learning: the sample runs at END_SAMPLE (its STEP reports come then, not one per
+END_STEP), and its cycle counts are those of inference with the synapses live at the
+sample's start (the learning engine's own cycles are not modelled yet). Pruned synapses
+are removed from the stored rows, as the core's compaction will do.
 """
 
 from __future__ import annotations
@@ -33,8 +37,7 @@ from spikestream.model.network import Network
 from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, KEEP_BITS,
                                         NEURON_FIELDS, NEURON_WORDS, ErrorFlag, InOpcode, OutOpcode, header,
                                         parse_header, synapse_format, synapse_layout, synapse_rows, to_signed)
-from spikestream.rtl.registers import CONTROL_BITS, REGISTERS, STATUS_BITS, version_word
-
+from .regmap import RegisterView
 from .transport import TransportError, TransportTimeout
 
 __all__ = ["GoldenTransport"]
@@ -44,7 +47,6 @@ log = logging.getLogger("spikestream.host.golden")
 _WORD_MASK = 0xFFFFFFFF
 _KEEP_MASK = (1 << KEEP_BITS) - 1
 _MODES = {code: mode for mode, code in DECISION_CODES.items()}
-_COUNTER_REGISTERS = ("cycles", "synaptic_ops", "events_in", "events_out", "dropped_packets")
 
 
 def _field(words: np.ndarray, name: str, bits: int | None = None) -> np.ndarray:
@@ -81,16 +83,20 @@ class GoldenTransport:
     learning : bool
         Offer on-chip learning (:attr:`learning` is a LearningPort); False emulates the
         RTL as it is (REWARD ignored, :attr:`learning` is None).
+    registers : RegisterView, optional
+        The register map (default: this source tree's declaration).
     """
 
     name = "golden"
 
-    def __init__(self, core: CoreConfig, learning: bool = True):
+    def __init__(self, core: CoreConfig, learning: bool = True, registers: RegisterView | None = None):
         self.core = core
         self.learning = _LearningPort(self) if learning and core.learning else None
         self._format = synapse_format(core)
-        self._registers = {register.name: register.reset for register in REGISTERS}
-        self._registers["version"] = version_word()
+        self._map = registers if registers is not None else RegisterView.default()
+        self._names = {offset: name for name, offset in self._map.offsets.items()}
+        self._registers = dict(self._map.resets)
+        self._registers["version"] = self._map.version
         self._registers["config_hash"] = core.hash32()
         self._output: collections.deque[list[int]] = collections.deque()
         self._config: list[int] | None = None
@@ -113,11 +119,10 @@ class GoldenTransport:
 
     def write(self, offset: int, value: int) -> None:
         name = self._register_at(offset)
-        register = REGISTERS[name]
-        if not register.access.writable:
+        if self._map.access[name] == "ro":
             raise TransportError(f"register {name!r} at {offset:#x} is read-only (the core answers SLVERR)")
-        if name == "control" and value >> CONTROL_BITS["clear_counters"] & 1:
-            for counter in _COUNTER_REGISTERS:
+        if name == "control" and value >> self._map.control_bits["clear_counters"] & 1:
+            for counter in self._map.counters:
                 self._registers[counter] = 0
         elif name == "errors":
             self._registers["errors"] &= ~value
@@ -153,17 +158,16 @@ class GoldenTransport:
         """Nothing to wait for: the emulation consumes every packet as it is sent."""
 
     # ---- registers -------------------------------------------------------------------
-    @staticmethod
-    def _register_at(offset: int) -> str:
-        for register in REGISTERS:
-            if REGISTERS.offset(register.name) == offset:
-                return register.name
-        raise TransportError(f"no register at offset {offset:#x} (the core answers SLVERR); the map ends at "
-                             f"{REGISTERS.size_bytes:#x}")
+    def _register_at(self, offset: int) -> str:
+        if offset not in self._names:
+            raise TransportError(f"no register at offset {offset:#x} (the core answers SLVERR); registers are at "
+                                 f"{sorted(self._names)}")
+        return self._names[offset]
 
     def _status(self) -> int:
-        return ((int(self._config is not None) << STATUS_BITS["configured"])
-                | (int(self._sample_done) << STATUS_BITS["sample_done"]) | (self._step << STATUS_BITS["step"]))
+        bits = self._map.status_bits
+        return ((int(self._config is not None) << bits["configured"])
+                | (int(self._sample_done) << bits["sample_done"]) | (self._step << bits["step"]))
 
     def _error(self, flag: ErrorFlag, what: str) -> None:
         log.debug("packet dropped (%s): %s", flag.name, what)
@@ -235,7 +239,8 @@ class GoldenTransport:
             targets.append(packed & ((1 << fmt.target_bits) - 1))
             weights.append(to_signed_array(packed >> fmt.weight_shift, fmt.weight_bits))
             groups.append(packed >> fmt.group_shift & ((1 << fmt.group_bits) - 1))
-        source, target, group, weight = (np.concatenate(x).astype(np.int64) for x in (sources, targets, groups, weights))
+        source, target, group, weight = (np.concatenate(x).astype(np.int64)
+                                         for x in (sources, targets, groups, weights))
         params = golden.Params(
             n_inputs=n_inputs, n_neurons=n_neurons, timesteps=timesteps,
             threshold=words[:, NEURON_FIELDS["threshold"][0]].copy(),

@@ -30,14 +30,16 @@ def describe_registers() -> dict:
     Returns
     -------
     dict
-        :meth:`spikestream.rtl.csr.RegisterMap.to_json` with three more keys:
-        ``status_bits``, ``control_bits`` (name -> bit) and ``version`` (the value of the
-        version register).
+        :meth:`spikestream.rtl.csr.RegisterMap.to_json` with four more keys:
+        ``status_bits``, ``control_bits`` (name -> bit), ``version`` (the value of the
+        version register) and ``counters`` (the activity counter registers, which
+        ``control.clear_counters`` zeroes).
     """
+    from spikestream.rtl.core import COUNTERS
     from spikestream.rtl.registers import CONTROL_BITS, STATUS_BITS, register_map_json, version_word
 
     return {**register_map_json(), "status_bits": dict(STATUS_BITS), "control_bits": dict(CONTROL_BITS),
-            "version": version_word()}
+            "version": version_word(), "counters": list(COUNTERS)}
 
 
 @dataclass(frozen=True)
@@ -46,19 +48,24 @@ class RegisterView:
 
     offsets: dict  #: name -> byte offset
     access: dict  #: name -> "ro" | "rw" | "w1c"
+    resets: dict  #: name -> value after reset
     status_bits: dict
     control_bits: dict
     version: int  #: expected value of the version register
+    counters: tuple  #: names of the activity counter registers
 
     @classmethod
     def from_json(cls, data: dict) -> "RegisterView":
-        missing = [key for key in ("registers", "status_bits", "control_bits", "version") if key not in data]
+        missing = [key for key in ("registers", "status_bits", "control_bits", "version", "counters")
+                   if key not in data]
         if missing:
             raise ValueError(f"register description lacks {missing}; write it with describe_registers()")
         registers = data["registers"]
         return cls({name: entry["offset"] for name, entry in registers.items()},
                    {name: entry["access"] for name, entry in registers.items()},
-                   dict(data["status_bits"]), dict(data["control_bits"]), int(data["version"]))
+                   {name: entry["reset"] for name, entry in registers.items()},
+                   dict(data["status_bits"]), dict(data["control_bits"]), int(data["version"]),
+                   tuple(data["counters"]))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RegisterView":

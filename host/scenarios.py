@@ -8,13 +8,15 @@ directly on the golden or board backend, and inside the simulator through
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from spikestream.model.fileformat import load_network
 
 from .driver import CoreMismatch, SpikeCore
 
-__all__ = ["inference_report", "identity_report"]
+__all__ = ["inference_report", "identity_report", "session_report"]
 
 
 def inference_report(chip: SpikeCore, network_path: str, inputs_path: str, repeat_load: bool = True) -> dict:
@@ -58,3 +60,12 @@ def identity_report(chip: SpikeCore, network_path: str, other_core: dict) -> dic
     except CoreMismatch as error:
         return {"refused": True, "message": str(error)}
     return {"refused": False, "message": ""}
+
+
+def session_report(chip: SpikeCore, network_path: str, inputs_path: str, other_core: dict) -> dict:
+    """:func:`identity_report` for ``other_core`` (refused), then :func:`inference_report`, in one session."""
+    started = time.perf_counter()
+    report = {"identity": identity_report(chip, network_path, other_core), **inference_report(chip, network_path,
+                                                                                             inputs_path)}
+    report["host_seconds"] = time.perf_counter() - started
+    return report

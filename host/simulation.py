@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
 import logging
 import os
 from pathlib import Path
 from typing import Sequence
 
 import cocotb
-from cocotb._bridge import bridge, resume  # public as cocotb.bridge / cocotb.resume in the docs; 2.1 does not re-export them
+# Documented as cocotb.bridge / cocotb.resume; cocotb 2.1 does not re-export them at the top level.
+from cocotb._bridge import bridge, resume
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
 
@@ -60,12 +62,16 @@ class SimulationTransport:
         The cocotb handle of ``spikestream_core`` (clock running, out of reset).
     core : CoreConfig
         The configuration the simulated Verilog was generated from.
+    pause : float
+        Probability of an idle input cycle and of an output backpressure cycle.
+    seed : int
+        Seed of the pause pattern.
     """
 
     name = "rtl-sim"
     learning = None  # the RTL of version 1 parses REWARD but does not learn
 
-    def __init__(self, dut, core: CoreConfig):
+    def __init__(self, dut, core: CoreConfig, pause: float = 0.0, seed: int = 0):
         from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
 
         self.dut = dut
@@ -79,6 +85,10 @@ class SimulationTransport:
         self._master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn,
                                      reset_active_level=False)
         self.words_sent = 0
+        if pause > 0:  # idle cycles on the input stream, backpressure on the output stream
+            rng = random.Random(seed)
+            self._source.set_pause_generator(iter(lambda: rng.random() < pause, None))
+            self._sink.set_pause_generator(iter(lambda: rng.random() < pause, None))
 
     def read(self, offset: int) -> int:
         return resume(self._read)(offset)
@@ -158,7 +168,7 @@ async def driver_session(dut):
     parameters = tb_parameters()
     core = CoreConfig.from_dict(parameters["core"])
     cocotb.start_soon(Clock(dut.aclk, CLOCK_NS, unit="ns").start())
-    transport = SimulationTransport(dut, core)
+    transport = SimulationTransport(dut, core, parameters.get("pause", 0.0), parameters.get("seed", 0))
     dut.aresetn.value = 0
     await ClockCycles(dut.aclk, 4)
     dut.aresetn.value = 1
@@ -173,11 +183,12 @@ async def driver_session(dut):
 
 
 def run_scenario(core: CoreConfig, scenario: str, arguments: dict | None = None,
-                 work_dir: str | os.PathLike | None = None) -> dict:
+                 work_dir: str | os.PathLike | None = None, pause: float = 0.0, seed: int = 0) -> dict:
     """Run ``scenario`` (``"module:function"``) on the simulated core and return its results.
 
     The Verilator build of ``core`` is made once and cached (:mod:`spikestream.sim.runner`).
-    ``arguments`` must be JSON-serialisable (pass file paths for arrays and networks).
+    ``arguments`` must be JSON-serialisable (pass file paths for arrays and networks);
+    ``pause`` adds random idle input cycles and output backpressure (seeded by ``seed``).
     """
     import tempfile
 
@@ -190,6 +201,6 @@ def run_scenario(core: CoreConfig, scenario: str, arguments: dict | None = None,
     build = build_verilog(generate_verilog(core), TOPLEVEL)
     run = run_cocotb(build, "spikestream.host.simulation", testcase="driver_session",
                      parameters={"core": core.to_dict(), "scenario": scenario, "arguments": arguments or {},
-                                 "results": str(results_path)}, test_dir=work)
+                                 "results": str(results_path), "pause": pause, "seed": seed}, test_dir=work)
     run.check()
     return json.loads(results_path.read_text())

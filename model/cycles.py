@@ -46,7 +46,7 @@ import numpy as np
 from .config import CoreConfig
 from .golden import Counter, SampleResult
 from .network import Network
-from .protocol import NEURON_WORDS, STATE_WORDS, encode_load, encode_sample
+from .protocol import STATE_WORDS, encode_load, encode_sample
 
 __all__ = [
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",

@@ -68,7 +68,8 @@ def random_network(rng: np.random.Generator, core: CoreConfig,
                    options: RandomNetworkOptions = RandomNetworkOptions()) -> Network:
     """Draw a network that fits ``core``."""
     n_inputs = int(rng.integers(1, min(options.max_inputs, core.max_inputs) + 1))
-    n_populations = int(rng.integers(1, min(options.max_populations, core.max_populations) + 1))
+    # The feedforward chain needs one group per population.
+    n_populations = int(rng.integers(1, min(options.max_populations, core.max_populations, core.max_groups) + 1))
     budget = core.max_neurons
     sizes = []
     for _ in range(n_populations):

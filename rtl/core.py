@@ -41,7 +41,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikestream.model.config import CoreConfig
 from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT,
-                                        KEEP_BITS, NEURON_FIELDS, NEURON_WORDS, OPCODE_SHIFT, STATE_WORDS,
+                                        NEURON_FIELDS, NEURON_WORDS, OPCODE_SHIFT, STATE_WORDS,
                                         STEP_TRAILER_WORDS, SUMMARY_WORDS, WORD_BITS, ErrorFlag, InOpcode,
                                         OutOpcode, header, synapse_format, synapse_rows)
 from spikestream.model.network import DecisionMode

@@ -87,7 +87,7 @@ class BmcResult:
 
 
 def bounded_model_check(harness: wiring.Component, *, depth: int = 20, workdir: str | Path | None = None,
-                        solver: str = "z3", timeout_s: float = 300) -> BmcResult:
+                        solver: str = "yices", timeout_s: float = 300) -> BmcResult:
     """Prove the harness' assertions for every input sequence of ``depth`` cycles.
 
     Parameters

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -113,7 +114,12 @@ def main(args: argparse.Namespace) -> int:
     cores = [CoreConfig.from_dict(json.loads(args.core))] if args.core else core_configurations(args.seed,
                                                                                                  args.configs)
     seeds = list(range(args.seed, args.seed + args.cases))
-    with tempfile.TemporaryDirectory(prefix="spikestream-verify-") as work:
-        summary = run_regression(cores, seeds, args.samples, args.pause, Path(work))
+    work = Path(tempfile.mkdtemp(prefix="spikestream-verify-"))
+    summary = run_regression(cores, seeds, args.samples, args.pause, work)
+    ok = summary["failing_cases"] == 0 and not summary["errors"]
+    if ok:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        summary["logs"] = str(work)  # kept for the post-mortem
     print(json.dumps(summary, indent=2))
-    return 0 if summary["failing_cases"] == 0 and not summary["errors"] else 1
+    return 0 if ok else 1

@@ -36,7 +36,8 @@ def write_folder(folder, speakers=("s1", "s2", "s3"), with_classes=True):
         for label in SWEEPS:
             path = f"{speaker}_{label}.wav"
             write_wav(folder / path, word(label, index), RATE)
-            rows.append({"path": path, "label": label, "speaker": speaker, "split": "test" if speaker == "s3" else "train"})
+            split = "test" if speaker == "s3" else "train"
+            rows.append({"path": path, "label": label, "speaker": speaker, "split": split})
     with open(folder / "metadata.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
         writer.writeheader()
@@ -108,6 +109,14 @@ def test_ti46_folder_of_sphere_files(tmp_path, cache):
     assert len(train) == 6
     one = [i for i in range(len(train)) if train.classes[train.y[i]] == "one" and train.speakers[i] == "m2"][0]
     np.testing.assert_array_equal(train.X[one], audio_to_raster(word("high", 0, rate=12500), 12500, config))
+    alpha = root / "ti_alpha" / "test" / "m2"
+    alpha.mkdir(parents=True)
+    for letter in ("a", "f", "m"):  # letters that look like speaker ids must still parse
+        write_sphere(alpha / f"{letter}m2s1t0.sph", word("up", 1, rate=12500), 12500)
+    rows, classes = scan_ti46(root)
+    assert classes == ("zero", "one", "help", "a", "f", "m")
+    assert [(r["label"], r["speaker"], r["split"]) for r in rows if "ti_alpha" in r["path"]] == [
+        ("a", "m2", "test"), ("f", "m2", "test"), ("m", "m2", "test")]
     (root / "ti20" / "train" / "f1" / "readme.wav").write_bytes(b"")
     with pytest.raises(ValueError, match="TI46"):
         scan_ti46(root)
@@ -162,6 +171,8 @@ def test_ntidigits_file_keeps_isolated_digits(tmp_path):
     train = load_dataset(tmp_path / "n-tidigits.hdf5", config, split="train")
     assert [train.classes[i] for i in train.y] == ["one", "zero", "oh"]
     assert train.speakers.tolist() == ["ae", "cf", "xy"]
+    assert describe_dataset(tmp_path / "n-tidigits.hdf5")["splits"] == {
+        "train": {"utterances": 3, "speakers": 3}, "test": {"utterances": 1, "speakers": 1}}
     test = load_dataset(tmp_path / "n-tidigits.hdf5", config, split="test")
     assert test.classes[test.y[0]] == "nine"
     assert np.argwhere(test.X[0]).tolist() == [[0, 7], [9, 0]]
@@ -195,3 +206,19 @@ def test_augmented_copies_are_reproducible_and_cached_apart(tmp_path, cache):
                                   noisy.X)
     assert not np.array_equal(load_dataset(tmp_path / "words", config, augmenter=augmenter, seed=2).X, noisy.X)
     assert len(list((cache / "features").glob("*.npz"))) == 3
+
+
+def test_load_augmented_stacks_clean_and_perturbed_copies(tmp_path, cache):
+    pytest.importorskip("scipy")
+    from spikestream.model.audio.augment import Augmenter
+    from spikestream.model.audio.datasets import load_augmented
+    write_folder(tmp_path / "words")
+    config = FrontendConfig(bands=16, frames=8)
+    augmenter = Augmenter(reverb_probability=0.0)
+    data = load_augmented(tmp_path / "words", config, split="train", copies=2, augmenter=augmenter)
+    clean = load_dataset(tmp_path / "words", config, split="train")
+    assert len(data) == 3 * len(clean)
+    np.testing.assert_array_equal(data.X[:len(clean)], clean.X)
+    np.testing.assert_array_equal(data.y, np.tile(clean.y, 3))
+    with pytest.raises(ValueError, match="differ"):
+        datasets.SpikeDataset.concatenate([clean, load_dataset(tmp_path / "words", config.replace(bands=8), "train")])

@@ -77,3 +77,13 @@ def test_audio_to_events_is_the_raster_as_core_events():
     first_spikes = raster.reshape(config.frames, config.steps_per_frame, config.bands)[:, 0, :]
     centre = [np.flatnonzero(row).mean() for row in first_spikes if row.any()]
     assert centre[-1] > centre[0] + 5
+
+
+def test_the_board_side_front_end_imports_numpy_only():
+    import subprocess
+    import sys
+    code = ("import sys, spikestream.model.audio, spikestream.model.audio.encoders, spikestream.model.audio.wavio;"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'scipy', 'torch', 'h5py', 'matplotlib', 'pyroomacoustics'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -6,9 +6,6 @@ import argparse
 import json
 import logging
 import time
-from pathlib import Path
-
-import numpy as np
 
 from .config import EncoderKind, FrontendConfig
 
@@ -60,8 +57,8 @@ def main(args: argparse.Namespace) -> int:
                               max_speakers=args.max_speakers)
         summary = json.loads((folder / "corpus.json").read_text())
         print(f"corpus: {folder}")
-        print(f"utterances: {summary['utterances']}  synthesis: {summary['build_seconds']} s "
-              f"(this call {time.perf_counter() - started:.1f} s)")
+        print(f"utterances: {summary['utterances']}  synthesis: {summary['build_seconds']} s wall, "
+              f"{summary.get('cpu_seconds', float('nan'))} s CPU (this call {time.perf_counter() - started:.1f} s)")
         for split, counts in summary["splits"].items():
             print(f"  {split:8s} {counts['speakers']:4d} speakers {counts['utterances']:6d} utterances")
         if args.encode:

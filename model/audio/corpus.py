@@ -20,8 +20,9 @@ Splits are by *voice family* (the espeak variant, or the recorded speaker behind
 flite/festival voice), so every pitch/tempo/accent version of a test voice is in the
 test split and never in training: ``train`` (about 70 % of families of each engine),
 ``val`` (10 %), ``test`` (20 %); all of one held-out engine (default ``festival``) is
-``holdout``: an unseen synthesiser. Note that festival's ``kal`` and ``slt`` voices
-come from the same recorded speakers as flite's ``kal`` and ``slt``.
+``holdout``: an unseen synthesiser. flite's ``slt``, the only recorded female voice,
+always trains (:data:`TRAIN_ONLY_FAMILIES`). Note that festival's ``kal`` and ``slt``
+voices come from the same recorded speakers as flite's ``kal`` and ``slt``.
 
 Files: ``<root>/<speaker>/<label>.wav`` (16 kHz mono 16-bit), ``metadata.csv`` with
 ``path,label,speaker,engine,split``, ``classes.txt`` (class order), ``corpus.json``
@@ -173,8 +174,8 @@ def default_speakers(seed: int = 0, variations: int = 5) -> list[Speaker]:
     for accent in ESPEAK_ACCENTS:
         speakers.append(Speaker("espeak-ng", accent, "default", pitch=int(rng.integers(35, 66)),
                                 tempo=round(float(rng.uniform(0.85, 1.15)), 2)))
-    for engine, voices in (("flite", {v: s for v, s in FLITE_VOICES.items()}),
-                           ("festival", {v: s for v, (_, s) in FESTIVAL_VOICES.items()})):
+    for engine, voices in (("flite", dict(FLITE_VOICES)),
+                           ("festival", {voice: family for voice, (_, family) in FESTIVAL_VOICES.items()})):
         for voice, family in voices.items():
             speakers.append(Speaker(engine, voice, family))
             for _ in range(variations):
@@ -183,20 +184,27 @@ def default_speakers(seed: int = 0, variations: int = 5) -> list[Speaker]:
     return speakers
 
 
+#: Voice families that always train: flite's ``slt`` is the only female recorded voice, so
+#: testing on it would test a kind of voice the training set has none of.
+TRAIN_ONLY_FAMILIES = {("flite", "slt")}
+
+
 def assign_splits(speakers: list[Speaker], holdout_engine: str | None = "festival",
                   fractions: tuple[float, float] = (0.1, 0.2)) -> dict[str, str]:
     """Map each speaker name to ``train``, ``val``, ``test`` or ``holdout``.
 
-    Families of each engine are ordered by a stable hash; the first ``test`` fraction
-    (at least one family) is ``test``, the next ``val`` fraction is ``val``, the rest
-    ``train``. Every speaker of ``holdout_engine`` is ``holdout``.
+    Families of each engine are ordered by a stable hash (:data:`TRAIN_ONLY_FAMILIES`
+    last); the first ``test`` fraction (at least one family) is ``test``, the next
+    ``val`` fraction is ``val``, the rest ``train``. Every speaker of ``holdout_engine``
+    is ``holdout``.
     """
     val_fraction, test_fraction = fractions
     split_of_family: dict[tuple[str, str], str] = {}
     for engine in sorted({s.engine for s in speakers}):
         if engine == holdout_engine:
             continue
-        families = sorted({s.family for s in speakers if s.engine == engine}, key=lambda f: _stable_unit(engine + f))
+        families = sorted({s.family for s in speakers if s.engine == engine},
+                          key=lambda f: ((engine, f) in TRAIN_ONLY_FAMILIES, _stable_unit(engine + f)))
         n_test = max(1, round(test_fraction * len(families))) if len(families) > 1 else 0
         n_val = round(val_fraction * len(families))
         for index, family in enumerate(families):
@@ -205,9 +213,8 @@ def assign_splits(speakers: list[Speaker], holdout_engine: str | None = "festiva
 
 
 def available_engines() -> dict[str, bool]:
-    """Return which speech engines (and festival voices) are installed."""
-    found = {engine: shutil.which(command) is not None for engine, command in ENGINE_COMMANDS.items()}
-    return found
+    """Return which speech engines are on the PATH."""
+    return {engine: shutil.which(command) is not None for engine, command in ENGINE_COMMANDS.items()}
 
 
 def _festival_voices_installed() -> set[str]:
@@ -217,9 +224,9 @@ def _festival_voices_installed() -> set[str]:
 
 def _postprocess(raw: np.ndarray, rate: int, warp: float) -> np.ndarray:
     """Warp, resample to 16 kHz, trim silence (50 ms margin) and set the peak to 0.5."""
-    # Playing the samples as if recorded at rate * warp scales every frequency by warp.
     if raw.size == 0 or not np.any(raw):
         raise RuntimeError("the engine produced silence")
+    # Playing the samples as if recorded at rate * warp scales every frequency by warp.
     samples = resample(raw, raw.size, max(1, int(round(raw.size * SAMPLE_RATE / (rate * warp)))))
     frame = SAMPLE_RATE // 100
     energy = np.add.reduceat(samples**2, np.arange(0, samples.size, frame))
@@ -271,7 +278,8 @@ def _synthesize_raw(speaker: Speaker, labels: list[str], scratch: Path) -> list[
     paths = [scratch / f"{label}.wav" for label in labels]
     if speaker.engine == "espeak-ng":
         for label, path in zip(labels, paths):
-            _run(["espeak-ng", "-v", speaker.voice, "-p", str(speaker.pitch), "-s", str(int(round(175 * speaker.tempo))),
+            words_per_minute = int(round(175 * speaker.tempo))  # espeak-ng's default speed is 175
+            _run(["espeak-ng", "-v", speaker.voice, "-p", str(speaker.pitch), "-s", str(words_per_minute),
                   "-w", str(path), speaker.text(label)], speaker.name)
     elif speaker.engine == "flite":
         for label, path in zip(labels, paths):
@@ -342,7 +350,8 @@ def _build_locked(subset: str, labels: tuple[str, ...], root: Path, speakers: li
                   holdout_engine: str | None, workers: int | None, force: bool) -> Path:
     splits = assign_splits(speakers, holdout_engine)
     request = {"version": CORPUS_VERSION, "subset": subset, "labels": list(labels),
-               "speakers": [dataclasses.asdict(s) for s in speakers], "holdout_engine": holdout_engine}
+               "speakers": [dataclasses.asdict(s) for s in speakers], "holdout_engine": holdout_engine,
+               "splits": splits}
     manifest = root / "corpus.json"
     if not force and manifest.exists() and (root / "metadata.csv").exists():
         previous = json.loads(manifest.read_text())
@@ -350,7 +359,7 @@ def _build_locked(subset: str, labels: tuple[str, ...], root: Path, speakers: li
             log.info("corpus %s is up to date (%d utterances)", root, previous["utterances"])
             return root
     (root / "metadata.csv").unlink(missing_ok=True)  # the folder is not a dataset until complete
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), os.times()
     workers = workers or os.cpu_count() or 1
     # Words another built-in subset already has (digits inside "all") are linked, not re-synthesized.
     siblings = [corpus_dir(other) for other in SUBSETS if corpus_dir(other) != root and corpus_dir(other).is_dir()]
@@ -365,12 +374,16 @@ def _build_locked(subset: str, labels: tuple[str, ...], root: Path, speakers: li
     rows = [{"path": f"{s.name}/{label}.wav", "label": label, "speaker": s.name, "engine": s.engine,
              "split": splits[s.name]} for s in speakers for label in labels]
     elapsed = time.perf_counter() - started
+    cpu_now = os.times()
+    # CPU of this process and of the synthesizers it ran: the cost on an idle machine.
+    cpu_seconds = sum(cpu_now[i] - cpu_started[i] for i in range(4))
     (root / "classes.txt").write_text("\n".join(labels) + "\n")
     counts = {split: {"speakers": len({r["speaker"] for r in rows if r["split"] == split}),
                       "utterances": sum(r["split"] == split for r in rows)}
               for split in ("train", "val", "test", "holdout")}
     manifest.write_text(json.dumps({"request": request, "utterances": len(rows), "splits": counts,
-                                    "build_seconds": round(elapsed, 2), "workers": workers}, indent=1))
+                                    "build_seconds": round(elapsed, 2), "cpu_seconds": round(cpu_seconds, 2),
+                                    "workers": workers}, indent=1))
     partial = root / ".metadata.csv.part"
     with open(partial, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "engine", "split"])

@@ -27,6 +27,7 @@ an HDF5 file of Spiking Heidelberg Digits (``spikes/times``, ``spikes/units``, `
     ``window_s`` from the first spike) and unit ``u`` of ``U`` goes to channel
     ``u * frontend.channels // U``; several spikes in one bin are one spike.
 
+Augmented training copies: ``load_augmented(source, frontend, "train", copies=2)``.
 Audio results are cached as ``npz`` under ``<cache>/features`` keyed by the source,
 its ``metadata.csv``, the frontend and the augmentation, so a second call costs a file
 read. The front end is numpy only; the HDF5 loaders need ``h5py`` (``data`` extra).
@@ -47,12 +48,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encoding import raster_to_events
 from .config import FrontendConfig, TimeAlignment
 from .corpus import SUBSETS, build_corpus, cache_root, corpus_dir
 from .encoders import audio_to_raster
 from .wavio import read_audio
 
-__all__ = ["SpikeDataset", "load_dataset", "describe_dataset", "read_metadata", "scan_ti46", "load_shd", "load_ntidigits",
+__all__ = ["SpikeDataset", "load_dataset", "load_augmented", "describe_dataset", "read_metadata", "scan_ti46",
+           "load_shd", "load_ntidigits",
            "bin_spikes", "encode_files", "TI20_WORDS"]
 
 log = logging.getLogger("spikestream.audio")
@@ -99,9 +102,19 @@ class SpikeDataset:
         return dataclasses.replace(self, X=self.X[mask], y=self.y[mask], speakers=self.speakers[mask],
                                    paths=self.paths[mask])
 
+    @classmethod
+    def concatenate(cls, parts: list["SpikeDataset"]) -> "SpikeDataset":
+        """Join datasets of the same classes and front end (e.g. clean plus augmented copies)."""
+        first = parts[0]
+        for part in parts[1:]:
+            if part.classes != first.classes or part.frontend != first.frontend:
+                raise ValueError("datasets to concatenate differ in classes or front end")
+        return cls(np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
+                   np.concatenate([p.speakers for p in parts]), first.classes,
+                   np.concatenate([p.paths for p in parts]), first.frontend)
+
     def events(self, index: int) -> np.ndarray:
         """Return sample ``index`` as the core's ``(timestep, channel)`` events."""
-        from ..encoding import raster_to_events
         return raster_to_events(self.X[index])
 
 
@@ -327,6 +340,8 @@ def load_dataset(source: str | Path, frontend: FrontendConfig | None = None, spl
         X = np.unpackbits(stored["X_packed"], axis=-1, count=frontend.channels).astype(bool)
     else:
         started = time.perf_counter()
+        log.info("encoding %s with front end %s%s", path, frontend.to_json(),
+                 "" if augmenter is None else f", augmented (seed {seed})")
         X = encode_files(path, rows, frontend, augmenter, seed)
         log.info("encoded %d utterances of %s in %.1f s", len(rows), path, time.perf_counter() - started)
         if cache_file is not None:
@@ -348,12 +363,19 @@ def load_dataset(source: str | Path, frontend: FrontendConfig | None = None, spl
 
 
 def describe_dataset(source: str | Path) -> dict[str, object]:
-    """Count utterances and speakers per split of an audio dataset without encoding it."""
+    """Count utterances and speakers per split of a dataset (audio folders are not encoded)."""
     path = Path(source)
     if isinstance(source, str) and source in SUBSETS and not path.exists():
         path = corpus_dir(source)
         if not (path / "metadata.csv").exists():
             build_corpus(source)
+    if path.is_file():  # an HDF5 spike dataset: its splits are files (SHD) or groups (N-TIDIGITS)
+        splits_of_file = ("train", "test") if _hdf5_kind(path) == "ntidigits" else ("",)
+        parts = {split: load_dataset(path, split=split or None) for split in splits_of_file}
+        first = next(iter(parts.values()))
+        return {"source": str(path), "utterances": sum(len(p) for p in parts.values()), "classes": list(first.classes),
+                "splits": {split: {"utterances": len(p), "speakers": len(set(p.speakers.tolist()))}
+                           for split, p in parts.items()}}
     rows, classes = read_metadata(path) if (path / "metadata.csv").exists() else scan_ti46(path)
     splits: dict[str, dict[str, int]] = {}
     known = ("train", "val", "test", "holdout")
@@ -361,3 +383,20 @@ def describe_dataset(source: str | Path) -> dict[str, object]:
         selected = [r for r in rows if r["split"] == split]
         splits[split] = {"utterances": len(selected), "speakers": len({r["speaker"] for r in selected})}
     return {"source": str(path), "utterances": len(rows), "classes": list(classes), "splits": splits}
+
+
+def load_augmented(source: str | Path, frontend: FrontendConfig | None = None, split: str | None = "train",
+                   copies: int = 2, augmenter=None, clean: bool = True) -> SpikeDataset:
+    """Return the clean samples (if ``clean``) plus ``copies`` augmented copies (seeds 1 .. copies).
+
+    Every copy is cached, so the second epoch of a hyper-parameter search costs file reads.
+    ``augmenter`` defaults to :class:`.augment.Augmenter()`.
+    """
+    if augmenter is None:
+        from .augment import Augmenter
+        augmenter = Augmenter()
+    parts = [load_dataset(source, frontend, split)] if clean else []
+    parts += [load_dataset(source, frontend, split, augmenter=augmenter, seed=seed) for seed in range(1, copies + 1)]
+    if not parts:
+        raise ValueError("nothing to load: copies = 0 and clean = False")
+    return SpikeDataset.concatenate(parts)

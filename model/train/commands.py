@@ -17,6 +17,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", type=int, metavar="K",
                         help="keep the first K classes of the data (e.g. 10: the digits of the 'all' corpus)")
     parser.add_argument("--frontend", help="front-end configuration JSON (default: FrontendConfig())")
+    parser.add_argument("--encoder", choices=("ttfs", "delta", "rate"),
+                        help="override the front end's spike encoder (audio sources)")
 
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,11 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         raise AssertionError(command)
 
 
-def _frontend(args):
-    if getattr(args, "frontend", None):
-        from ..audio.config import FrontendConfig
-        return FrontendConfig.load(args.frontend)
-    return None
+def _frontend(args, fallback=None):
+    """The front end the options ask for (``fallback``, e.g. a network's sidecar, otherwise)."""
+    from ..audio.config import FrontendConfig
+
+    config = FrontendConfig.load(args.frontend) if getattr(args, "frontend", None) else fallback
+    if getattr(args, "encoder", None):
+        config = (config or FrontendConfig()).replace(encoder=args.encoder)
+    return config
 
 
 def configs_from_args(args):
@@ -183,7 +188,7 @@ def _eval(args) -> int:
     from .export import load_exported
 
     network, core, frontend, classes = load_exported(args.network)
-    splits = load_splits(args.data, _frontend(args) or frontend, args.classes)
+    splits = load_splits(args.data, _frontend(args, frontend), args.classes)
     if args.split == "all":
         parts = [splits.train, splits.validation, splits.test] + ([splits.holdout] if splits.holdout else [])
         inputs = np.concatenate([p.inputs for p in parts])

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from ..config import CoreConfig
+from ..network import DecisionMode
 from .layers import Architecture, ArchitectureConfig, build_model
 from .prune import PruningConfig
 from .trainer import Dataset, TrainConfig, train
@@ -53,6 +54,7 @@ def sample_configs(trial, base: ArchitectureConfig, training: TrainConfig) -> tu
         tau_mem=trial.suggest_float("tau_mem", 2.0, 32.0, log=True),
         tau_syn=trial.suggest_float("tau_syn", 1.0, 8.0, log=True),
         weight_gain=trial.suggest_float("weight_gain", 0.2, 1.5, log=True),
+        decision=DecisionMode(trial.suggest_categorical("decision", [m.value for m in DecisionMode])),
     )
     method = trial.suggest_categorical("pruning", ["none", "magnitude", "rewire"])
     pruning = PruningConfig(method, trial.suggest_float("connectivity", 0.2, 1.0) if method != "none" else 1.0)
@@ -60,6 +62,8 @@ def sample_configs(trial, base: ArchitectureConfig, training: TrainConfig) -> tu
         training,
         learning_rate=trial.suggest_float("learning_rate", 1e-3, 2e-2, log=True),
         logit_scale=trial.suggest_float("logit_scale", 0.05, 1.0, log=True),
+        shift=trial.suggest_int("shift", 0, 4),
+        input_dropout=trial.suggest_float("input_dropout", 0.0, 0.3),
         pruning=pruning,
         seed=training.seed + trial.number,
     )

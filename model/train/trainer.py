@@ -71,7 +71,7 @@ class TrainConfig:
     rate_penalty: float = 0.0  #: weight of the mean hidden spike rate in the loss
     shift: int = 0  #: augmentation: shift each training raster by up to this many steps (either way)
     input_dropout: float = 0.0  #: augmentation: drop each input spike with this probability
-    cosine: bool = True  #: cosine learning-rate decay within each phase
+    cosine: bool = False  #: cosine learning-rate decay within each phase
     seed: int = 0
     pruning: PruningConfig = field(default_factory=PruningConfig)
     threads: int = 0  #: 0: choose (see configure_torch)

@@ -1,0 +1,196 @@
+"""The driver on the golden backend: the emulation answers as the core, the driver checks what it must."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from spikestream.host.driver import CoreError, CoreMismatch, SpikeCore
+from spikestream.host.golden import GoldenTransport
+from spikestream.host.regmap import RegisterView
+from spikestream.host.transport import LearningUnavailable, TransportError
+from spikestream.model import golden
+from spikestream.model.config import CoreConfig
+from spikestream.model.network import INPUT, LearningRule, Network, Population, PruningRule, SynapseGroup
+from spikestream.model.protocol import ErrorFlag, InOpcode, encode_load, encode_sample, header
+from spikestream.sim.cases import SMALL_CORE, random_case
+from spikestream.sim.scoreboard import Scoreboard, expected_samples, split_samples
+
+REGISTERS = RegisterView.default()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_emulation_sends_what_the_core_model_expects(seed):
+    """Packets in, packets out: every STEP, SUMMARY and NEURON_STATE equals the testbench's expectation."""
+    case = random_case(SMALL_CORE, seed, 3)
+    transport = GoldenTransport(SMALL_CORE)
+    for packet in encode_load(case.network, SMALL_CORE):
+        transport.send(packet)
+    for sample in case.inputs:
+        for packet in encode_sample(sample):
+            transport.send(packet)
+        transport.send([header(InOpcode.READ_NEURONS)])
+    received = []
+    while True:
+        try:
+            received.append(transport.receive(0.0))
+        except TransportError:
+            break
+    scoreboard = Scoreboard(label=f"seed {seed}: ")
+    for index, (wanted, packets) in enumerate(zip(expected_samples(case.network, SMALL_CORE, case.inputs),
+                                                  split_samples(received))):
+        scoreboard.compare_sample(index, wanted, packets)
+    assert len(split_samples(received)) == len(case.inputs)
+    assert scoreboard.ok, scoreboard.mismatches[:5]
+    assert transport.read(REGISTERS.offset("errors")) == 0
+
+
+def _loaded(seed=1):
+    case = random_case(SMALL_CORE, seed, 2)
+    transport = GoldenTransport(SMALL_CORE)
+    chip = SpikeCore(transport, SMALL_CORE)
+    chip.load(case.network, SMALL_CORE)
+    return case, transport, chip
+
+
+@pytest.mark.parametrize("packet, flag", [
+    ([header(0x7F)], ErrorFlag.MALFORMED),  # unknown opcode
+    ([header(InOpcode.END_STEP, 3)], ErrorFlag.STEP_ORDER),  # a step ahead of the core
+    ([header(InOpcode.EVENTS, 0), 1000], ErrorFlag.INDEX_RANGE),  # no such channel
+    ([header(InOpcode.END_SAMPLE), 5], ErrorFlag.MALFORMED),  # a marker with payload
+    ([header(InOpcode.READ_SYNAPSES, 0)], ErrorFlag.MALFORMED),  # no row count
+])
+def test_malformed_packets_set_the_error_flags(packet, flag):
+    _, transport, chip = _loaded()
+    transport.send(packet)
+    assert chip.errors() == [flag.name]
+    assert chip.read_register("dropped_packets") == 1
+    chip.clear_errors()
+    assert chip.errors() == []
+
+
+def test_registers_refuse_bad_accesses():
+    transport = GoldenTransport(SMALL_CORE)
+    with pytest.raises(TransportError, match="read-only"):
+        transport.write(REGISTERS.offset("version"), 0)
+    with pytest.raises(TransportError, match="no register at offset 0x400"):
+        transport.read(0x400)
+
+
+def test_identity_mismatch_names_the_differing_fields():
+    other = dataclasses.replace(SMALL_CORE, lanes=2, max_neurons=40)
+    case = random_case(other, 2, 1)
+    chip = SpikeCore(GoldenTransport(SMALL_CORE), SMALL_CORE)
+    with pytest.raises(CoreMismatch) as error:
+        chip.load(case.network, other)
+    message = str(error.value)
+    assert "lanes: 2 != 4" in message and "max_neurons: 40 != 48" in message and "max_inputs" not in message
+
+
+def test_identity_mismatch_without_hardware_metadata_says_so():
+    other = dataclasses.replace(SMALL_CORE, lanes=2)
+    chip = SpikeCore(GoldenTransport(SMALL_CORE), registers=REGISTERS)
+    chip.hardware = None
+    with pytest.raises(CoreMismatch, match="cannot be named"):
+        chip.check_identity(other)
+
+
+def test_a_wrong_version_register_is_refused():
+    view = dataclasses.replace(REGISTERS, version=REGISTERS.version + 1)
+    chip = SpikeCore(GoldenTransport(SMALL_CORE), SMALL_CORE, registers=view)
+    with pytest.raises(CoreMismatch, match="version register reads"):
+        chip.check_identity(SMALL_CORE)
+
+
+def test_run_matches_the_golden_model_and_counts():
+    case, transport, chip = _loaded(3)
+    chip.clear_counters()
+    batch = chip.run(case.inputs, read_state=True)
+    reference = golden.run(case.network, SMALL_CORE, case.inputs)
+    assert np.array_equal(batch.decisions, reference.decision)
+    assert np.array_equal(batch.spikes, reference.spikes)
+    assert np.array_equal(batch.states[:, :, 1], reference.state.v)
+    assert chip.counters()["events_out"] == int(reference.spikes.sum())
+    assert chip.status()["configured"] == 1
+
+
+def test_a_silent_core_is_reported_with_its_state():
+    _, transport, chip = _loaded()
+    transport._output = type("LostOutput", (list,), {"append": lambda self, packet: None})()  # output is lost
+    with pytest.raises(CoreError, match="no SUMMARY packet for sample 0 .* status: configured=1 .* step="):
+        chip.run(np.zeros((1, chip.network.timesteps, chip.network.n_inputs), bool))
+
+
+def test_synapse_readback_catches_a_corrupted_memory():
+    _, transport, chip = _loaded(4)
+    assert chip.synapses().weight.size == chip.network.synapses().count
+    transport._rows[0, 0] ^= 1 << 3  # one flipped bit in the stored weights / targets
+    with pytest.raises(CoreError, match="row 0 lane 0"):
+        chip.synapses()
+
+
+def _plastic_network(core: CoreConfig, reward_modulated: bool) -> Network:
+    rng = np.random.default_rng(7)
+    weights = rng.integers(-40, 80, (6, 3))
+    rule = LearningRule(a_plus=40, a_minus=30, shift=4, reward_modulated=reward_modulated)
+    group = SynapseGroup(INPUT, "out", weights, weights != 0, learning=rule,
+                         pruning=PruningRule(threshold=6, patience=2))
+    return Network(6, [Population("out", 3, threshold=60, voltage_decay=400)], [group], 10, "out")
+
+
+@pytest.mark.parametrize("reward_modulated", [False, True])
+def test_learning_equals_golden_learn(reward_modulated, tmp_path):
+    network = _plastic_network(SMALL_CORE, reward_modulated)
+    inputs = np.random.default_rng(8).random((6, 10, 6)) < 0.4
+    rewards = [1, -1, 0, 1, 1, -1]
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    batch = chip.learn(inputs, rewards)
+    results, synapses = golden.learn(network, SMALL_CORE, inputs, rewards)
+    assert np.array_equal(batch.decisions, [r.decision[0] for r in results])
+    assert np.array_equal(batch.spikes, np.concatenate([r.spikes for r in results]))
+    learned = chip.synapses()
+    assert np.array_equal(learned.weight, synapses.weight) and np.array_equal(learned.live, synapses.live)
+    # Inference afterwards runs on the learned, compacted synapses.
+    assert np.array_equal(chip.run(inputs).decisions, golden.run(network, SMALL_CORE, inputs, synapses).decision)
+    path = tmp_path / "learned.spkn"
+    chip.save(path)
+    fresh = SpikeCore.golden(SMALL_CORE)
+    fresh.load(path)
+    assert fresh.connectivity()["live"] == int(synapses.live.sum())
+
+
+def test_rewards_from_a_function_see_each_decision():
+    network = _plastic_network(SMALL_CORE, True)
+    inputs = np.random.default_rng(9).random((5, 10, 6)) < 0.4
+    seen = []
+
+    def reward(sample, decision):
+        seen.append((sample, decision))
+        return 1 if decision == 0 else -1
+
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    batch = chip.learn(inputs, reward)
+    assert seen == list(enumerate(batch.decisions.tolist()))
+    _, synapses = golden.learn(network, SMALL_CORE, inputs, [1 if d == 0 else -1 for d in batch.decisions])
+    assert np.array_equal(chip.synapses().weight, synapses.weight)
+
+
+def test_learning_is_gated_on_backends_without_it():
+    network = _plastic_network(SMALL_CORE, False)
+    chip = SpikeCore(GoldenTransport(SMALL_CORE, learning=False), SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    with pytest.raises(LearningUnavailable, match="no on-chip learning"):
+        chip.learn(np.zeros((1, 10, 6), bool))
+    transport = chip.transport
+    transport.send([header(InOpcode.REWARD, 1)])  # ignored, as by the RTL
+    assert chip.errors() == []
+
+
+def test_inputs_are_checked():
+    case, _, chip = _loaded()
+    with pytest.raises(ValueError, match=r"expected \[batch, timesteps, channels\]"):
+        chip.run(np.zeros((1, 3, 2), bool))
+    with pytest.raises(ValueError, match="0 or 1"):
+        chip.run(np.full((1, case.network.timesteps, case.network.n_inputs), 2))
