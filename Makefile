@@ -9,7 +9,7 @@ system-deps:
 	bash scripts/install-system-deps tcl espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
 install-demo: system-deps
-	$(PIP) install -q -e '.[sim,train]'
+	$(PIP) install -q -e '.[sim,train,data]'
 
 install-test: system-deps
 	$(PIP) install -q -e '.[test]'
