@@ -51,7 +51,7 @@ from .protocol import STATE_WORDS, encode_load, encode_sample
 __all__ = [
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
     "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "update_cycles", "end_cycles", "load_cycles",
-    "readback_cycles", "synapse_readback_cycles", "sample_cycles",
+    "readback_cycles", "synapse_readback_cycles", "fanout_readback_cycles", "sample_cycles",
 ]
 
 DELIVER_EMPTY_CYCLES = 1
@@ -141,6 +141,11 @@ def readback_cycles(network: Network) -> int:
 def synapse_readback_cycles(core: CoreConfig, rows: int) -> int:
     """Cycles of READ_SYNAPSES after its last word: one header, then per row a read and its words."""
     return 1 + rows * (1 + core.lanes)
+
+
+def fanout_readback_cycles(sources: int) -> int:
+    """Cycles of READ_FANOUT after its last word: one header, then per source a read and 2 words."""
+    return 1 + sources * 3
 
 
 def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: SampleResult) -> np.ndarray:

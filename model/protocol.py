@@ -25,6 +25,7 @@ END_SAMPLE      0             none: decide, report, and start a new sample
 REWARD          reward        none (two's complement; reserved for on-chip learning)
 READ_NEURONS    0             none: read back the state of every neuron
 READ_SYNAPSES   first row     one word: number of rows to read back
+READ_FANOUT     first source  one word: number of sources whose pointers to read back
 ==============  ============  =========================================================
 
 Events of step ``t`` are sent after ``END_STEP(t-1)`` and before ``END_STEP(t)``. Input
@@ -39,6 +40,7 @@ STEP            step ``t``    neuron ids that spiked in step ``t`` (ascending), 
 SUMMARY         0             ``decision, decision_step, steps_run, cycles``
 NEURON_STATE    0             per neuron ``u, v, theta, refractory_left``
 SYNAPSE_ROWS    first row     ``lanes`` words per row, packed as in SYNAPSES
+FANOUT_TABLE    first source  2 words per source, as in FANOUT
 ==============  ============  =========================================================
 
 Signed values travel as 32-bit two's complement. With ``early_exit`` the core sends no
@@ -68,7 +70,7 @@ __all__ = [
     "SUMMARY_WORDS", "STATE_WORDS", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
     "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
-    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "to_signed",
+    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "decode_fanout_table", "to_signed",
 ]
 
 WORD_BITS = 32
@@ -104,6 +106,7 @@ class InOpcode(enum.IntEnum):
     REWARD = 0x13
     READ_NEURONS = 0x20
     READ_SYNAPSES = 0x21
+    READ_FANOUT = 0x22
 
 
 class OutOpcode(enum.IntEnum):
@@ -113,6 +116,7 @@ class OutOpcode(enum.IntEnum):
     SUMMARY = 0x81
     NEURON_STATE = 0x82
     SYNAPSE_ROWS = 0x83
+    FANOUT_TABLE = 0x84
 
 
 #: Decision rule codes (low two bits of the CONFIG ``decision`` word).
@@ -350,8 +354,8 @@ def decode_output(packets: Sequence[Sequence[int]]) -> tuple[list[StepReport], l
             summaries.append(Summary(payload[0], to_signed(payload[1]), payload[2], payload[3]))
         elif opcode == OutOpcode.NEURON_STATE:
             states.append(decode_neuron_state(payload))
-        elif opcode == OutOpcode.SYNAPSE_ROWS:
-            continue  # see decode_synapse_rows
+        elif opcode in (OutOpcode.SYNAPSE_ROWS, OutOpcode.FANOUT_TABLE):
+            continue  # see decode_synapse_rows, decode_fanout_table
         else:
             raise ProtocolError(f"unknown output opcode {opcode:#04x} in header {packet[0]:#010x}")
     return steps, summaries, states
@@ -364,6 +368,15 @@ def decode_synapse_rows(packet: Sequence[int], lanes: int) -> tuple[int, np.ndar
         raise ProtocolError(f"not a SYNAPSE_ROWS packet of whole {lanes}-lane rows: header {packet[0]:#010x}, "
                             f"{len(packet) - 1} payload words")
     return first_row, np.array(packet[1:], np.int64).reshape(-1, lanes)
+
+
+def decode_fanout_table(packet: Sequence[int]) -> tuple[int, np.ndarray]:
+    """Return ``(first_source, int64 [n_sources, 2])`` (first row, count) of a FANOUT_TABLE packet."""
+    opcode, first_source = parse_header(packet[0])
+    if opcode != OutOpcode.FANOUT_TABLE or (len(packet) - 1) % 2:
+        raise ProtocolError(f"not a FANOUT_TABLE packet of word pairs: header {packet[0]:#010x}, "
+                            f"{len(packet) - 1} payload words")
+    return first_source, np.array(packet[1:], np.int64).reshape(-1, 2)
 
 
 def decode_neuron_state(payload: Sequence[int]) -> np.ndarray:

@@ -290,8 +290,8 @@ class SpikingCore(wiring.Component):
         count_best = Signal(core.timestep_bits)
         count_first_step = Signal(core.timestep_bits)
         report_index = Signal(range(max(STEP_TRAILER_WORDS, SUMMARY_WORDS + 1, STATE_WORDS, lanes) + 1))
-        readback_index = Signal(range(max(core.max_neurons, rows) + 1))
-        readback_end = Signal(range(rows + 1))
+        readback_index = Signal(range(max(core.max_neurons, rows, core.num_sources) + 1))
+        readback_end = Signal(range(max(rows, core.num_sources) + 1))
 
         def reset_sample():
             m.d.sync += [step.eq(0), sample_done.eq(0), queue_count[0].eq(0), queue_count[1].eq(0)]
@@ -352,9 +352,9 @@ class SpikingCore(wiring.Component):
                                 flag(ErrorFlag.MALFORMED)
                         with m.Case(InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES):
                             pass
-                        with m.Case(InOpcode.READ_SYNAPSES):
+                        with m.Case(InOpcode.READ_SYNAPSES, InOpcode.READ_FANOUT):
                             with m.If(self.in_last):
-                                flag(ErrorFlag.MALFORMED)  # the row count is missing
+                                flag(ErrorFlag.MALFORMED)  # the count is missing
                         with m.Default():
                             begin_packet_error(ErrorFlag.MALFORMED)
 
@@ -460,6 +460,16 @@ class SpikingCore(wiring.Component):
                                 with m.Else():
                                     m.d.sync += [readback_index.eq(item), readback_end.eq(item + word)]
                                     m.next = "ROWS_HEADER"
+
+                            with m.Case(InOpcode.READ_FANOUT):
+                                with m.If(~self.in_last):
+                                    payload_error(ErrorFlag.MALFORMED)
+                                with m.Elif((word == 0) | (item >= core.num_sources)
+                                            | (word > core.num_sources - item)):
+                                    flag(ErrorFlag.INDEX_RANGE)
+                                with m.Else():
+                                    m.d.sync += [readback_index.eq(item), readback_end.eq(item + word)]
+                                    m.next = "FANOUT_HEADER"
 
                             with m.Case(InOpcode.EVENTS):
                                 with m.If(word >= n_inputs):
@@ -731,6 +741,27 @@ class SpikingCore(wiring.Component):
                     m.next = "RECEIVE"
                 with m.Elif(final):
                     m.next = "ROWS_ISSUE"
+
+            with m.State("FANOUT_HEADER"):
+                with m.If(fifo_has_room(1)):
+                    emit(header(OutOpcode.FANOUT_TABLE, 0) | readback_index)
+                    m.next = "FANOUT_ISSUE"
+
+            with m.State("FANOUT_ISSUE"):
+                with m.If(fifo_has_room(2)):
+                    m.d.comb += [pointer_r.en.eq(1), pointer_r.addr.eq(readback_index)]
+                    m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
+                    m.next = "FANOUT_WORDS"
+
+            with m.State("FANOUT_WORDS"):
+                m.d.sync += report_index.eq(report_index + 1)
+                final = report_index == 1
+                emit(Mux(final, pointer_r.data.count, pointer_r.data.first_row),
+                     final & (readback_index == readback_end))
+                with m.If(final & (readback_index == readback_end)):
+                    m.next = "RECEIVE"
+                with m.Elif(final):
+                    m.next = "FANOUT_ISSUE"
 
         m.d.comb += self.busy.eq(~self.in_ready)
         return m

@@ -34,8 +34,9 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 from spikestream.model import cycles
 from spikestream.model.config import CoreConfig
 from spikestream.model.golden import Counter
-from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_synapse_rows, encode_load,
-                                        encode_sample, header, parse_header, synapse_layout, synapse_rows)
+from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_fanout_table, decode_synapse_rows,
+                                        encode_load, encode_sample, header, parse_header, synapse_layout,
+                                        synapse_rows)
 from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
 from spikestream.sim.cases import random_case
 from spikestream.sim.runner import tb_parameters
@@ -141,6 +142,7 @@ async def random_networks(dut):
         rows = layout.rows.shape[0]
         if rows:  # read the synaptic memory back: the connectivity as stored
             await harness.send([[header(InOpcode.READ_SYNAPSES, 0), rows]])
+        await harness.send([[header(InOpcode.READ_FANOUT, 0), network.n_sources]])
         for sample in case.inputs:
             await harness.send(encode_sample(sample))
             await harness.send([[header(InOpcode.READ_NEURONS)]])
@@ -155,11 +157,18 @@ async def random_networks(dut):
         scoreboard._check("samples seen by the input monitor", inputs.shape[0], len(case.inputs))
         expected = expected_samples(network, core, inputs)
         readback = [p for p in received if parse_header(p[0])[0] == OutOpcode.SYNAPSE_ROWS]
-        received = [p for p in received if parse_header(p[0])[0] != OutOpcode.SYNAPSE_ROWS]
+        pointers = [p for p in received if parse_header(p[0])[0] == OutOpcode.FANOUT_TABLE]
+        received = [p for p in received if parse_header(p[0])[0] not in (OutOpcode.SYNAPSE_ROWS,
+                                                                          OutOpcode.FANOUT_TABLE)]
         scoreboard._check("SYNAPSE_ROWS packets", len(readback), 1 if rows else 0)
         if readback:
             first_row, stored = decode_synapse_rows(readback[0], core.lanes)
             scoreboard._check("synaptic memory readback", stored, layout.rows)
+        scoreboard._check("FANOUT_TABLE packets", len(pointers), 1)
+        if pointers:
+            first_source, table = decode_fanout_table(pointers[0])
+            scoreboard._check("fan-out table readback", table,
+                              np.stack([layout.first_row, layout.count], axis=1))
         for index, (wanted, packets) in enumerate(zip(expected, split_samples(received))):
             scoreboard.compare_sample(index, wanted, packets)
         counters = np.sum([w.counters for w in expected], axis=0) if expected else np.zeros(len(Counter))
@@ -174,7 +183,8 @@ async def random_networks(dut):
         if parameters.get("pause", 0.0) == 0.0:
             # Without backpressure the core never waits for FIFO room: its busy cycles are
             # exactly the cycle model's (load check, readbacks, steps, sample ends).
-            busy = cycles.CONFIG_COMMIT_CYCLES + (cycles.synapse_readback_cycles(core, rows) if rows else 0)
+            busy = (cycles.CONFIG_COMMIT_CYCLES + (cycles.synapse_readback_cycles(core, rows) if rows else 0)
+                    + cycles.fanout_readback_cycles(network.n_sources))
             for wanted in expected:
                 busy += sum(report.cycles + cycles.FIFO_WAIT_CYCLES for report in wanted.steps)
                 busy += wanted.summary.cycles + cycles.FIFO_WAIT_CYCLES + cycles.readback_cycles(network)
@@ -230,6 +240,7 @@ async def bad_input(dut):
         ([header(InOpcode.CONFIG, 0), network.n_inputs, 1, steps], ErrorFlag.MALFORMED),  # too short
         ([header(InOpcode.READ_SYNAPSES, 0), synapse_rows(core) + 1], ErrorFlag.INDEX_RANGE),
         ([header(InOpcode.READ_SYNAPSES, 0)], ErrorFlag.MALFORMED),  # no row count
+        ([header(InOpcode.READ_FANOUT, core.num_sources - 1), 2], ErrorFlag.INDEX_RANGE),
     ]
     if steps == 1:  # no step 1: the past/future cases above would be legal or moot
         bad = [(p, e) for p, e in bad if e is not ErrorFlag.STEP_ORDER]

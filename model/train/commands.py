@@ -44,6 +44,11 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr", type=float, default=5e-3, help="learning rate of the float phase")
     group.add_argument("--quant-lr", type=float, default=1e-3, help="learning rate of the quantization-aware phase")
     group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--input-dropout", type=float, default=0.0, help="drop each training input spike with this "
+                                                                        "probability (augmentation)")
+    group.add_argument("--shift", type=int, default=0, help="shift training rasters by up to this many steps")
+    group.add_argument("--augment-copies", type=int, default=0,
+                       help="add this many perturbed copies (speed, reverb, band, noise) of the training audio")
     group.add_argument("--prune", choices=[m.value for m in PruningMethod], default="none")
     group.add_argument("--connectivity", type=float, default=1.0, help="fraction of synapses kept by pruning")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
@@ -109,6 +114,7 @@ def configs_from_args(args):
         refractory=args.refractory, reset=args.reset, early_exit=args.early_exit)
     training = TrainConfig(float_epochs=args.float_epochs, quant_epochs=args.quant_epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
+                           input_dropout=args.input_dropout, shift=args.shift,
                            pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
                            device=args.device)
     return architecture, training
@@ -127,7 +133,7 @@ def _train(args) -> int:
     from .trainer import configure_torch, train
 
     configure_torch(args.threads)
-    splits = load_splits(args.data, _frontend(args), args.classes, args.seed)
+    splits = load_splits(args.data, _frontend(args), args.classes, args.seed, args.augment_copies)
     architecture, training = configs_from_args(args)
     core = CoreConfig()
     n_classes = len(splits.classes)

@@ -58,10 +58,14 @@ def _split_by_group(groups: np.ndarray, seed: int) -> np.ndarray:
     return np.array([lookup[g] for g in groups.tolist()])
 
 
-def load_splits(source: str | Path, frontend=None, class_limit: int | None = None, seed: int = 0) -> Splits:
+def load_splits(source: str | Path, frontend=None, class_limit: int | None = None, seed: int = 0,
+                augment_copies: int = 0) -> Splits:
     """Load every split of ``source`` (see the module docstring).
 
     ``class_limit`` keeps the first ``k`` classes (e.g. the digits of the ``all`` corpus).
+    ``augment_copies`` adds that many perturbed copies of every training utterance
+    (:class:`spikestream.model.audio.augment.Augmenter`: speed, reverberation, band
+    limiting, noise; audio sources only, cached by the audio loader).
     """
     path = Path(source)
     if path.suffix == ".npz" and path.is_file():
@@ -84,6 +88,18 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
         if split is None or not np.any(split == "train"):
             groups = data.speakers if np.all(data.speakers != "") else np.arange(labels.size).astype(str)
             split = _split_by_group(groups, seed)
+        if augment_copies:
+            from ..audio.augment import Augmenter
+
+            extra_inputs, extra_labels = [], []
+            for copy in range(1, augment_copies + 1):
+                # The full set in the same row order, so the split computed above selects it.
+                augmented = load_dataset(source, used_frontend, augmenter=Augmenter(), seed=seed * 1000 + copy)
+                extra_inputs.append(augmented.X[split == "train"])
+                extra_labels.append(augmented.y[split == "train"])
+            inputs = np.concatenate([inputs] + extra_inputs)
+            labels = np.concatenate([labels] + extra_labels)
+            split = np.concatenate([split] + [np.full(len(y), "train") for y in extra_labels])
     if class_limit is not None:
         keep = labels < class_limit
         inputs, labels, split, classes = inputs[keep], labels[keep], split[keep], classes[:class_limit]
