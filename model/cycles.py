@@ -112,6 +112,11 @@ def update_cycles(n_neurons: int, neuron_lanes: int, spiking: np.ndarray) -> int
 
     Spike ``j`` leaves at ``e_j = max(a_j, e_{j-1} + 1)`` with ``a_j`` the first cycle its
     group allows; unrolled, ``e_S = S - 1 + max_j (a_j - j)``.
+
+    >>> update_cycles(8, 4, np.array([], np.int64))  # 2 groups + pipeline
+    6
+    >>> update_cycles(8, 4, np.arange(8))  # 8 spikes leave at cycles 4 .. 11
+    13
     """
     groups = -(-n_neurons // neuron_lanes)
     quiet = groups + UPDATE_PIPELINE_CYCLES

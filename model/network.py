@@ -9,8 +9,9 @@ Numbering (used by every view): neurons are numbered ``0 .. n_neurons-1``, popul
 concatenated in order. A *source* is an input channel ``c`` (source id ``c``) or a
 neuron ``k`` (source id ``n_inputs + k``).
 
-The canonical synapse order (storage order in the core, order of LFSR draws) is by
-source id, then group index, then target neuron id.
+The canonical synapse order (storage order in the core) is by source id, then group
+index, then target neuron id. Learning visits plastic groups in group-index order and,
+within a group, its synapses in canonical order; that is the order of LFSR draws.
 """
 
 from __future__ import annotations
@@ -507,7 +508,7 @@ class SynapseTable:
     """The stored synapses of a network in canonical order (source, group, target).
 
     This is the order of the core's synaptic memory (each source's fan-out is one
-    contiguous row) and of the learning engine's LFSR draws.
+    contiguous row); learning draws from the LFSR group by group, in this order within a group.
     """
 
     source: np.ndarray  #: source id (int64)

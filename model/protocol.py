@@ -124,7 +124,13 @@ DECISION_CODES = {DecisionMode.FIRST_SPIKE: 0, DecisionMode.SPIKE_COUNT: 1, Deci
 
 
 def header(opcode: int, argument: int = 0) -> int:
-    """Return a header word; the argument must fit 24 bits (two's complement allowed)."""
+    """Return a header word; the argument must fit 24 bits (two's complement allowed).
+
+    >>> hex(header(InOpcode.END_STEP, 5))
+    '0x11000005'
+    >>> parse_header(header(InOpcode.EVENTS, 7)) == (InOpcode.EVENTS, 7)
+    True
+    """
     if not -(1 << (ARGUMENT_BITS - 1)) <= argument < (1 << ARGUMENT_BITS):
         raise ProtocolError(f"header argument {argument} does not fit {ARGUMENT_BITS} bits")
     return (int(opcode) << OPCODE_SHIFT) | (argument & ((1 << ARGUMENT_BITS) - 1))
@@ -292,6 +298,9 @@ def encode_sample(inputs: np.ndarray) -> list[list[int]]:
     """Return the packets of one sample: per step its EVENTS (if any) and END_STEP, then END_SAMPLE.
 
     ``inputs`` is a raster ``bool [timesteps, channels]``.
+
+    >>> [[hex(w) for w in p] for p in encode_sample(np.array([[False, True], [False, False]]))]
+    [['0x10000000', '0x1'], ['0x11000000'], ['0x11000001'], ['0x12000000']]
     """
     inputs = np.asarray(inputs, bool)
     packets = []

@@ -85,6 +85,9 @@ class SpikingCore(wiring.Component):
     busy, configured, sample_done, step : Out
         Status: not waiting for input; a valid CONFIG was loaded; the sample ended
         early (decision made); the next step to run.
+
+    After a reset the core first zeroes its accumulators (one cycle per group of
+    ``neuron_lanes`` neurons; ``busy``, not counted in ``cycles``), then accepts input.
     """
 
     def __init__(self, core: CoreConfig):
@@ -196,6 +199,9 @@ class SpikingCore(wiring.Component):
         push_half = step[0]  # events of step t (delivered at t+1)
         deliver_half = ~step[0]  # events of step t-1
 
+        clear_index = Signal(range(groups + 1))
+        clearing = Signal()  # zeroing the accumulators after a reset
+
         # ---- errors and counters -------------------------------------------------------
         errors = Signal(len(ErrorFlag))
         raise_error = Signal(len(ErrorFlag))  # pulses this cycle
@@ -211,7 +217,7 @@ class SpikingCore(wiring.Component):
                 m.d.sync += counter.eq(0)
         with m.Else():
             m.d.sync += [
-                counters["cycles"].eq(counters["cycles"] + self.busy),
+                counters["cycles"].eq(counters["cycles"] + (self.busy & ~clearing)),
                 counters["synaptic_ops"].eq(counters["synaptic_ops"] + count_synapses),
                 counters["events_in"].eq(counters["events_in"] + count_event_in),
                 counters["events_out"].eq(counters["events_out"] + count_spike_out),
@@ -311,6 +317,16 @@ class SpikingCore(wiring.Component):
         m.d.comb += one_state.eq(state_seen[state_slot])
 
         with m.FSM(name="engine"):
+            with m.State("CLEAR"):
+                # After a reset the accumulators may hold a half-delivered step: zero them.
+                m.d.comb += clearing.eq(1)
+                for lane in range(lanes):
+                    m.d.comb += [bank_w[lane].addr.eq(clear_index), bank_w[lane].data.eq(0),
+                                 bank_w[lane].en.eq(0)]
+                m.d.sync += clear_index.eq(clear_index + 1)
+                with m.If(clear_index == groups - 1):
+                    m.next = "RECEIVE"
+
             with m.State("RECEIVE"):
                 m.d.comb += self.in_ready.eq(1)
                 with m.If(beat & ~in_packet):

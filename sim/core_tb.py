@@ -270,3 +270,37 @@ async def bad_input(dut):
     for line in scoreboard.mismatches[:20]:
         dut._log.error(line)
     assert scoreboard.ok, f"{len(scoreboard.mismatches)} mismatches"
+
+
+@cocotb.test()
+async def reset_anywhere(dut):
+    """A reset at any moment of a step leaves a core that loads and runs a sample exactly.
+
+    The reset lands at successive cycles after the first STEP packet, that is inside the
+    next steps' delivery and update, where accumulators hold partial sums.
+    """
+    parameters = tb_parameters()
+    core = CoreConfig.from_dict(parameters["core"])
+    harness = await _start(dut, 0.0, 0)
+    busy_seed = None
+    for seed in parameters["seeds"]:  # a case whose step 1 delivers synapses
+        case = random_case(core, seed, 1)
+        expected = expected_samples(case.network, core, case.inputs)[0]
+        if len(expected.steps) > 2 and expected.steps[1].synaptic_ops > 0:
+            busy_seed = seed
+            break
+    assert busy_seed is not None, "no seed with synaptic work in step 1"
+    scoreboard = Scoreboard(label=f"reset (seed {busy_seed}): ")
+    for offset in range(0, 24, 3):
+        await harness.send(encode_load(case.network, core) + encode_sample(case.inputs[0]))
+        await harness.receive(1, RECEIVE_TIMEOUT_CYCLES)  # step 0 reported: step 1 is under way
+        await ClockCycles(dut.aclk, offset)
+        await harness.reset()
+        harness.source.clear()
+        harness.sink.clear()
+        received = await _run_and_collect(harness, encode_load(case.network, core) + encode_sample(case.inputs[0]))
+        scoreboard.compare_sample(offset, expected, [p for p in received if parse_header(p[0])[0] in (
+            OutOpcode.STEP, OutOpcode.SUMMARY, OutOpcode.NEURON_STATE)])
+    for line in scoreboard.mismatches[:20]:
+        dut._log.error(line)
+    assert scoreboard.ok, f"{len(scoreboard.mismatches)} mismatches"

@@ -219,7 +219,8 @@ def _coverage(cases: list[Case]) -> dict[str, int]:
                                             and c.after.lfsr != c.before.lfsr)
         counts["stochastic_off"] += bool(not c.rule.stochastic_rounding and c.updates)
         counts["stochastic_on"] += bool(c.rule.stochastic_rounding and c.updates)
-        counts["patience1_pruned"] += bool(c.pruning and c.pruning.patience == 1 and (c.before.live & ~c.after.live).any())
+        newly_pruned = (c.before.live & ~c.after.live).any()
+        counts["patience1_pruned"] += bool(c.pruning and c.pruning.patience == 1 and newly_pruned)
         if c.end_of_sample and c.rule.reward_modulated:
             counts[f"reward{c.reward:+d}" if c.reward else "reward0"] += 1
         counts["draws"] += c.after.lfsr != c.before.lfsr
@@ -327,13 +328,188 @@ def test_numerator_width_holds_the_largest_update():
     assert largest < 1 << numerator_bits(core) <= 2 * largest + 2
 
 
-def test_rule_const_rejects_nothing_it_should_accept():
-    """Every field of the extreme rules fits its layout (data.Const raises on overflow otherwise)."""
+def test_rule_const_holds_the_extreme_rules():
+    """Every field of the widest allowed rule fits its layout (data.Const raises on overflow otherwise)."""
     for core in (SMALL, ODD):
-        for rule in (LearningRule(a_plus=255, a_minus=255, shift=24, w_min=core.weight_min, w_max=core.weight_max,
-                                  pre_increment=core.trace_max, post_increment=core.trace_max,
-                                  trace_decay_shift=core.trace_bits, stochastic_rounding=True,
-                                  reward_modulated=True, soft_bound=True),):
-            value = learning_rule_const(core, rule, PruningRule(core.weight_max, core.prune_patience_max))
-            assert value.w_min == core.weight_min and value.patience == core.prune_patience_max
-            assert value.trace_decay_shift == core.trace_bits
+        rule = LearningRule(a_plus=255, a_minus=255, shift=24, w_min=core.weight_min, w_max=core.weight_max,
+                            pre_increment=core.trace_max, post_increment=core.trace_max,
+                            trace_decay_shift=core.trace_bits, stochastic_rounding=True, reward_modulated=True,
+                            soft_bound=True)
+        value = learning_rule_const(core, rule, PruningRule(core.weight_max, core.prune_patience_max))
+        assert (value.w_min, value.w_max) == (core.weight_min, core.weight_max)
+        assert (value.prune_threshold, value.patience) == (core.weight_max, core.prune_patience_max)
+        assert (value.shift, value.trace_decay_shift, value.pre_increment) == (24, core.trace_bits, core.trace_max)
+
+
+def test_engine_converts_to_verilog_at_the_default_size():
+    """The default core's engine (8 lanes, 16 unrolled draws) elaborates and converts through Yosys."""
+    from amaranth.back import verilog
+
+    text = verilog.convert(LearningEngine(CoreConfig(), tag_bits=16), name="learning_engine")
+    assert "module learning_engine" in text
+    assert text.count("lfsr_after_") >= 16  # the unrolled draw chain stays one signal per draw
+
+
+# ---- whole samples: the engine driven the way docs/learning_engine.md says the core will ----------
+
+def _learning_network(rng: np.random.Generator) -> Network:
+    """input -> hidden (PAIR, stochastic), hidden -> out (TTFS, reward), input -> out (PAIR, reward)."""
+    relay = dict(current_decay=4095, voltage_decay=4095)  # v is this step's input: spikes follow the weights
+    n_in, n_hidden, n_out = 6, 5, 3
+    pair = LearningRule(a_plus=30, a_minus=4, shift=10, soft_bound=True, w_min=0, w_max=100, pre_increment=120,
+                        post_increment=90, trace_decay_shift=2, stochastic_rounding=True)
+    ttfs = LearningRule(kind=LearningKind.TTFS, a_plus=60, a_minus=40, shift=7, w_min=0, w_max=90,
+                        stochastic_rounding=True, reward_modulated=True, soft_bound=True)
+    modulated = LearningRule(a_plus=25, a_minus=25, shift=9, w_min=-60, w_max=60, pre_increment=200,
+                             post_increment=200, trace_decay_shift=3, reward_modulated=True)
+    prune = PruningRule(threshold=12, patience=2)
+    groups = [
+        SynapseGroup(INPUT, "hidden", rng.integers(0, 60, (n_in, n_hidden)), learning=pair,
+                     pruning=PruningRule(threshold=5, patience=3)),
+        SynapseGroup("hidden", "out", rng.integers(0, 80, (n_hidden, n_out)), mask=rng.random((n_hidden, n_out)) < 0.8,
+                     learning=ttfs, pruning=PruningRule(threshold=8, patience=1)),
+        SynapseGroup(INPUT, "out", rng.integers(-15, 25, (n_in, n_out)), learning=modulated, pruning=prune),
+    ]
+    populations = [Population("hidden", n_hidden, threshold=50, **relay),
+                   Population("out", n_out, threshold=45, single_spike=True, **relay)]
+    return Network(n_in, populations, groups, timesteps=10, output="out")
+
+
+def test_engine_learns_whole_samples_like_golden():
+    """Several samples with learning, pruning, rewards and per-sample enables, one synapse walk per group.
+
+    The testbench plays the core of the design document: traces stored as ``x`` and
+    ``(yd, post)``, a PAIR walk per enabled group after each step (every source of the
+    group when a target spiked, else the spiking sources), then the end-of-sample walk;
+    weights, eligibilities and counters live in "memory" between walks, pruned synapses
+    leave it. After every sample the memory must equal the golden model's state.
+    """
+    core = SMALL
+    rng = np.random.default_rng(21)
+    network = _learning_network(rng)
+    params = golden.compile_network(network, core)
+    samples = 8
+    inputs = rng.random((samples, network.timesteps, network.n_inputs)) < 0.35
+    rewards = rng.choice([-1, 0, 1], samples)
+    enables = [[bool(rng.random() < 0.8) for _ in network.groups] for _ in range(samples)]
+    golden_states, golden_results = [], []
+    state = golden.initial_synapse_state(network)
+    for b in range(samples):
+        results, state = golden.learn(network, core, inputs[b:b + 1], [int(rewards[b])], state,
+                                      learning_enabled=enables[b])
+        golden_states.append(state)
+        golden_results.append(results[0])
+
+    lanes = 2
+    dut = LearningEngine(core, lanes=lanes)
+    operand_array = data.ArrayLayout(dut.operands_layout, lanes)
+    rule_array = data.ArrayLayout(dut.rule_layout, lanes)
+    idle = {name: 0 for name in dut.operands_layout.members}
+    memory = golden.initial_synapse_state(network)  # what the core stores (weights of pruned synapses unused)
+    n_sources = network.n_inputs + network.n_neurons
+    checked = []
+
+    async def walk(ctx, group: int, synapse_operands: list[tuple[int, dict]], end: bool, reward: int,
+                   eligibility: np.ndarray) -> int:
+        """Present ``(k, operands)`` in order, ``lanes`` per cycle; write the results back; return updates."""
+        rule = network.groups[group]
+        bits = learning_rule_const(core, rule.learning, rule.pruning).as_bits()
+        ctx.set(dut.in_rule, rule_array.from_bits(sum(bits << (n * dut.rule_layout.size) for n in range(lanes))))
+        ctx.set(dut.in_end_of_sample, int(end))
+        ctx.set(dut.in_reward, reward)
+        chunks = [synapse_operands[n:n + lanes] for n in range(0, len(synapse_operands), lanes)]
+        in_flight, updates = [], 0
+        for cycle in range(len(chunks) + LEARNING_LATENCY):
+            chunk = chunks[cycle] if cycle < len(chunks) else []
+            ctx.set(dut.in_valid, (1 << len(chunk)) - 1)
+            ctx.set(dut.in_synapse, operand_array.const([op for _, op in chunk] + [idle] * (lanes - len(chunk))))
+            in_flight.append([k for k, _ in chunk])
+            if cycle >= LEARNING_LATENCY:
+                result = ctx.get(dut.out_result)
+                for lane, k in enumerate(in_flight[cycle - LEARNING_LATENCY]):
+                    out = result[lane]
+                    memory.weight[k], memory.prune_count[k] = out.weight, out.prune_count
+                    eligibility[k] = out.eligibility
+                    memory.live[k] &= not out.pruned
+                    updates += out.updated
+            await ctx.tick()
+        return updates
+
+    def operands(k: int, x, y_decayed, spikes, first, winner) -> dict:
+        g = params.synapse_group[k]
+        source = params.synapse_source[k]
+        target = params.synapse_target[k]
+        j = source - network.source_offset(network.groups[g].source)
+        i = target - network.neuron_offset(network.groups[g].target)
+        post_source = network.n_inputs + target
+        return dict(weight=int(memory.weight[k]), eligibility=int(eligibility[k]),
+                    prune_count=int(memory.prune_count[k]),
+                    pre_spike=int(spikes[source]), post_spike=int(spikes[post_source]),
+                    pre_trace=int(x[g][j]) if g in x else 0, post_trace_decayed=int(y_decayed[g][i]) if g in x else 0,
+                    pre_fired=int(first[source] >= 0), pre_first_step=max(0, int(first[source])),
+                    post_fired=int(first[post_source] >= 0), post_first_step=max(0, int(first[post_source])),
+                    post_is_winner=int(target == winner))
+
+    eligibility = np.zeros(params.synapse_source.size, np.int64)
+
+    async def bench(ctx):
+        for b in range(samples):
+            result = golden_results[b]
+            enabled = [g for g, group in enumerate(network.groups) if group.learning is not None and enables[b][g]]
+            pair_groups = [g for g in enabled if network.groups[g].learning.kind is LearningKind.PAIR]
+            eligibility[:] = 0
+            x = {g: np.zeros(network.source_size(network.groups[g].source), np.int64) for g in pair_groups}
+            y_decayed = {g: np.zeros(network.population(network.groups[g].target).size, np.int64) for g in pair_groups}
+            post_before = {g: np.zeros_like(y_decayed[g], bool) for g in pair_groups}
+            first = np.full(n_sources, -1)
+            step_updates = []
+            for t in range(int(result.steps_run[0])):
+                spikes = np.concatenate([inputs[b, t], result.spikes[0, t]])
+                first = np.where((first < 0) & spikes, t, first)
+                updates = 0
+                for g in pair_groups:
+                    rule = network.groups[g].learning
+                    source = slice(network.source_offset(network.groups[g].source), None)
+                    pre = spikes[source][:x[g].size]
+                    target = network.n_inputs + network.neuron_offset(network.groups[g].target)
+                    post = spikes[target:target + y_decayed[g].size]
+                    # The trace walk: y(t-1) from the stored (yd, post), then decay; x decays and jumps.
+                    y = np.minimum(y_decayed[g] + rule.post_increment * post_before[g], core.trace_max)
+                    y_decayed[g], post_before[g] = y - (y >> rule.trace_decay_shift), post
+                    x[g] = np.minimum(x[g] - (x[g] >> rule.trace_decay_shift) + rule.pre_increment * pre,
+                                      core.trace_max)
+                    if not (pre.any() or post.any()):
+                        continue
+                    mine = (params.synapse_group == g) & memory.live
+                    if not post.any():  # no LTP anywhere: only the spiking sources' rows
+                        mine &= spikes[params.synapse_source]
+                    walk_list = [(k, operands(k, x, y_decayed, spikes, first, -1)) for k in np.flatnonzero(mine)]
+                    updates += await walk(ctx, g, walk_list, False, 0, eligibility)
+                step_updates.append(updates)
+            winner = params.output_slice.start + int(result.decision[0])
+            end_updates = 0
+            for g in enabled:
+                walk_list = [(k, operands(k, {}, {}, np.zeros(n_sources, bool), first, winner))
+                             for k in np.flatnonzero((params.synapse_group == g) & memory.live)]
+                end_updates += await walk(ctx, g, walk_list, True, int(rewards[b]), eligibility)
+            expected = golden_states[b]
+            live = expected.live
+            assert np.array_equal(memory.live, live), f"sample {b}: connectivity differs"
+            assert np.array_equal(memory.weight[live], expected.weight[live]), f"sample {b}: weights differ"
+            assert np.array_equal(memory.prune_count[live], expected.prune_count[live]), f"sample {b}: counters differ"
+            assert ctx.get(dut.lfsr_state) == expected.lfsr, f"sample {b}: LFSR differs"
+            assert step_updates == result.counters[0, :len(step_updates), golden.Counter.LEARNING_UPDATES].tolist()
+            assert end_updates == result.end_learning_updates[0]
+            checked.append(b)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert checked == list(range(samples))
+    # The run must have exercised what it claims to: learning changed weights, pruning removed synapses,
+    # and both TTFS and reward-modulated PAIR updates happened.
+    initial = golden.initial_synapse_state(network)
+    assert (golden_states[-1].weight != initial.weight).sum() > 10
+    assert 0 < (~golden_states[-1].live).sum() < initial.live.size
+    assert sum(r.end_learning_updates[0] for r in golden_results) > 0

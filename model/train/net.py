@@ -107,7 +107,6 @@ class SpikingNetwork(nn.Module):
             [np.full(p.size, p.reset is ResetMode.SUBTRACT) for p in network.populations])))
         self.register_buffer("single_spike", torch.tensor(np.concatenate(
             [np.full(p.size, p.single_spike) for p in network.populations])))
-        # Output neurons deciding by potential never need to spike: a fixed threshold.
         self.weights = nn.ParameterList()
         self.fixed_exponents = [g.exponent for g in network.groups]
         for index, group in enumerate(network.groups):
@@ -337,6 +336,7 @@ class SpikingNetwork(nn.Module):
 def decide(model: SpikingNetwork, run: Run) -> np.ndarray:
     """Apply the core's decision rule (:func:`spikestream.model.golden.decide`) to a torch run."""
     network = model.template
+    # decide() reads only the output slice and the sample length of the parameters.
     params = golden.Params(**{name: None for name in golden.Params._fields})._replace(
         output_slice=model.output_slice, timesteps=network.timesteps)
     state = golden.NeuronState(
