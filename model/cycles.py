@@ -12,9 +12,9 @@ step ``t``, ``g_j = floor(k_j / Q)`` their groups)::
 
     deliver(t) = 1                                   if P_t is empty
                = 4 + sum_{s in P_t} max(1, R_s)      otherwise
-    e_j        = max(g_j + 4, e_{j-1} + 1)           # cycle spike j leaves (one per cycle)
-    update(t)  = G + 4                               if S = 0
-               = max(G + 4, e_S + 2)                 otherwise
+    e_j        = max(g_j + 5, e_{j-1} + 1)           # cycle spike j leaves (one per cycle)
+    update(t)  = G + 5                               if S = 0
+               = max(G + 5, e_S + 2)                 otherwise
     step(t)    = deliver(t) + update(t) + 4          # + STEP trailer
     end        = output_size + 2 + 5                 # decision scan, SUMMARY packet
 
@@ -22,7 +22,7 @@ Delivery reads one synapse row (``L`` synapses) per cycle and starts a new sourc
 the cycle after the previous one's last row; a source without synapses takes one
 cycle; the 4 cycles are the pipeline fill (queue read, pointer read) and drain
 (synapse read, accumulator write). The update reads one group of ``Q`` neurons per
-cycle into a 3-stage pipeline; a group's spikes can leave 4 cycles after its read and
+cycle into a 4-stage pipeline; a group's spikes can leave 5 cycles after its read and
 leave one per cycle, so a step with many spikes in few groups waits for them. A silent
 source costs nothing: cycles grow with the events and their live fan-out, not with the
 matrix size.
@@ -56,8 +56,8 @@ __all__ = [
 
 DELIVER_EMPTY_CYCLES = 1
 DELIVER_PIPELINE_CYCLES = 4
-UPDATE_PIPELINE_CYCLES = 4
-SPIKE_LATENCY = 4  #: cycles from a group's read to the first cycle its spikes can leave
+UPDATE_PIPELINE_CYCLES = 5
+SPIKE_LATENCY = 5  #: cycles from a group's read to the first cycle its spikes can leave
 SPIKE_DRAIN_CYCLES = 2  #: cycles from the last spike leaving to the end of the update
 REPORT_CYCLES = 4
 DECIDE_PIPELINE_CYCLES = 2
@@ -114,9 +114,9 @@ def update_cycles(n_neurons: int, neuron_lanes: int, spiking: np.ndarray) -> int
     group allows; unrolled, ``e_S = S - 1 + max_j (a_j - j)``.
 
     >>> update_cycles(8, 4, np.array([], np.int64))  # 2 groups + pipeline
-    6
-    >>> update_cycles(8, 4, np.arange(8))  # 8 spikes leave at cycles 4 .. 11
-    13
+    7
+    >>> update_cycles(8, 4, np.arange(8))  # 8 spikes leave at cycles 5 .. 12
+    14
     """
     groups = -(-n_neurons // neuron_lanes)
     quiet = groups + UPDATE_PIPELINE_CYCLES

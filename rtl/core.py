@@ -35,7 +35,7 @@ import logging
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -46,6 +46,8 @@ from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, DECISION_CO
                                         OutOpcode, header, synapse_format, synapse_rows)
 from spikestream.model.network import DecisionMode
 
+from .decision import DecisionScan
+from .spikes import SpikeSerializer
 from .neuron import NEURON_LATENCY, NeuronUpdate, accumulator_bits, neuron_params_layout, neuron_state_layout
 
 __all__ = ["SpikingCore", "output_fifo_depth", "COUNTERS"]
@@ -278,23 +280,15 @@ class SpikingCore(wiring.Component):
         update_index = Signal(range(groups + 1))  # next group to read
         update_groups = Signal(range(groups + 1))
         m.d.comb += update_groups.eq((n_neurons + parallel - 1) >> slot_bits)
-        m.submodules.spike_groups = spike_groups = SyncFIFO(width=group_bits + parallel, depth=groups)
-        emitted = Signal(parallel)  # spikes of the head entry already sent
+        m.submodules.spikes = spikes = SpikeSerializer(core)
         update_inflight = Signal(NEURON_LATENCY + 1)  # valid bits: memory read, then the neuron stages
 
         # ---- decision scan state -------------------------------------------------------
         scan_index = Signal(range(core.max_neurons + 1))
         scan_valid = Signal()
         scan_at = Signal(range(core.max_neurons + 1))  # index within the output population
-        any_spike = Signal()
-        potential_index = Signal(range(core.max_neurons))
-        potential_voltage = Signal(signed(core.state_bits))
-        first_index = Signal(range(core.max_neurons))
-        first_step_best = Signal(core.timestep_bits)
-        first_voltage_best = Signal(signed(core.state_bits))
-        count_index = Signal(range(core.max_neurons))
-        count_best = Signal(core.timestep_bits)
-        count_first_step = Signal(core.timestep_bits)
+        m.submodules.decision = decision_scan = DecisionScan(core)
+        m.d.comb += [decision_scan.mode.eq(decision_mode), decision_scan.timesteps.eq(timesteps)]
         report_index = Signal(range(max(STEP_TRAILER_WORDS, SUMMARY_WORDS + 1, STATE_WORDS, lanes) + 1))
         readback_index = Signal(range(max(core.max_neurons, rows, core.num_sources) + 1))
         readback_end = Signal(range(max(rows, core.num_sources) + 1))
@@ -322,7 +316,7 @@ class SpikingCore(wiring.Component):
                 m.d.comb += clearing.eq(1)
                 for lane in range(lanes):
                     m.d.comb += [bank_w[lane].addr.eq(clear_index), bank_w[lane].data.eq(0),
-                                 bank_w[lane].en.eq(0)]
+                                 bank_w[lane].en.eq((1 << parallel) - 1)]
                 m.d.sync += clear_index.eq(clear_index + 1)
                 with m.If(clear_index == groups - 1):
                     m.next = "RECEIVE"
@@ -579,7 +573,7 @@ class SpikingCore(wiring.Component):
                            & ~issue_active)
                 with m.If(drained):
                     # The last accumulator write happens in this cycle; the update reads after it.
-                    m.d.sync += [update_index.eq(0), update_inflight.eq(0), emitted.eq(0)]
+                    m.d.sync += [update_index.eq(0), update_inflight.eq(0)]
                     m.next = "UPDATE"
 
             with m.State("UPDATE"):
@@ -615,27 +609,11 @@ class SpikingCore(wiring.Component):
                 spike_mask = Cat(unit.out_spike for unit in neuron_units)
                 m.d.comb += [
                     state_w.addr.eq(out_group), state_w.en.eq(Mux(lead.out_valid, (1 << parallel) - 1, 0)),
-                    spike_groups.w_en.eq(spike_mask != 0), spike_groups.w_data.eq(Cat(spike_mask, out_group)),
+                    spikes.in_valid.eq(lead.out_valid), spikes.in_group.eq(out_group), spikes.in_mask.eq(spike_mask),
                 ]
-                # Emit the queued spikes in index order, one per cycle.
-                entry_mask = spike_groups.r_data[:parallel]
-                entry_group = spike_groups.r_data[parallel:]
-                remaining = Signal(parallel)
-                m.d.comb += remaining.eq(entry_mask & ~emitted)
-                lowest = Signal(parallel)
-                m.d.comb += lowest.eq(remaining & (~remaining + 1))
-                slot = Signal(max(1, slot_bits))
-                for k in reversed(range(parallel)):
-                    with m.If(remaining[k]):
-                        m.d.comb += slot.eq(k)
-                spiking = Signal(neuron_bits + 1)
-                m.d.comb += spiking.eq(Cat(slot[:slot_bits], entry_group) if slot_bits else entry_group)
-                with m.If(spike_groups.r_rdy):
-                    with m.If((remaining & ~lowest) == 0):
-                        m.d.comb += spike_groups.r_en.eq(1)
-                        m.d.sync += emitted.eq(0)
-                    with m.Else():
-                        m.d.sync += emitted.eq(emitted | lowest)
+                # The spikes leave the serializer in neuron order, one per cycle.
+                spiking = spikes.out_neuron
+                with m.If(spikes.out_valid):
                     emit(spiking)
                     m.d.comb += count_spike_out.eq(1)
                     m.d.sync += step_spikes.eq(step_spikes + 1)
@@ -649,7 +627,7 @@ class SpikingCore(wiring.Component):
                     with m.Else():
                         flag(ErrorFlag.QUEUE_OVERFLOW)
                         m.d.comb += count_dropped.eq(1)
-                with m.If(~issuing & (update_inflight == 0) & ~spike_groups.r_rdy):
+                with m.If(~issuing & (update_inflight == 0) & ~spikes.pending):
                     m.d.sync += report_index.eq(0)
                     m.next = "REPORT"
 
@@ -665,12 +643,12 @@ class SpikingCore(wiring.Component):
 
             with m.State("SUMMARY_WAIT"):
                 with m.If(fifo_has_room(SUMMARY_WORDS + 1)):
-                    m.d.sync += [scan_index.eq(0), scan_valid.eq(0), any_spike.eq(0), step_cycles.eq(0)]
+                    m.d.sync += [scan_index.eq(0), scan_valid.eq(0), step_cycles.eq(0)]
+                    m.d.comb += decision_scan.start.eq(1)
                     m.next = "DECIDE"
 
             with m.State("DECIDE"):
-                # Scan the output population in index order; strict comparisons keep the
-                # lower index on ties (the golden model's tie rules).
+                # Feed the output population, in index order, to the decision scan.
                 m.d.sync += step_cycles.eq(step_cycles + 1)
                 scanning = scan_index < output_size
                 scan_neuron = Signal(neuron_bits + 1)
@@ -680,32 +658,16 @@ class SpikingCore(wiring.Component):
                 with m.If(scanning):
                     m.d.sync += scan_index.eq(scan_index + 1)
                 m.d.sync += [scan_valid.eq(scanning), scan_at.eq(scan_index)]
-                seen = one_state
-                with m.If(scan_valid):
-                    with m.If((scan_at == 0) | (seen.v > potential_voltage)):
-                        m.d.sync += [potential_index.eq(scan_at), potential_voltage.eq(seen.v)]
-                    with m.If(seen.fired):
-                        m.d.sync += any_spike.eq(1)
-                        with m.If(~any_spike | (seen.first_step < first_step_best)
-                                  | ((seen.first_step == first_step_best) & (seen.first_voltage > first_voltage_best))):
-                            m.d.sync += [first_index.eq(scan_at), first_step_best.eq(seen.first_step),
-                                         first_voltage_best.eq(seen.first_voltage)]
-                        with m.If(~any_spike | (seen.spike_count > count_best)
-                                  | ((seen.spike_count == count_best) & (seen.first_step < count_first_step))):
-                            m.d.sync += [count_index.eq(scan_at), count_best.eq(seen.spike_count),
-                                         count_first_step.eq(seen.first_step)]
+                m.d.comb += [decision_scan.valid.eq(scan_valid), decision_scan.index.eq(scan_at),
+                             decision_scan.state.eq(one_state)]
                 with m.If(~scanning & ~scan_valid):
                     m.d.sync += report_index.eq(0)
                     m.next = "SUMMARY"
 
             with m.State("SUMMARY"):
                 m.d.sync += [step_cycles.eq(step_cycles + 1), report_index.eq(report_index + 1)]
-                by_spike = any_spike & (decision_mode != DECISION_CODES[DecisionMode.MAX_POTENTIAL])
-                first_mode = decision_mode == DECISION_CODES[DecisionMode.FIRST_SPIKE]
-                decision = Mux(by_spike, Mux(first_mode, first_index, count_index), potential_index)
-                no_step = (1 << WORD_BITS) - 1  # -1: decided by potential
-                decision_step = Mux(by_spike, Mux(first_mode, first_step_best, timesteps - 1), no_step)
-                words = Array([header(OutOpcode.SUMMARY, 0), decision, decision_step, step, step_cycles + 1])
+                words = Array([header(OutOpcode.SUMMARY, 0), decision_scan.decision, decision_scan.decision_step,
+                               step, step_cycles + 1])
                 emit(words[report_index], report_index == SUMMARY_WORDS)
                 with m.If(report_index == SUMMARY_WORDS):
                     reset_sample()

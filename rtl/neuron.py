@@ -18,7 +18,7 @@ from spikestream.model.protocol import KEEP_BITS
 __all__ = ["NEURON_LATENCY", "neuron_params_layout", "neuron_state_layout", "accumulator_bits", "NeuronUpdate"]
 
 #: Cycles from a valid input to its valid output.
-NEURON_LATENCY = 2
+NEURON_LATENCY = 3
 
 
 def _refractory_width(core: CoreConfig) -> int:
@@ -156,46 +156,60 @@ class NeuronUpdate(wiring.Component):
         if core.adaptation:
             m.d.sync += theta2.eq(_truncate_decay(adapt_product))
 
-        # Output (combinational from stage 2): voltage, threshold test, reset.
-        hold = Signal()
+        # Stage 3: integrated voltage (held while refractory) and effective threshold, registered.
+        hold2 = Signal()
         if core.refractory:
-            m.d.comb += hold.eq(state2.refractory_left != 0)
+            m.d.comb += hold2.eq(state2.refractory_left != 0)
         voltage_integrated = _saturate(m, voltage_base2 + current2, limit, width)
+        valid3 = Signal()
+        index3 = Signal.like(self.in_index)
+        state3 = Signal(self.state_layout)
+        params3 = Signal(self.params_layout)
+        step3 = Signal.like(self.in_step)
+        current3 = Signal(signed(width))
+        theta3 = Signal(unsigned(width - 1))
+        hold = Signal()
         voltage = Signal(signed(width))
-        m.d.comb += voltage.eq(Mux(hold, state2.v, voltage_integrated))
         effective_threshold = Signal(unsigned(width))
-        m.d.comb += effective_threshold.eq(params2.threshold + theta2)
+        m.d.sync += [
+            valid3.eq(valid2), index3.eq(index2), state3.eq(state2), params3.eq(params2), step3.eq(step2),
+            current3.eq(current2), theta3.eq(theta2), hold.eq(hold2),
+            voltage.eq(Mux(hold2, state2.v, voltage_integrated)),
+            effective_threshold.eq(params2.threshold + theta2),
+        ]
+
+        # Output (combinational from stage 3): threshold test, reset.
         blocked_single = Signal()
         if core.ttfs:
-            m.d.comb += blocked_single.eq(params2.single_spike & state2.fired)
+            m.d.comb += blocked_single.eq(params3.single_spike & state3.fired)
         spike = Signal()
         m.d.comb += spike.eq((voltage > effective_threshold) & ~hold & ~blocked_single)
         first = Signal()
-        m.d.comb += first.eq(spike & ~state2.fired)
+        m.d.comb += first.eq(spike & ~state3.fired)
 
         new = self.out_state
         with m.If(spike):
-            m.d.comb += new.v.eq(Mux(params2.reset_subtract, voltage - effective_threshold, 0))
+            m.d.comb += new.v.eq(Mux(params3.reset_subtract, voltage - effective_threshold, 0))
             if core.adaptation:
                 raised = Signal(unsigned(width + 1))
                 m.d.comb += [
-                    raised.eq(theta2 + params2.adapt_increment),
+                    raised.eq(theta3 + params3.adapt_increment),
                     new.theta.eq(Mux(raised > limit, limit, raised)),
                 ]
             if core.refractory:
-                m.d.comb += new.refractory_left.eq(params2.refractory)
+                m.d.comb += new.refractory_left.eq(params3.refractory)
         with m.Else():
-            m.d.comb += [new.v.eq(voltage), new.theta.eq(theta2)]
+            m.d.comb += [new.v.eq(voltage), new.theta.eq(theta3)]
             if core.refractory:
-                m.d.comb += new.refractory_left.eq(Mux(hold, state2.refractory_left - 1, 0))
+                m.d.comb += new.refractory_left.eq(Mux(hold, state3.refractory_left - 1, 0))
         m.d.comb += [
-            new.u.eq(current2),
-            new.fired.eq(state2.fired | spike),
-            new.first_step.eq(Mux(first, step2, state2.first_step)),
-            new.first_voltage.eq(Mux(first, voltage, state2.first_voltage)),
-            new.spike_count.eq(state2.spike_count + spike),
-            self.out_valid.eq(valid2),
-            self.out_index.eq(index2),
-            self.out_spike.eq(spike & valid2),
+            new.u.eq(current3),
+            new.fired.eq(state3.fired | spike),
+            new.first_step.eq(Mux(first, step3, state3.first_step)),
+            new.first_voltage.eq(Mux(first, voltage, state3.first_voltage)),
+            new.spike_count.eq(state3.spike_count + spike),
+            self.out_valid.eq(valid3),
+            self.out_index.eq(index3),
+            self.out_spike.eq(spike & valid3),
         ]
         return m

@@ -12,6 +12,10 @@ Split (cocotb's matrix_multiplier example):
   (:func:`spikestream.sim.scoreboard.inputs_from_packets`);
 * *checker*: :class:`spikestream.sim.scoreboard.Scoreboard`.
 
+Tests: ``random_networks`` (the differential test), ``bad_input`` (each error flagged,
+counted and dropped, the surrounding sample unharmed), ``reset_anywhere`` (a reset in
+the middle of a step leaves a working core).
+
 Parameters (``spikestream.sim.runner.tb_parameters``): ``core`` (CoreConfig dict),
 ``seeds``, ``samples``, ``pause`` (probability of an idle / backpressure cycle) and
 ``results`` (path of a JSON file the test writes: per seed its mismatches).

@@ -26,8 +26,8 @@ def test_step_cycles_by_hand():
     inputs = np.zeros((3, 2), bool)
     inputs[0] = True
     result = golden.run(network, CORE, inputs)
-    # step 0: nothing to deliver (1) + update 5 + 4 + trailer 4; step 1: 4 + (3 + 1) + 13.
-    assert step_cycles(network, CORE, inputs, result).tolist() == [[14, 21, 14]]
+    # step 0: nothing to deliver (1) + update 5 + 5 + trailer 4; step 1: 4 + (3 + 1) + 14.
+    assert step_cycles(network, CORE, inputs, result).tolist() == [[15, 22, 15]]
     assert end_cycles(network) == 5 + 2 + 5
     assert readback_cycles(network) == 1 + 5 * 5
 
@@ -36,7 +36,7 @@ def test_silent_sources_and_zero_weights_cost_nothing():
     dense = _network(np.full((8, 30), 3, np.int64))
     silent = np.zeros((3, 8), bool)
     result = golden.run(dense, CORE, silent)
-    assert step_cycles(dense, CORE, silent, result).tolist() == [[1 + 30 + 8] * 3]
+    assert step_cycles(dense, CORE, silent, result).tolist() == [[1 + 30 + 9] * 3]
     # Zero weights are not stored: a one-spike step costs the same as a fan-out of one row.
     sparse = np.zeros((8, 30), np.int64)
     sparse[0, :2] = 1
@@ -44,7 +44,7 @@ def test_silent_sources_and_zero_weights_cost_nothing():
     one = np.zeros((3, 8), bool)
     one[0, 0] = True
     result = golden.run(network, CORE, one)
-    assert step_cycles(network, CORE, one, result)[0, 1] == 4 + 1 + 30 + 8
+    assert step_cycles(network, CORE, one, result)[0, 1] == 4 + 1 + 30 + 9
 
 
 def test_cycles_scale_with_lanes():
@@ -55,15 +55,15 @@ def test_cycles_scale_with_lanes():
     for lanes, rows in ((1, 32), (2, 16), (8, 4), (32, 1)):
         core = CoreConfig(max_neurons=32, max_inputs=8, max_synapses=256, lanes=lanes, neuron_lanes=4)
         result = golden.run(network, core, inputs)
-        assert step_cycles(network, core, inputs, result)[0, 1] == 4 + 4 * rows + 32 // 4 + 8
+        assert step_cycles(network, core, inputs, result)[0, 1] == 4 + 4 * rows + 32 // 4 + 9
 
 
 def test_spikes_leave_one_per_cycle():
-    # 8 neurons in groups of 4 (2 groups; quiet update 2 + 4 = 6 cycles).
-    assert update_cycles(8, 4, np.array([], np.int64)) == 6
-    # One spike in group 0: leaves at cycle 4, update ends at 6.
-    assert update_cycles(8, 4, np.array([0])) == 6
-    # All 8 spike: leave at 4 .. 11, update ends at 13.
-    assert update_cycles(8, 4, np.arange(8)) == 13
-    # Spikes in group 1 only: the first can leave at 5; three of them leave at 5, 6, 7.
-    assert update_cycles(8, 4, np.array([4, 5, 7])) == 9
+    # 8 neurons in groups of 4 (2 groups; quiet update 2 + 5 = 7 cycles).
+    assert update_cycles(8, 4, np.array([], np.int64)) == 7
+    # One spike in group 0: leaves at cycle 5, update ends at 7.
+    assert update_cycles(8, 4, np.array([0])) == 7
+    # All 8 spike: leave at 5 .. 12, update ends at 14.
+    assert update_cycles(8, 4, np.arange(8)) == 14
+    # Spikes in group 1 only: the first can leave at 6; three of them leave at 6, 7, 8.
+    assert update_cycles(8, 4, np.array([4, 5, 7])) == 10

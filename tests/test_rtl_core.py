@@ -1,6 +1,6 @@
-"""The whole core in Verilator through its AXI ports: random differential tests and bad input.
+"""The whole core in Verilator through its AXI ports: random differential tests, bad input, resets.
 
-One Verilator build per configuration (cached by source hash, shared by both cocotb
+One Verilator build per configuration (cached by source hash, shared by the three cocotb
 tests); see :mod:`spikestream.sim.core_tb` for what is checked.
 """
 
@@ -41,4 +41,4 @@ def test_core_against_golden_model(name, tmp_path):
     failing = {seed: lines[:5] for seed, lines in report.items() if lines}
     assert not failing, f"mismatches (seed: first lines): {failing}"
     run.check()
-    assert set(run.passed) == {"random_networks", "bad_input"}
+    assert set(run.passed) == {"random_networks", "bad_input", "reset_anywhere"}
