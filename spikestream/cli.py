@@ -15,6 +15,7 @@ import sys
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("spikestream.model.commands", "print the core configuration and a network's summary"),
+    "synth": ("spikestream.rtl.synth", "synthesize the core for xc7z020 with Yosys: LUT/FF/BRAM/DSP and fit"),
     "verify": ("spikestream.sim.verify", "random differential regression of the RTL against the golden model"),
     "data": ("spikestream.model.audio.commands", "build the spoken-word corpus, describe datasets, plot utterances"),
     "build": ("spikestream.boards.build", "write the board overlay project (IP, block design, Tcl) and run Vivado"),

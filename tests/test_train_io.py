@@ -12,7 +12,7 @@ from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import load_network
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
-from spikestream.model.network import Decision, DecisionMode, Network, Population, ResetMode, SynapseGroup
+from spikestream.model.network import Network, Population, SynapseGroup
 from spikestream.model.train.data import save_npz
 from spikestream.model.train.export import export_network, load_exported, sidecar_path
 from spikestream.model.train.layers import ArchitectureConfig, build_model

@@ -7,8 +7,7 @@ torch = pytest.importorskip("torch")
 
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
-from spikestream.model.network import DecisionMode
-from spikestream.model.train.layers import Architecture, ArchitectureConfig, build_model
+from spikestream.model.train.layers import ArchitectureConfig, build_model
 from spikestream.model.train.prune import PruningConfig, Pruner
 from spikestream.model.train.synthetic import synthetic_dataset
 from spikestream.model.train.trainer import TrainConfig, loss_for, predict, train

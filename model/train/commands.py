@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -210,6 +209,10 @@ def _eval(args) -> int:
     inputs, labels = inputs[keep], labels[keep]
     if args.limit:
         inputs, labels = inputs[:args.limit], labels[:args.limit]
+    if labels.size == 0:
+        print(f"error: no samples of {args.data} ({args.split}) belong to the network's classes {classes}",
+              file=sys.stderr)
+        return 2
     if inputs.shape[1:] != (network.timesteps, network.n_inputs):
         print(f"error: the data is [T={inputs.shape[1]}, C={inputs.shape[2]}] but the network expects "
               f"[{network.timesteps}, {network.n_inputs}]; pass the front end it was trained with (--frontend)",

@@ -31,8 +31,8 @@ from torch import nn
 
 from .. import golden
 from ..config import DECAY_UNITY, CoreConfig
-from ..network import INPUT, DecisionMode, Network, Population, ResetMode, SynapseGroup
-from .quant import decay, quantize, round_ste, spike_fn
+from ..network import Network, Population, ResetMode, SynapseGroup
+from .quant import decay, quantize, spike_fn
 
 __all__ = ["Trainable", "Run", "SpikingNetwork", "decide"]
 

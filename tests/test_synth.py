@@ -1,0 +1,67 @@
+"""Tests of the synthesis report (spikestream.rtl.synth)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from amaranth.back import verilog
+
+from spikestream.cli import main as cli_main
+from spikestream.model.config import CoreConfig
+from spikestream.rtl.synth import XC7Z020, SynthReport, count_resources, synthesize
+from spikestream.sim.tb_axi import StreamLoopback
+
+#: A small core: enough of every block to synthesize in well under a minute.
+SMALL_CORE = {"max_neurons": 32, "max_inputs": 16, "max_synapses": 256, "lanes": 2, "event_queue_depth": 32}
+
+
+def test_count_resources_follows_the_counting_rules():
+    cells = {"LUT1": 2, "LUT6": 10, "INV": 1, "RAM64M": 3, "SRLC32E": 2, "MUXF7": 5, "CARRY4": 4,
+             "FDRE": 20, "FDSE": 3, "FDCE": 1, "RAMB36E1": 2, "RAMB18E1": 3, "DSP48E1": 7, "IBUF": 9}
+    assert count_resources(cells) == {"lut": 2 + 10 + 1 + 12 + 2, "ff": 24, "ramb36": 2, "ramb18": 3, "dsp": 7}
+
+
+def test_report_utilization_and_fit():
+    report = SynthReport(toplevel="x", lut=26_600, ff=10, ramb36=139, ramb18=4, dsp=0, seconds=1.0,
+                         verilog_hash="0", cells={})
+    utilization = report.utilization()
+    assert utilization["LUT"] == {"used": 26_600, "available": XC7Z020["LUT"], "percent": 50.0}
+    assert report.bram36 == 141 and not report.fits()
+    assert "fits xc7z020: NO" in report.table()
+    assert json.loads(json.dumps(report.to_json()))["fits_xc7z020"] is False
+
+
+def test_synthesize_counts_a_stream_fifo_and_caches_it():
+    design = verilog.convert(StreamLoopback(fifo_depth=8), name="stream_loopback", emit_src=False)
+    report = synthesize(design, "stream_loopback")
+    # 3 x 33-bit registers in the two skid buffers + FIFO control: some hundred flops;
+    # the 8 x 33-bit FIFO storage maps to distributed RAM (RAM32M: 6 data bits each).
+    assert 100 <= report.ff <= 400, report.cells
+    assert report.cells.get("RAM32M", 0) >= 6 and report.lut >= 24, report.cells
+    assert report.dsp == 0 and report.bram36 == 0
+    again = synthesize(design, "stream_loopback")
+    assert again == report, "the cached report differs from the fresh one"
+
+
+def test_cli_synth_json_for_a_small_core(capsys):
+    overrides = [item for name, value in SMALL_CORE.items() for item in ("--set", f"{name}={value}")]
+    status = cli_main(["synth", "--json", *overrides])
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0 and data["fits_xc7z020"]
+    assert data["core"]["lanes"] == 2 and data["core_hash"] == f"0x{CoreConfig(**SMALL_CORE).hash32():08x}"
+    assert data["lut"] > 500 and data["ff"] > 200 and data["utilization"]["LUT"]["available"] == 53_200
+
+
+@pytest.mark.skipif(not os.environ.get("SPIKESTREAM_SYNTH_DEFAULT"),
+                    reason="synthesizing the default core takes several minutes; set SPIKESTREAM_SYNTH_DEFAULT=1")
+def test_default_core_fits_the_pynq_z2_goals(capsys):
+    status = cli_main(["synth", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0, "the default core does not fit the xc7z020"
+    utilization = data["utilization"]
+    # The issue's goals: <= 50 % LUT, <= 80 % BRAM, <= 40 % DSP.
+    assert utilization["LUT"]["percent"] <= 50, utilization
+    assert utilization["BRAM36"]["percent"] <= 80, utilization
+    assert utilization["DSP"]["percent"] <= 40, utilization
