@@ -10,15 +10,16 @@ NEURON_STATE packets and register values the core produces, cycle counts from
 :class:`~spikestream.model.network.Network` the host loaded: everything comes from the
 packets, so a packing bug in the driver shows up here as it would on the chip.
 
-Beyond the RTL (version 1), it emulates on-chip learning through its
+Beyond the RTL (which does not learn yet), it emulates on-chip learning through its
 :class:`~spikestream.host.transport.LearningPort` (:attr:`GoldenTransport.learning`):
 the rules are not in the packet format yet, so they come from the network given to
 ``learning.enable``; a learning sample runs with :func:`spikestream.model.golden.learn`
 and the REWARD packet that follows it applies the reward. Two simplifications hold only
-while learning: the sample runs at END_SAMPLE (its STEP reports come then, not one per
-END_STEP), and its cycle counts are those of inference with the synapses live at the
-sample's start (the learning engine's own cycles are not modelled yet). Pruned synapses
-are removed from the stored rows, as the core's compaction will do.
+while learning: the sample runs at END_SAMPLE (its STEP reports and SUMMARY come then,
+not one per END_STEP and right after an early exit's deciding step), and its cycle
+counts are those of inference with the synapses live at the sample's start (the
+learning engine's own cycles are not modelled yet). Pruned synapses are removed from
+the stored rows, as the core's compaction will do.
 """
 
 from __future__ import annotations
@@ -170,8 +171,13 @@ class GoldenTransport:
                 | (int(self._sample_done) << bits["sample_done"]) | (self._step << bits["step"]))
 
     def _error(self, flag: ErrorFlag, what: str) -> None:
-        log.debug("packet dropped (%s): %s", flag.name, what)
-        self._registers["errors"] |= 1 << flag
+        self._errors({flag}, what)
+
+    def _errors(self, flags: set, what: str) -> None:
+        """Raise every flag in ``flags`` and count one dropped packet (as the core does per packet)."""
+        log.debug("packet dropped (%s): %s", ", ".join(flag.name for flag in sorted(flags)), what)
+        for flag in flags:
+            self._registers["errors"] |= 1 << flag
         self._registers["dropped_packets"] = (self._registers["dropped_packets"] + 1) & _WORD_MASK
 
     def _count(self, name: str, amount: int) -> None:
@@ -279,14 +285,25 @@ class GoldenTransport:
         if argument != self._step or self._step >= self._config[2]:
             self._error(ErrorFlag.STEP_ORDER, f"EVENTS for step {argument} while at step {self._step}")
             return
+        # As the core: each bad event is dropped alone, the packet counts once as dropped.
         n_inputs = self._config[0]
         channels = self._events.setdefault(argument, [])
+        flags, problems = set(), []
         for channel in payload:
             if channel >= n_inputs:
-                self._error(ErrorFlag.INDEX_RANGE, f"input channel {channel} >= {n_inputs}")
-                return
-            channels.append(channel)
-        self._count("events_in", len(payload))
+                flags.add(ErrorFlag.INDEX_RANGE)
+                problems.append(f"input channel {channel} >= {n_inputs}")
+            elif channel in channels:
+                flags.add(ErrorFlag.DUPLICATE_EVENT)
+                problems.append(f"input channel {channel} already spiked in step {argument}")
+            elif len(channels) >= self.core.event_queue_depth:
+                flags.add(ErrorFlag.QUEUE_OVERFLOW)
+                problems.append(f"event queue full ({self.core.event_queue_depth}) at channel {channel}")
+            else:
+                channels.append(channel)
+                self._count("events_in", 1)
+        if flags:
+            self._errors(flags, "; ".join(problems))
 
     def _on_end_step(self, argument: int, payload: list[int]) -> None:
         if self._sample_done:
@@ -305,8 +322,17 @@ class GoldenTransport:
         self._state, spikes = golden.neuron_step(params, self._state, synaptic_input, argument)
         spikes = spikes[0]
         inputs = np.zeros(params.n_inputs, bool)
-        inputs[self._events.get(argument, [])] = True
-        self._state = self._state._replace(pending=np.concatenate([inputs, spikes])[None])
+        received = self._events.get(argument, [])
+        inputs[received] = True
+        # The spikes join this step's input events in the event queue, in neuron order;
+        # those that find it full are reported but not delivered (one dropped count each).
+        delivered = spikes.copy()
+        room = self.core.event_queue_depth - len(received)
+        overflow = np.flatnonzero(spikes)[max(0, room):]
+        delivered[overflow] = False
+        for neuron in overflow:
+            self._error(ErrorFlag.QUEUE_OVERFLOW, f"event queue full: spike of neuron {neuron} in step {argument}")
+        self._state = self._state._replace(pending=np.concatenate([inputs, delivered])[None])
         events = int(pending.sum())
         # The cycle model's terms (model/cycles.py), from the loaded fan-out table instead of a Network.
         deliver = DELIVER_EMPTY_CYCLES if events == 0 else DELIVER_PIPELINE_CYCLES + int(costs[pending].sum())
@@ -316,8 +342,11 @@ class GoldenTransport:
         self._step += 1
         self._steps_run += 1
         if self._early_exit and spikes[params.output_slice].any():
+            # The decision is made: the SUMMARY follows this STEP at once (END_SAMPLE then
+            # only starts the next sample).
             self._sample_done = True
             self._state = self._state._replace(done=np.ones(1, bool))
+            self._send_summary(params)
 
     def _report_step(self, step: int, spikes: np.ndarray, events: int, synaptic_ops: int, cycles: int) -> None:
         self._output.append([header(OutOpcode.STEP, step), *map(int, spikes), events, synaptic_ops,
@@ -334,9 +363,16 @@ class GoldenTransport:
         if self._learning_active:
             self._run_learning_sample()
             return
+        if self._sample_done:  # the SUMMARY was sent after the deciding step
+            self._start_sample()
+            return
         params = self._compile()[0]
         if self._state is None or self._steps_run == 0:
             self._state = golden.initial_neuron_state(params, 1)
+        self._send_summary(params)
+        self._start_sample()
+
+    def _send_summary(self, params: golden.Params) -> None:
         decision, step = golden.decide(params, _MODES[self._config[5] & 3], self._state)
         self._summary(int(decision[0]), int(step[0]), self._steps_run)
 
@@ -344,7 +380,6 @@ class GoldenTransport:
         self._output.append([header(OutOpcode.SUMMARY), decision, decision_step & _WORD_MASK, steps_run,
                              self._end_cycles()])
         self._count("cycles", self._end_cycles())
-        self._start_sample()
 
     def _on_read_neurons(self, argument: int, payload: list[int]) -> None:
         n_neurons = self._config[1]
@@ -387,7 +422,7 @@ class GoldenTransport:
         InOpcode.READ_SYNAPSES: _on_read_synapses,
     }
 
-    # ---- learning (beyond RTL version 1) ----------------------------------------------
+    # ---- learning (beyond the RTL) ----------------------------------------------------
     def _enable_learning(self, network: Network, core: CoreConfig, enabled: Sequence[bool] | None) -> None:
         if self._config is None:
             raise TransportError("load a network before enabling learning")
@@ -421,6 +456,7 @@ class GoldenTransport:
         self._learning = (network, core, enabled, after)
         self._pending_reward = (synapses, raster)
         self._summary(int(result.decision[0]), int(result.decision_step[0]), int(result.steps_run[0]))
+        self._start_sample()
         self._reload_synapses()
 
     def _commit_learning(self) -> None:

@@ -16,7 +16,8 @@ step ``t``, ``g_j = floor(k_j / Q)`` their groups)::
     update(t)  = G + 5                               if S = 0
                = max(G + 5, e_S + 2)                 otherwise
     step(t)    = deliver(t) + update(t) + 4          # + STEP trailer
-    end        = output_size + 2 + 5                 # decision scan, SUMMARY packet
+    end        = output_size + 2 + 5                 # decision scan, SUMMARY packet (at
+                                                     # END_SAMPLE, or after the deciding step)
 
 Delivery reads one synapse row (``L`` synapses) per cycle and starts a new source on
 the cycle after the previous one's last row; a source without synapses takes one
@@ -163,7 +164,9 @@ def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result
     for b in range(inputs.shape[0]):
         words = sum(len(packet) for packet in encode_sample(inputs[b]))
         ran = int(result.steps_run[b])
-        markers = MARKER_CYCLES * ran + MARKER_CYCLES  # executed END_STEPs and END_SAMPLE
-        # Skipped END_STEPs after an early exit are consumed in one cycle each (counted in words).
+        # Executed END_STEPs and the SUMMARY's FIFO check: at END_SAMPLE, or right after the
+        # deciding step on an early exit (then END_SAMPLE, like the skipped END_STEPs, is
+        # consumed in one cycle and counted in words; the total is the same).
+        markers = MARKER_CYCLES * ran + MARKER_CYCLES
         totals.append(words - ran - 1 + markers + int(per_step[b].sum()) + end_cycles(network))
     return np.array(totals, np.int64)

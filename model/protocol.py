@@ -21,7 +21,8 @@ FANOUT          first source  2 words per source: first synapse row, synapse cou
 SYNAPSES        first row     ``lanes`` words per row (:func:`pack_synapse`), padding 0
 EVENTS          step ``t``    one input channel per word (spikes of step ``t``)
 END_STEP        step ``t``    none: the events of step ``t`` are complete; run step ``t``
-END_SAMPLE      0             none: decide, report, and start a new sample
+END_SAMPLE      0             none: decide, report (unless the sample ended early), start a
+                              new sample
 REWARD          reward        none (two's complement; reserved for on-chip learning)
 READ_NEURONS    0             none: read back the state of every neuron
 READ_SYNAPSES   first row     one word: number of rows to read back
@@ -43,9 +44,19 @@ SYNAPSE_ROWS    first row     ``lanes`` words per row, packed as in SYNAPSES
 FANOUT_TABLE    first source  2 words per source, as in FANOUT
 ==============  ============  =========================================================
 
-Signed values travel as 32-bit two's complement. With ``early_exit`` the core sends no
-STEP packet for steps after the deciding one and ignores their events and markers
-until END_SAMPLE.
+Signed values travel as 32-bit two's complement.
+
+Within one step a channel spikes at most once: an event for a channel already sent for
+the same step (in the same or an earlier EVENTS packet) is dropped and flagged
+(:attr:`ErrorFlag.DUPLICATE_EVENT`); the step runs with the first one.
+
+Early exit: with ``early_exit`` the sample ends with the step in which an output neuron
+first spikes (the deciding step). The core sends that step's STEP packet and, right
+after it, the SUMMARY, without waiting for END_SAMPLE, so the host sees the decision as
+soon as it is made. It then ignores the sample's remaining EVENTS and END_STEP packets
+(no STEP packet, no error, no counted event) until END_SAMPLE, which only starts the
+next sample (no second SUMMARY). A sample without an early exit gets its SUMMARY at
+END_SAMPLE. Either way each sample gets exactly one SUMMARY, after its last STEP packet.
 
 Synaptic memory layout
 ----------------------
@@ -400,13 +411,17 @@ class ErrorFlag(enum.IntEnum):
 
     Each error drops the offending data (an event, a table entry, or the rest of the
     packet), counts one dropped packet, and leaves the core's state otherwise intact.
+    A neuron spike that finds the event queue full during the update is still reported
+    in its STEP packet but not delivered in the next step; each such spike counts as
+    one dropped packet (it belongs to no input packet).
     """
 
     MALFORMED = 0  #: unknown opcode, wrong payload length, marker with payload, not configured
     INDEX_RANGE = 1  #: neuron, source, row, channel, target or group index out of range; bad value
     STEP_ORDER = 2  #: events or END_STEP for a step other than the current one (past or future)
     TOO_LARGE = 3  #: CONFIG describes a network larger than the core
-    QUEUE_OVERFLOW = 4  #: more events in one step than ``event_queue_depth``
+    QUEUE_OVERFLOW = 4  #: more events in one step than ``event_queue_depth`` (input events or spikes)
+    DUPLICATE_EVENT = 5  #: an input event for a channel already sent for the same step
 
 
 __all__.append("ErrorFlag")

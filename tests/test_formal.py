@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from amaranth.hdl import Assert, Assume, Module, ResetSignal, Signal
+from amaranth.lib import wiring
+
 from spikestream.rtl.axi import SkidBuffer, StreamFifo
 from spikestream.rtl.csr import Access, AxiLiteCsr, AxiResponse, Register, RegisterMap
 from spikestream.sim.formal import AxiLiteHarness, StreamBufferHarness, bounded_model_check
@@ -81,3 +84,22 @@ def test_broken_variants_are_refuted(harness, tmp_path):
     assert not result.passed
     assert "formal.py:" in result.failed_assertion, result.failed_assertion  # a harness assertion, by line
     assert result.trace_vcd is not None and result.trace_vcd.stat().st_size > 0
+
+
+class ContradictoryHarness(wiring.Component):
+    """Assumes what cannot happen (a free-running counter never reaching 3)."""
+
+    def __init__(self):
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        count = Signal(4)
+        m.d.sync += count.eq(count + 1)
+        m.d.comb += [Assume(~ResetSignal()), Assume(count != 3), Assert(count < 8)]
+        return m
+
+
+def test_vacuous_checks_are_rejected(tmp_path):
+    with pytest.raises(RuntimeError, match="contradict each other at step 3"):
+        bounded_model_check(ContradictoryHarness(), depth=DEPTH, workdir=tmp_path)

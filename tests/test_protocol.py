@@ -69,3 +69,85 @@ def test_decode_output_rejects_garbage():
                                               [header(OutOpcode.SUMMARY), 1, 0xFFFFFFFF, 3, 12]])
     assert steps[0].step == 2 and steps[0].spikes == [5, 7] and steps[0].cycles == 30
     assert summaries[0].decision_step == -1
+
+
+# ---- protocol rules, on the packet-level emulation of the core (the RTL tests check the core) ----
+
+def _emulated(network, core=CORE):
+    from spikestream.host.golden import GoldenTransport
+
+    transport = GoldenTransport(core, learning=False)
+    for packet in encode_load(network, core):
+        transport.send(packet)
+    return transport
+
+
+def _drain(transport) -> list[list[int]]:
+    packets = list(transport._output)
+    transport._output.clear()
+    return packets
+
+
+def _register(transport, name: str) -> int:
+    from spikestream.rtl.registers import REGISTERS
+
+    return transport.read(REGISTERS.offset(name))
+
+
+def test_a_duplicate_event_is_flagged_dropped_and_harmless():
+    from spikestream.model.protocol import ErrorFlag
+
+    rng = np.random.default_rng(5)
+    network = random_network(rng, CORE)
+    raster = random_inputs(rng, network, 1)[0]
+    raster[0, 0] = True
+    clean = _emulated(network)
+    for packet in encode_sample(raster):
+        clean.send(packet)
+    doubled = _emulated(network)
+    for packet in encode_sample(raster):
+        if parse_header(packet[0]) == (InOpcode.EVENTS, 0):
+            packet = packet + [0]  # channel 0 twice in one packet
+        doubled.send(packet)
+        if parse_header(packet[0]) == (InOpcode.EVENTS, 0):
+            doubled.send([header(InOpcode.EVENTS, 0), 0])  # and once more in a packet of its own
+    assert _drain(doubled) == _drain(clean)
+    assert _register(doubled, "errors") == 1 << ErrorFlag.DUPLICATE_EVENT
+    assert _register(doubled, "dropped_packets") == 2
+    assert _register(doubled, "events_in") == _register(clean, "events_in") == int(raster.sum())
+
+
+def test_early_exit_sends_the_summary_right_after_the_deciding_step():
+    import dataclasses
+
+    from spikestream.model.network import Decision, DecisionMode
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):  # a network and sample that decide before the last step
+        network = dataclasses.replace(random_network(rng, CORE),
+                                      decision=Decision(DecisionMode.FIRST_SPIKE, early_exit=True))
+        raster = random_inputs(rng, network, 1)[0]
+        transport = _emulated(network)
+        sample = encode_sample(raster)
+        outputs = []
+        for index, packet in enumerate(sample[:-1]):
+            transport.send(packet)
+            outputs.append(_drain(transport))
+            if any(parse_header(p[0])[0] == OutOpcode.SUMMARY for p in outputs[-1]):
+                break
+        else:
+            continue
+        if parse_header(packet[0])[1] < network.timesteps - 1:
+            break
+    else:
+        pytest.fail("no random network decided before its last step")
+    deciding = parse_header(packet[0])[1]
+    assert parse_header(packet[0])[0] == InOpcode.END_STEP
+    assert [parse_header(p[0]) for p in outputs[-1]] == [(OutOpcode.STEP, deciding), (OutOpcode.SUMMARY, 0)]
+    steps, summaries, _ = decode_output(outputs[-1])
+    assert summaries[0].steps_run == deciding + 1
+    for packet in sample[index + 1:]:  # later events and markers, END_SAMPLE: ignored, no second SUMMARY
+        transport.send(packet)
+    assert _drain(transport) == [] and _register(transport, "errors") == 0
+    transport.send(encode_sample(raster)[0])  # the next sample starts at step 0
+    assert _register(transport, "errors") == 0

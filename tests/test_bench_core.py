@@ -1,0 +1,100 @@
+"""Smoke test of bench/bench_core.py at tiny size: the JSON's shape and that its figures agree.
+
+The cycle figures are checked against formulas computed here independently of the
+cycle model, and, in one simulation of the small reference core, against the RTL's STEP
+packets and cycles register.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikestream.model.config import CoreConfig
+from spikestream.model.cycles import DELIVER_PIPELINE_CYCLES
+from spikestream.sim.cases import SMALL_CORE
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_core.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_core", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_core"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fanout_figures_follow_the_row_formula(bench):
+    fanouts, mixed, lane_counts = (8, 5), (9, 3, 1), (1, 2, 4)
+    report = bench.fanout_benchmark(sources=3, lane_counts=lane_counts, fanouts=fanouts, mixed=mixed)
+    assert set(report["per_lanes"]) == {"1", "2", "4"}
+    scenarios = {f"3 sources x fan-out {f}": [f] * 3 for f in fanouts} | {f"mixed fan-outs {list(mixed)}": list(mixed)}
+    assert set(report["scenarios"]) == set(scenarios)
+    for name, scenario in scenarios.items():
+        for lanes, figures in zip(lane_counts, report["scenarios"][name]):
+            rows = sum(-(-f // lanes) for f in scenario)
+            assert figures["lanes"] == lanes
+            assert figures["synaptic_ops"] == sum(scenario)
+            assert figures["delivery_cycles"] == DELIVER_PIPELINE_CYCLES + rows
+            assert figures["synops_per_cycle_per_lane"] == round(sum(scenario) / (DELIVER_PIPELINE_CYCLES + rows)
+                                                                 / lanes, 4)
+            assert figures["synops_per_cycle_per_lane"] <= figures["row_rounding_bound"] <= 1.0
+            assert figures["step_synops_per_cycle_per_lane"] < figures["synops_per_cycle_per_lane"]
+    # One lane never rounds: only the 4 pipeline cycles separate it from 1.0.
+    assert report["scenarios"]["3 sources x fan-out 8"][0]["row_rounding_bound"] == 1.0
+
+
+def test_audio_figures_are_consistent(bench):
+    rng = np.random.default_rng(3)
+    inputs = rng.random((6, 12, 8)) < 0.2
+    network = bench.random_audio_network(rng, inputs, hidden=16, outputs=3)
+    core = CoreConfig()
+    report = bench.audio_benchmark(network, core, inputs, None, bench.describe(network, "test"), lane_counts=(1, 8))
+    json.dumps(report)  # serialisable
+    exact = report["default_core"]["first spike, no early exit"]
+    early = report["default_core"]["first spike, early exit"]
+    for figures in (exact, early):
+        assert figures["inferences_per_s"] == pytest.approx(core.clock_hz / figures["sample_cycles_mean"], rel=1e-3)
+        assert figures["sample_cycles_mean"] > figures["compute_cycles_mean"] > 0
+    assert exact["steps_run_mean"] == network.timesteps
+    assert early["steps_run_mean"] <= exact["steps_run_mean"]
+    assert early["sample_cycles_mean"] <= exact["sample_cycles_mean"]
+    assert exact["input_events_per_sample"] == pytest.approx(inputs.sum(axis=(1, 2)).mean(), abs=0.1)
+    sweep = report["lanes_sweep"]["first spike, no early exit"]
+    assert [row["lanes"] for row in sweep] == [1, 8]
+    assert sweep[1]["sample_cycles_mean"] == exact["sample_cycles_mean"]  # the default core has 8 lanes
+    assert sweep[0]["sample_cycles_mean"] >= sweep[1]["sample_cycles_mean"]
+
+
+def test_simulation_matches_the_cycle_model(bench, tmp_path):
+    """One Verilator build of the small reference core (shared with the RTL tests), two short runs."""
+    core = SMALL_CORE
+    rng = np.random.default_rng(5)
+    inputs = rng.random((2, 10, 8)) < 0.25
+    network = bench.random_audio_network(rng, inputs, hidden=12, outputs=3)
+    audio_jobs = {name: (variant, inputs) for name, variant in bench.audio_networks(network).items()}
+    check_jobs = {"burst": bench.burst_network([core.lanes * 2 + 1, core.lanes, 3], core.max_neurons)}
+    report = bench.sim_benchmark(core, audio_jobs, check_jobs, runs=(("lean", 0.0), ("cocotbext", 0.3)))
+    json.dumps(report)
+    assert report["rtl_matches_model"], report
+    assert set(report["rtl_checks"]) == {"burst"}
+    assert [(r["harness"], r["pause"]) for r in report["runs"]] == [("lean", 0.0)] * 2 + [("cocotbext", 0.3)] * 2
+    for run in report["runs"]:
+        assert run["rtl_matches_model"] and not run["mismatches"]
+        assert run["clock_cycles"] >= run["busy_cycles"] > 0
+        assert run["busy_cycles_per_s"] == pytest.approx(run["busy_cycles"] / run["wall_s"], rel=0.01)
+    # The burst's busy cycles by hand: step 0 delivers nothing, step 1 the rows of 3 sources.
+    fanouts = [core.lanes * 2 + 1, core.lanes, 3]
+    rows = sum(-(-f // core.lanes) for f in fanouts)
+    update = -(-core.max_neurons // core.neuron_lanes) + 5
+    step0, step1 = 1 + update + 4, DELIVER_PIPELINE_CYCLES + rows + update + 4
+    end = core.max_neurons + 2 + 5  # decision scan over the (silent) output population, SUMMARY
+    assert report["rtl_checks"]["burst"]["busy_cycles"] == (step0 + 1) + (step1 + 1) + (end + 1)
+    assert {r["job"] for r in report["runs"]} == set(audio_jobs)
