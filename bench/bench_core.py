@@ -278,6 +278,22 @@ def describe(network: Network, source: str) -> dict:
 SIM_RUNS = (("lean", 0.0), ("cocotbext", 0.0), ("lean", 0.3), ("cocotbext", 0.3))
 
 
+#: Verilator configuration of the fast build: only the top level's signals (the AXI ports
+#: cocotb drives) are public, instead of cocotb's ``--public-flat-rw`` on every signal.
+PUBLIC_TOP_VLT = '`verilator_config\npublic_flat_rw -module "spikestream_core" -var "*"\n'
+
+
+def fast_build_args() -> tuple[str, ...]:
+    """Verilator arguments of the fast simulation build (written config file, optimisation flags)."""
+    from spikestream.sim.runner import cache_dir
+
+    config = cache_dir("sim") / "bench-public-top.vlt"
+    if not config.is_file() or config.read_text() != PUBLIC_TOP_VLT:
+        config.write_text(PUBLIC_TOP_VLT)
+    return ("--no-public-flat-rw", str(config), "-O3", "--x-assign", "fast", "--x-initial", "fast",
+            "-CFLAGS", "-O2")
+
+
 def check_packets(network: Network, core: CoreConfig, inputs: np.ndarray, packets: list[list[int]]) -> list[str]:
     """Compare the STEP and SUMMARY packets of ``inputs`` with the models; return mismatch lines."""
     from spikestream.model.protocol import decode_output

@@ -14,8 +14,9 @@ from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Signal
 
-from spikestream.model.protocol import CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, NEURON_FIELDS, NEURON_WORDS, ErrorFlag, InOpcode
 from spikestream.model.network import DecisionMode
+from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, NEURON_FIELDS,
+                                        NEURON_WORDS, ErrorFlag, InOpcode)
 
 __all__ = ["add_parser_states"]
 

