@@ -41,6 +41,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -166,7 +167,8 @@ def load_digits(frontend, split: str, samples: int) -> tuple[np.ndarray, np.ndar
     from spikestream.model.audio.datasets import load_dataset
 
     data = load_dataset("digits", frontend, split=split)
-    return data.X[:samples], data.y[:samples], f"digits corpus, split {split!r}, encoder {getattr(frontend.encoder, 'value', frontend.encoder)!r}"
+    encoder = getattr(frontend.encoder, "value", frontend.encoder)
+    return data.X[:samples], data.y[:samples], f"digits corpus, split {split!r}, encoder {encoder!r}"
 
 
 def random_audio_network(rng: np.random.Generator, tune_inputs: np.ndarray, hidden: int = 128, outputs: int = 10,
@@ -326,12 +328,13 @@ def expected_busy_cycles(network: Network, core: CoreConfig, inputs: np.ndarray)
 def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndarray]],
                   check_jobs: dict[str, tuple[Network, np.ndarray]], runs=SIM_RUNS, seed: int = 0,
                   idle_cycles: int = 0, extra_env: dict[str, str] | None = None,
-                  build_args: tuple[str, ...] = ()) -> dict:
+                  build_args: tuple[str, ...] = (), keep_files: bool = False) -> dict:
     """Build the core (cached), run the jobs under each harness; speed figures and model checks.
 
     ``idle_cycles`` > 0 first lets the clock run that long with no Python woken (the
     simulator's own speed on an idle core); ``extra_env`` goes to the simulator process
     (e.g. ``COCOTB_ENABLE_PROFILING=1``); ``build_args`` to Verilator (a separate cached build).
+    The run folders (networks, inputs, logs) are deleted unless ``keep_files`` or a check failed.
     """
     from spikestream.model.fileformat import save_network
     from spikestream.rtl.top import TOPLEVEL, generate_verilog
@@ -373,6 +376,8 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
                 continue
             network, inputs = {**check_jobs, **audio_jobs}[result["name"]]
             problems = check_packets(network, core, inputs, result["packets"])
+            if result["errors"] or result["dropped_packets"]:  # e.g. a word the harness sent twice
+                problems.append(f"errors register {result['errors']:#x}, dropped packets {result['dropped_packets']}")
             if pause == 0.0:
                 busy = expected_busy_cycles(network, core, inputs)
                 if result["busy_cycles"] != busy:
@@ -386,6 +391,7 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
                      "cpu_s": round(result["cpu_seconds"], 3),
                      "busy_cycles_per_cpu_s": round(result["busy_cycles"] / result["cpu_seconds"]),
                      "rtl_matches_model": not problems, "mismatches": problems[:5]}
+            entry.update({key: result[key] for key in ("python_clock_edges", "python_sleeps") if key in result})
             if result["name"] in check_jobs:
                 report["rtl_checks"][result["name"]] = entry
             else:
@@ -394,6 +400,9 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
             raise RuntimeError(f"the benchmark simulation failed; log {run.log_file}")
     report["rtl_matches_model"] = all_ok
     report["goal_busy_cycles_per_s"] = 500_000
+    if all_ok and not keep_files:
+        shutil.rmtree(work, ignore_errors=True)
+        del report["run_dirs"]
     return report
 
 
@@ -422,6 +431,11 @@ def main(argv: list[str] | None = None) -> int:
                                            "the network file's core or CoreConfig())")
     parser.add_argument("--sim-runs", nargs="+", default=[f"{h}:{p}" for h, p in SIM_RUNS],
                         help="harness:pause pairs simulated, e.g. lean:0 cocotbext:0.3")
+    parser.add_argument("--fast-build", action="store_true",
+                        help="simulate a Verilator build with only the top level public (not cocotb's "
+                             "--public-flat-rw) and -O3 / -O2 (a separate cached build)")
+    parser.add_argument("--idle-cycles", type=int, default=200_000,
+                        help="clock cycles simulated with no Python woken, to measure the simulator alone")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
@@ -463,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                     check_jobs[f"burst fan-out {fanout}"] = burst_network([fanout] * args.burst_sources,
                                                                           sim_core.max_neurons)
             runs = [(text.split(":")[0], float(text.split(":")[1])) for text in args.sim_runs]
-            report["sim"] = sim_benchmark(sim_core, audio_jobs, check_jobs, runs, args.seed)
+            report["sim"] = sim_benchmark(sim_core, audio_jobs, check_jobs, runs, args.seed, args.idle_cycles,
+                                          build_args=fast_build_args() if args.fast_build else ())
             report["sim"]["network"] = description
     report["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     text = json.dumps(report, indent=2)

@@ -21,7 +21,9 @@ Two harnesses drive the same ports:
 
 The clock is cocotb's :class:`~cocotb.clock.Clock` (its toggling is in C in cocotb 2).
 Timing starts after the network is loaded and ends when the last sample's SUMMARY has
-arrived; ``cycles`` (busy cycles) is read by AXI4-Lite before and after, outside the timing.
+arrived; ``cycles`` (busy cycles), ``errors`` and ``dropped_packets`` are read by
+AXI4-Lite before and after, outside the timing. With ``idle_cycles`` the clock first runs
+that long with no coroutine woken (the simulator's own speed).
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ class _LeanHarness:
         self.dut = dut
         self.pause = pause
         self.rng = random.Random(seed)
+        self.cycles_stepped = 0  #: loop passes (one clock edge each)
+        self.sleeps = 0  #: waits for a value change
         dut.s_axis_tvalid.value = 0
         dut.m_axis_tready.value = 0
 
@@ -124,11 +128,13 @@ class _LeanHarness:
             if not int(out_valid.value) and (next_word >= len(words) or not int(in_ready.value)):
                 # Nothing can move until the core raises tready or tvalid (both change just
                 # after a clock edge): sleep without waking Python on every cycle.
+                self.sleeps += 1
                 if next_word >= len(words):
                     await RisingEdge(out_valid)
                 else:
                     await First(RisingEdge(out_valid), RisingEdge(in_ready))
             await RisingEdge(clock)
+            self.cycles_stepped += 1
             # Beats of the edge that just passed.
             if valid and int(in_ready.value):
                 next_word += 1
@@ -176,14 +182,21 @@ async def benchmark(dut):
         await ClockCycles(dut.aclk, 8)  # let the CONFIG check finish before the counters are read
         cycles_before = await registers.read_dword(REGISTERS.offset("cycles"))
         sample_packets = [packet for raster in inputs for packet in encode_sample(raster)]
+        if isinstance(harness, _LeanHarness):  # count the samples' wake-ups only, not the load's
+            harness.cycles_stepped = harness.sleeps = 0
         started_ns = get_sim_time("ns")
         started, cpu_started = time.perf_counter(), time.process_time()
         received = await harness.exchange(sample_packets, len(inputs))
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        woken = {"python_clock_edges": harness.cycles_stepped, "python_sleeps": harness.sleeps} if isinstance(
+            harness, _LeanHarness) else {}
         clock_cycles = round((get_sim_time("ns") - started_ns) / CLOCK_NS)
         cycles_after = await registers.read_dword(REGISTERS.offset("cycles"))
+        errors = await registers.read_dword(REGISTERS.offset("errors"))
+        dropped = await registers.read_dword(REGISTERS.offset("dropped_packets"))
         results.append({"name": job["name"], "seconds": seconds, "cpu_seconds": cpu_seconds,
                         "clock_cycles": clock_cycles,
-                        "busy_cycles": (cycles_after - cycles_before) % (1 << 32), "packets": received})
+                        "busy_cycles": (cycles_after - cycles_before) % (1 << 32), "errors": errors,
+                        "dropped_packets": dropped, "packets": received, **woken})
         dut._log.info("%s: %d clock cycles in %.2f s", job["name"], clock_cycles, seconds)
     Path(parameters["results"]).write_text(json.dumps(results))

@@ -97,7 +97,7 @@ class SpikingCore(wiring.Component):
         spikes emitted, packets with an error); ``counters_clear`` zeroes them.
     busy, configured, sample_done, step : Out
         Status: not waiting for input; a valid CONFIG was loaded; the sample ended
-        early (decision made); the next step to run.
+        early (decision made and SUMMARY sent; END_SAMPLE awaited); the next step to run.
 
     After a reset the core first zeroes its accumulators (one cycle per group of
     ``neuron_lanes`` neurons; ``busy``, not counted in ``cycles``), then accepts input.

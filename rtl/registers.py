@@ -33,7 +33,8 @@ REGISTERS = RegisterMap([
     Register("config_hash", Access.RO, 32, doc="CoreConfig.hash32() of the configuration the core was built from"),
     Register("control", Access.RW, len(CONTROL_BITS), doc="bit 0: write 1 to zero the activity counters"),
     Register("status", Access.RO, 32,
-             doc="bit 0 busy, bit 1 configured, bit 2 sample ended early, bits 8+: next step of the sample"),
+             doc="bit 0 busy, bit 1 configured, bit 2 sample ended early (SUMMARY sent, END_SAMPLE awaited), "
+                 "bits 8+: next step of the sample"),
     Register("errors", Access.W1C, len(ErrorFlag),
              doc="sticky error flags (" + ", ".join(f"bit {e.value} {e.name}" for e in ErrorFlag)
              + "); write 1 to clear"),

@@ -44,6 +44,7 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 from spikestream.model import cycles
 from spikestream.model.config import CoreConfig
 from spikestream.host.golden import GoldenTransport
+from spikestream.host.transport import TransportTimeout
 from spikestream.model.golden import Counter
 from spikestream.model.network import INPUT, Decision, DecisionMode, Network, Population, SynapseGroup
 from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_fanout_table, decode_synapse_rows,
@@ -405,8 +406,12 @@ async def _against_emulation(harness: CoreHarness, emulation: GoldenTransport, p
     """Send ``packets`` (+ READ_NEURONS) to the core and the emulation; compare every output packet."""
     for packet in packets + [[header(InOpcode.READ_NEURONS)]]:
         emulation.send(packet)
-    wanted = list(emulation._output)
-    emulation._output.clear()
+    wanted = []
+    while True:  # the emulation answers at once: take everything it sent
+        try:
+            wanted.append(emulation.receive(timeout=0))
+        except TransportTimeout:
+            break
     received = await _run_and_collect(harness, packets)  # adds the READ_NEURONS
     scoreboard._check(f"{label}: number of output packets", len(received), len(wanted))
     for index, (observed, expected) in enumerate(zip(received, wanted)):

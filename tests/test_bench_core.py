@@ -89,7 +89,10 @@ def test_simulation_matches_the_cycle_model(bench, tmp_path):
     for run in report["runs"]:
         assert run["rtl_matches_model"] and not run["mismatches"]
         assert run["clock_cycles"] >= run["busy_cycles"] > 0
-        assert run["busy_cycles_per_s"] == pytest.approx(run["busy_cycles"] / run["wall_s"], rel=0.01)
+        # wall_s is rounded to milliseconds, the speed is not
+        slowest = run["busy_cycles"] / (run["wall_s"] + 5e-4)
+        fastest = run["busy_cycles"] / max(run["wall_s"] - 5e-4, 1e-9)
+        assert slowest <= run["busy_cycles_per_s"] <= fastest
     # The burst's busy cycles by hand: step 0 delivers nothing, step 1 the rows of 3 sources.
     fanouts = [core.lanes * 2 + 1, core.lanes, 3]
     rows = sum(-(-f // core.lanes) for f in fanouts)

@@ -83,9 +83,15 @@ def _emulated(network, core=CORE):
 
 
 def _drain(transport) -> list[list[int]]:
-    packets = list(transport._output)
-    transport._output.clear()
-    return packets
+    """Every packet the emulated core has sent so far."""
+    from spikestream.host.transport import TransportTimeout
+
+    packets = []
+    while True:
+        try:
+            packets.append(transport.receive(timeout=0))
+        except TransportTimeout:
+            return packets
 
 
 def _register(transport, name: str) -> int:

@@ -164,3 +164,13 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys):
         assert "rtl backend needs" in capsys.readouterr().err
     else:
         assert code == 0
+
+
+def test_command_line_parses_without_importing_torch():
+    # The board has no torch: building the parser (every subcommand's options) must not need it.
+    import subprocess
+    import sys
+
+    code = "import sys; from spikestream.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -22,8 +22,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     from ..network import DecisionMode, ResetMode
-    from .layers import Architecture
-    from .prune import PruningMethod
+    from .choices import Architecture, PruningMethod
 
     group = parser.add_argument_group("architecture")
     group.add_argument("--arch", choices=[a.value for a in Architecture], default="feedforward")

@@ -18,7 +18,6 @@ Every group delivers one step after the spike (the core's rule), whatever it con
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,18 +25,10 @@ import torch
 
 from ..config import DECAY_UNITY, CoreConfig
 from ..network import INPUT, Decision, DecisionMode, Network, Population, ResetMode, SynapseGroup
+from .choices import Architecture
 from .net import SpikingNetwork, Trainable
 
 __all__ = ["Architecture", "ArchitectureConfig", "build_network", "build_model"]
-
-
-class Architecture(enum.Enum):
-    """Connection pattern between the layers (see the module docstring)."""
-
-    FEEDFORWARD = "feedforward"
-    SELF_RECURRENT = "self_recurrent"
-    SKIP = "skip"
-    RECURRENT = "recurrent"
 
 
 def _decay_of(time_constant: float) -> int:

@@ -20,20 +20,14 @@ group masks, so pruned synapses are not stored in the core.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import torch
 
+from .choices import PruningMethod
 from .net import SpikingNetwork
 
 __all__ = ["PruningMethod", "PruningConfig", "Pruner"]
-
-
-class PruningMethod(enum.Enum):
-    NONE = "none"
-    MAGNITUDE = "magnitude"
-    REWIRE = "rewire"
 
 
 @dataclass(frozen=True)
