@@ -52,7 +52,7 @@ from .protocol import STATE_WORDS, encode_load, encode_sample
 __all__ = [
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
     "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "update_cycles", "end_cycles", "load_cycles",
-    "readback_cycles", "synapse_readback_cycles", "fanout_readback_cycles", "sample_cycles",
+    "readback_cycles", "synapse_readback_cycles", "fanout_readback_cycles", "input_cycles", "sample_cycles",
 ]
 
 DELIVER_EMPTY_CYCLES = 1
@@ -154,19 +154,22 @@ def fanout_readback_cycles(sources: int) -> int:
     return 1 + sources * 3
 
 
+def input_cycles(raster: np.ndarray, steps_run: int) -> int:
+    """Cycles a sample spends taking in its input words and markers (no stalls).
+
+    Every input word costs one cycle, except the END_STEPs that run a step and the
+    END_SAMPLE (or the SUMMARY's FIFO check right after an early exit's deciding step:
+    the total is the same), which cost :data:`MARKER_CYCLES` each.
+    """
+    words = sum(len(packet) for packet in encode_sample(np.asarray(raster, bool)))
+    return words - steps_run - 1 + MARKER_CYCLES * steps_run + MARKER_CYCLES
+
+
 def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: SampleResult) -> np.ndarray:
     """Cycles of whole samples ``int64 [B]`` with no stalls: input words, markers, steps, end."""
     inputs = np.asarray(inputs, bool)
     if inputs.ndim == 2:
         inputs = inputs[None]
     per_step = step_cycles(network, core, inputs, result)
-    totals = []
-    for b in range(inputs.shape[0]):
-        words = sum(len(packet) for packet in encode_sample(inputs[b]))
-        ran = int(result.steps_run[b])
-        # Executed END_STEPs and the SUMMARY's FIFO check: at END_SAMPLE, or right after the
-        # deciding step on an early exit (then END_SAMPLE, like the skipped END_STEPs, is
-        # consumed in one cycle and counted in words; the total is the same).
-        markers = MARKER_CYCLES * ran + MARKER_CYCLES
-        totals.append(words - ran - 1 + markers + int(per_step[b].sum()) + end_cycles(network))
-    return np.array(totals, np.int64)
+    return np.array([input_cycles(inputs[b], int(result.steps_run[b])) + int(per_step[b].sum()) + end_cycles(network)
+                     for b in range(inputs.shape[0])], np.int64)
