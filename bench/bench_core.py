@@ -21,7 +21,7 @@ definition next to it (``definitions``):
 ``sim``
     Verilator simulation speed through cocotb: the core built with Verilator (cached,
     build time excluded) runs samples of the audio benchmark through its AXI ports
-    (:mod:`bench_sim`), with cocotbext-axi drivers as in the verification testbench and
+    (:mod:`spikestream.sim.bench_tb`), with cocotbext-axi drivers as in the verification testbench and
     with a lean single-coroutine driver, with and without random backpressure. Every
     STEP and SUMMARY packet received is compared with the golden and cycle models, so the
     run also checks the cycle figures of the other two benchmarks on the RTL (the
@@ -60,7 +60,6 @@ from spikestream.model.golden import Counter  # noqa: E402
 from spikestream.model.network import (INPUT, Decision, DecisionMode, Network, Population,  # noqa: E402
                                        SynapseGroup)
 
-BENCH_DIR = Path(__file__).resolve().parent
 LANE_COUNTS = (1, 2, 4, 8, 16)
 AUDIO_LANE_COUNTS = (1, 2, 4, 8, 16, 32)
 #: Fan-outs of the uniform bursts: multiples of every lane count (256), of few (96, 500),
@@ -342,8 +341,6 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
     from spikestream.sim.verify import verilator_make_workaround
 
     verilator_make_workaround()
-    if str(BENCH_DIR) not in sys.path:  # the simulator's Python imports bench_sim from sys.path
-        sys.path.insert(0, str(BENCH_DIR))
     started = time.monotonic()
     build = build_verilog(generate_verilog(core), TOPLEVEL, build_args=build_args)
     report = {"core": core.to_dict(), "build_args": list(build_args),
@@ -360,10 +357,11 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
     for index, (harness, pause) in enumerate(runs):
         names = list(audio_jobs) + (list(check_jobs) if index == 0 else [])
         results_path = work / f"results-{index}.json"
-        run = run_cocotb(build, "bench_sim", parameters={"harness": harness, "pause": pause, "seed": seed,
-                                                         "jobs": [files[n] for n in names],
-                                                         "idle_cycles": idle_cycles if index == 0 else 0,
-                                                         "results": str(results_path)},
+        run = run_cocotb(build, "spikestream.sim.bench_tb",
+                         parameters={"harness": harness, "pause": pause, "seed": seed,
+                                     "jobs": [files[n] for n in names],
+                                     "idle_cycles": idle_cycles if index == 0 else 0,
+                                     "results": str(results_path)},
                          test_dir=work / f"run-{index}", extra_env=extra_env)
         report.setdefault("run_dirs", []).append(str(work / f"run-{index}"))
         if not results_path.is_file():

@@ -44,8 +44,7 @@ import numpy as np  # noqa: E402
 
 from spikestream.model import INPUT, CoreConfig, Decision, DecisionMode, Network, Population, SynapseGroup  # noqa: E402
 from spikestream.model import golden  # noqa: E402
-
-DECAY_UNITY = 4096
+from spikestream.model.config import DECAY_BITS, DECAY_UNITY  # noqa: E402
 
 
 def audio_network(rng: np.random.Generator, inputs: int = 64, hidden: int = 256, outputs: int = 10,
@@ -72,7 +71,7 @@ def audio_network(rng: np.random.Generator, inputs: int = 64, hidden: int = 256,
 
 def _decay(x: int, d: int) -> int:
     product = x * (DECAY_UNITY - d)
-    return product >> 12 if product >= 0 else -((-product) >> 12)  # truncate toward zero
+    return product >> DECAY_BITS if product >= 0 else -((-product) >> DECAY_BITS)  # truncate toward zero
 
 
 def naive_run(network: Network, core: CoreConfig, inputs: np.ndarray) -> np.ndarray:

@@ -115,6 +115,8 @@ class BoardTransport:
         self.poll_seconds = poll_seconds
         self.send_timeout = send_timeout
         self.transfers_sent = 0
+        log.info("board transport for %s: send buffer %d words, receive buffer %d words", core.to_json(),
+                 max_send_words, max_packet_words(core))
 
     # ---- registers -------------------------------------------------------------------
     def read(self, offset: int) -> int:

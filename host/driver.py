@@ -30,6 +30,7 @@ import numpy as np
 
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
+from spikestream.model.encoding import check_spike_batch
 from spikestream.model.fileformat import load_network, save_network
 from spikestream.model.network import Network
 from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_output, decode_synapse_rows,
@@ -256,16 +257,7 @@ class SpikeCore:
 
     def _check_inputs(self, inputs) -> np.ndarray:
         network = self._require_network()
-        inputs = np.asarray(inputs)
-        if inputs.ndim == 2:
-            inputs = inputs[None]
-        expected = (network.timesteps, network.n_inputs)
-        if inputs.ndim != 3 or inputs.shape[1:] != expected:
-            raise ValueError(f"input spikes have shape {inputs.shape}, expected [batch, timesteps, channels] = "
-                             f"[B, {expected[0]}, {expected[1]}]")
-        if inputs.dtype != bool and not np.isin(inputs, (0, 1)).all():
-            raise ValueError("input spikes must be 0 or 1 (a channel spikes at most once per step)")
-        return inputs.astype(bool)
+        return check_spike_batch(inputs, network.timesteps, network.n_inputs)
 
     def _batch(self, inputs: np.ndarray, read_state: bool, rewards: Sequence[int] | None) -> BatchResult:
         network = self._require_network()
@@ -332,7 +324,7 @@ class SpikeCore:
         Raises
         ------
         LearningUnavailable
-            On backends without on-chip learning (the RTL core of version 1 ignores REWARD).
+            On backends without on-chip learning (the RTL core parses REWARD but does not learn).
         """
         network = self._require_network()
         inputs = self._check_inputs(inputs)

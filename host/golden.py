@@ -35,8 +35,8 @@ from spikestream.model.config import DECAY_UNITY, CoreConfig
 from spikestream.model.cycles import (DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES,
                                       REPORT_CYCLES, SUMMARY_CYCLES, step_cycles, update_cycles)
 from spikestream.model.network import Network
-from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, KEEP_BITS,
-                                        NEURON_FIELDS, NEURON_WORDS, ErrorFlag, InOpcode, OutOpcode, header,
+from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, FANOUT_WORDS, KEEP_BITS,
+                                        NEURON_FIELDS, NEURON_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, header,
                                         parse_header, synapse_format, synapse_layout, synapse_rows, to_signed)
 from .regmap import RegisterView
 from .transport import TransportError, TransportTimeout
@@ -45,7 +45,7 @@ __all__ = ["GoldenTransport"]
 
 log = logging.getLogger("spikestream.host.golden")
 
-_WORD_MASK = 0xFFFFFFFF
+_WORD_MASK = (1 << WORD_BITS) - 1
 _KEEP_MASK = (1 << KEEP_BITS) - 1
 _MODES = {code: mode for mode, code in DECISION_CODES.items()}
 
@@ -102,7 +102,7 @@ class GoldenTransport:
         self._output: collections.deque[list[int]] = collections.deque()
         self._config: list[int] | None = None
         self._neuron_words = np.zeros((core.max_neurons, NEURON_WORDS), np.int64)
-        self._fanout = np.zeros((core.num_sources, 2), np.int64)
+        self._fanout = np.zeros((core.num_sources, FANOUT_WORDS), np.int64)
         self._rows = np.zeros((synapse_rows(core), core.lanes), np.int64)
         self._compiled = None  # (params, synapses, weights, live fan-out, source costs), rebuilt after a load
         self._learning = None  # (network, core, enabled, synapse state) since learning was first enabled
@@ -222,7 +222,7 @@ class GoldenTransport:
         self._on_table(self._neuron_words, NEURON_WORDS, self._config[1], "neurons", argument, payload)
 
     def _on_fanout(self, argument: int, payload: list[int]) -> None:
-        self._on_table(self._fanout, 2, self._config[0] + self._config[1], "sources", argument, payload)
+        self._on_table(self._fanout, FANOUT_WORDS, self._config[0] + self._config[1], "sources", argument, payload)
 
     def _on_synapses(self, argument: int, payload: list[int]) -> None:
         self._on_table(self._rows, self.core.lanes, self._rows.shape[0], "synapse rows", argument, payload)

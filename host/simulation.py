@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import random
 import logging
 import os
 from pathlib import Path
@@ -27,10 +26,11 @@ from typing import Sequence
 import cocotb
 # Documented as cocotb.bridge / cocotb.resume; cocotb 2.1 does not re-export them at the top level.
 from cocotb._bridge import bridge, resume
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
 
 from spikestream.model.config import CoreConfig
+from spikestream.sim import axi_ports
+from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
 
 from .transport import TransportError, TransportTimeout
 
@@ -38,17 +38,8 @@ __all__ = ["SimulationTransport", "run_scenario", "driver_session", "CLOCK_NS", 
 
 log = logging.getLogger("spikestream.host.simulation")
 
-CLOCK_NS = 10
 #: Longest a receive waits in simulated cycles, whatever the host timeout (keeps a hang short).
 MAX_WAIT_CYCLES = 500_000
-
-
-def _to_bytes(words: Sequence[int]) -> bytes:
-    return b"".join((int(word) & 0xFFFFFFFF).to_bytes(4, "little") for word in words)
-
-
-def _to_words(data: bytes) -> list[int]:
-    return [int.from_bytes(data[k:k + 4], "little") for k in range(0, len(data), 4)]
 
 
 class SimulationTransport:
@@ -69,26 +60,17 @@ class SimulationTransport:
     """
 
     name = "rtl-sim"
-    learning = None  # the RTL of version 1 parses REWARD but does not learn
+    learning = None  # the RTL core, as of rtl.registers.CORE_VERSION, parses REWARD but does not learn
 
     def __init__(self, dut, core: CoreConfig, pause: float = 0.0, seed: int = 0):
-        from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
-
         self.dut = dut
         self.core = core
-        for name in ("s_axis", "m_axis", "s_axi"):
-            logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
-        self._source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
-                                       reset_active_level=False)
-        self._sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
-                                   reset_active_level=False)
-        self._master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn,
-                                     reset_active_level=False)
+        self._source = axi_ports.stream_source(dut)
+        self._sink = axi_ports.stream_sink(dut)
+        self._master = axi_ports.register_master(dut)
         self.words_sent = 0
-        if pause > 0:  # idle cycles on the input stream, backpressure on the output stream
-            rng = random.Random(seed)
-            self._source.set_pause_generator(iter(lambda: rng.random() < pause, None))
-            self._sink.set_pause_generator(iter(lambda: rng.random() < pause, None))
+        # Idle cycles on the input stream, backpressure on the output stream.
+        axi_ports.add_pauses(self._source, self._sink, pause, seed)
 
     def read(self, offset: int) -> int:
         return resume(self._read)(offset)
@@ -120,7 +102,7 @@ class SimulationTransport:
         from cocotbext.axi import AxiStreamFrame
 
         # Queued: the source drives it while the sink keeps collecting output (no deadlock).
-        await self._source.send(AxiStreamFrame(_to_bytes(words)))
+        await self._source.send(AxiStreamFrame(to_bytes(words)))
         self.words_sent += len(words)
 
     def receive(self, timeout: float) -> list[int]:
@@ -134,7 +116,7 @@ class SimulationTransport:
             frame = await with_timeout(self._sink.recv(), cycles * CLOCK_NS, "ns")
         except SimTimeoutError:
             raise TransportTimeout(f"no packet from m_axis in {cycles} simulated cycles") from None
-        return _to_words(frame.tdata)
+        return to_words(frame.tdata)
 
     def flush(self, timeout: float) -> None:
         cycles = int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES))
@@ -167,12 +149,9 @@ async def driver_session(dut):
 
     parameters = tb_parameters()
     core = CoreConfig.from_dict(parameters["core"])
-    cocotb.start_soon(Clock(dut.aclk, CLOCK_NS, unit="ns").start())
+    axi_ports.start(dut)
     transport = SimulationTransport(dut, core, parameters.get("pause", 0.0), parameters.get("seed", 0))
-    dut.aresetn.value = 0
-    await ClockCycles(dut.aclk, 4)
-    dut.aresetn.value = 1
-    await ClockCycles(dut.aclk, 2)
+    await axi_ports.reset(dut)
     scenario = _resolve(parameters["scenario"])
 
     def session() -> dict:
@@ -198,6 +177,7 @@ def run_scenario(core: CoreConfig, scenario: str, arguments: dict | None = None,
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="spikestream-host-sim-"))
     work.mkdir(parents=True, exist_ok=True)
     results_path = work / "scenario-results.json"
+    log.info("scenario %s on the simulated core %s (pause %s, seed %d)", scenario, core.to_json(), pause, seed)
     build = build_verilog(generate_verilog(core), TOPLEVEL)
     run = run_cocotb(build, "spikestream.host.simulation", testcase="driver_session",
                      parameters={"core": core.to_dict(), "scenario": scenario, "arguments": arguments or {},

@@ -47,7 +47,7 @@ import numpy as np
 from .config import CoreConfig
 from .golden import Counter, SampleResult
 from .network import Network
-from .protocol import STATE_WORDS, encode_load, encode_sample
+from .protocol import FANOUT_WORDS, STATE_WORDS, encode_load, encode_sample
 
 __all__ = [
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
@@ -97,8 +97,12 @@ def step_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: 
     pending[:, 1:] = sources[:, :-1]
     events = pending.sum(axis=2)
     ran = np.arange(steps)[None, :] < result.steps_run[:, None]
-    if not np.array_equal(np.where(ran, events, 0), result.counters[:, :, Counter.EVENTS]):
-        raise ValueError("inputs do not match the result: the delivered events differ from the golden counters")
+    delivered = np.where(ran, events, 0)
+    if not np.array_equal(delivered, result.counters[:, :, Counter.EVENTS]):
+        sample, step = np.argwhere(delivered != result.counters[:, :, Counter.EVENTS])[0]
+        raise ValueError(f"inputs do not match the result: sample {sample} step {step} delivers "
+                         f"{delivered[sample, step]} events, the golden counters say "
+                         f"{result.counters[sample, step, Counter.EVENTS]}")
     deliver = np.where(events == 0, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES + pending.astype(np.int64) @ costs)
     update = np.zeros((batch, steps), np.int64)
     for b in range(batch):
@@ -150,8 +154,8 @@ def synapse_readback_cycles(core: CoreConfig, rows: int) -> int:
 
 
 def fanout_readback_cycles(sources: int) -> int:
-    """Cycles of READ_FANOUT after its last word: one header, then per source a read and 2 words."""
-    return 1 + sources * 3
+    """Cycles of READ_FANOUT after its last word: one header, then per source a read and its 2 words."""
+    return 1 + sources * (1 + FANOUT_WORDS)
 
 
 def input_cycles(raster: np.ndarray, steps_run: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster"]
+__all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster", "check_spike_batch"]
 
 
 def ttfs_latency(intensity: np.ndarray, window: int) -> np.ndarray:
@@ -65,7 +65,38 @@ def events_to_raster(events: np.ndarray, timesteps: int, channels: int) -> np.nd
             raise ValueError(f"event {bad[0]} has {label} {events[bad[0], column]}, expected 0 .. {limit - 1}")
     raster = np.zeros((timesteps, channels), bool)
     flat = events[:, 0] * channels + events[:, 1]
-    if np.unique(flat).size != flat.size:
-        raise ValueError("an event (timestep, channel) is repeated; a channel spikes at most once per step")
+    unique, counts = np.unique(flat, return_counts=True)
+    if (counts > 1).any():
+        timestep, channel = divmod(int(unique[counts > 1][0]), channels)
+        raise ValueError(f"an event (timestep, channel) is repeated: ({timestep}, {channel}); "
+                         "a channel spikes at most once per step")
     raster[events[:, 0], events[:, 1]] = True
     return raster
+
+
+def check_spike_batch(inputs, timesteps: int, channels: int) -> np.ndarray:
+    """Return ``inputs`` as a batch of rasters ``bool [B, timesteps, channels]``, or raise.
+
+    A single raster ``[timesteps, channels]`` is a batch of one. Values other than
+    0 and 1 are an error (a channel spikes at most once per step); a bool array is
+    returned as it is, without a copy.
+
+    >>> check_spike_batch([[1, 0, 0], [0, 1, 1]], 2, 3).shape
+    (1, 2, 3)
+    >>> check_spike_batch(np.zeros((4, 2, 5)), 2, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: input spikes have shape (4, 2, 5), expected [batch, timesteps, channels] = [B, 2, 3]
+    """
+    inputs = np.asarray(inputs)
+    if inputs.ndim == 2:
+        inputs = inputs[None]
+    if inputs.ndim != 3 or inputs.shape[1:] != (timesteps, channels):
+        raise ValueError(f"input spikes have shape {inputs.shape}, expected [batch, timesteps, channels] = "
+                         f"[B, {timesteps}, {channels}]")
+    if inputs.dtype != bool:
+        if not np.isin(inputs, (0, 1)).all():
+            bad = inputs[~np.isin(inputs, (0, 1))].flat[0]
+            raise ValueError(f"input spike value {bad} is not 0 or 1 (a channel spikes at most once per step)")
+        inputs = inputs.astype(bool)
+    return inputs

@@ -118,6 +118,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .config import DECAY_BITS, DECAY_UNITY, CoreConfig
+from .encoding import check_spike_batch
 from .network import DecisionMode, LearningKind, Network, ResetMode, SynapseGroup
 
 __all__ = [
@@ -564,21 +565,6 @@ def _end_of_sample(network: Network, params: Params, plastic: list[_Plastic], sy
 
 # ---- running samples --------------------------------------------------------------------
 
-def _check_inputs(params: Params, inputs: np.ndarray) -> np.ndarray:
-    inputs = np.asarray(inputs)
-    if inputs.ndim == 2:
-        inputs = inputs[None]
-    expected = (params.timesteps, params.n_inputs)
-    if inputs.ndim != 3 or inputs.shape[1:] != expected:
-        raise ValueError(f"input spikes have shape {inputs.shape}, expected [batch, timesteps, channels] = "
-                         f"[B, {expected[0]}, {expected[1]}]")
-    if inputs.dtype != bool:
-        if not np.isin(inputs, (0, 1)).all():
-            raise ValueError("input spikes must be 0 or 1 (a channel spikes at most once per step)")
-        inputs = inputs.astype(bool)
-    return inputs
-
-
 def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.ndarray, synapses: SynapseState,
                learning: bool, rewards: Sequence[int] | None,
                learning_enabled: Sequence[bool] | None) -> tuple[SampleResult, SynapseState]:
@@ -648,7 +634,7 @@ def run(network: Network, core: CoreConfig, inputs: np.ndarray, synapses: Synaps
         Learned weights and connectivity (default: those of ``network``).
     """
     params = compile_network(network, core)
-    inputs = _check_inputs(params, inputs)
+    inputs = check_spike_batch(inputs, params.timesteps, params.n_inputs)
     synapses = initial_synapse_state(network) if synapses is None else synapses
     result, _ = _run_batch(network, core, params, inputs, synapses, False, None, None)
     return result
@@ -665,7 +651,7 @@ def learn(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Seque
     Returns one :class:`SampleResult` per sample and the final :class:`SynapseState`.
     """
     params = compile_network(network, core)
-    inputs = _check_inputs(params, inputs)
+    inputs = check_spike_batch(inputs, params.timesteps, params.n_inputs)
     synapses = initial_synapse_state(network) if synapses is None else synapses
     synapses = SynapseState(synapses.weight.copy(), synapses.live.copy(), synapses.prune_count.copy(), synapses.lfsr)
     if rewards is not None:

@@ -78,7 +78,7 @@ from .network import DecisionMode, Network, ResetMode
 
 __all__ = [
     "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
-    "SUMMARY_WORDS", "STATE_WORDS", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
+    "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
     "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
     "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "decode_fanout_table", "to_signed",
@@ -92,6 +92,7 @@ CONFIG_WORDS = 6  #: fixed words before the per-group exponents
 STEP_TRAILER_WORDS = 4
 SUMMARY_WORDS = 4
 STATE_WORDS = 4
+FANOUT_WORDS = 2  #: per source in FANOUT and FANOUT_TABLE: first synapse row, synapse count
 
 # Bit positions inside the packed neuron words 3 and 4 (see pack_neurons).
 _KEEP_BITS = 13  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
@@ -296,7 +297,7 @@ def encode_load(network: Network, core: CoreConfig, max_payload: int = 256, live
         packets.append(_packet(InOpcode.NEURONS, first, neurons[first:first + per].ravel()))
     layout = synapse_layout(network, core, live, weight)
     fanout = np.stack([layout.first_row, layout.count], axis=1)
-    per = max(1, max_payload // 2)
+    per = max(1, max_payload // FANOUT_WORDS)
     for first in range(0, network.n_sources, per):
         packets.append(_packet(InOpcode.FANOUT, first, fanout[first:first + per].ravel()))
     per = max(1, max_payload // core.lanes)
@@ -393,10 +394,10 @@ def decode_synapse_rows(packet: Sequence[int], lanes: int) -> tuple[int, np.ndar
 def decode_fanout_table(packet: Sequence[int]) -> tuple[int, np.ndarray]:
     """Return ``(first_source, int64 [n_sources, 2])`` (first row, count) of a FANOUT_TABLE packet."""
     opcode, first_source = parse_header(packet[0])
-    if opcode != OutOpcode.FANOUT_TABLE or (len(packet) - 1) % 2:
+    if opcode != OutOpcode.FANOUT_TABLE or (len(packet) - 1) % FANOUT_WORDS:
         raise ProtocolError(f"not a FANOUT_TABLE packet of word pairs: header {packet[0]:#010x}, "
                             f"{len(packet) - 1} payload words")
-    return first_source, np.array(packet[1:], np.int64).reshape(-1, 2)
+    return first_source, np.array(packet[1:], np.int64).reshape(-1, FANOUT_WORDS)
 
 
 def decode_neuron_state(payload: Sequence[int]) -> np.ndarray:

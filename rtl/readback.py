@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from amaranth.hdl import Array, Mux, Signal, signed
 
-from spikestream.model.protocol import STATE_WORDS, WORD_BITS, OutOpcode, header
+from spikestream.model.protocol import FANOUT_WORDS, STATE_WORDS, WORD_BITS, OutOpcode, header
 
 __all__ = ["add_readback_states"]
 
@@ -32,65 +32,63 @@ def add_readback_states(m, e: SimpleNamespace) -> None:
             m.d.sync += readback_index.eq(0)
             m.next = "READ_ISSUE"
 
-    with m.State("READ_ISSUE"):
-        with m.If(fifo_has_room(STATE_WORDS)):
-            m.d.comb += [state_r.en.eq(1), state_r.addr.eq(group_of(readback_index))]
-            m.d.sync += state_slot.eq(slot_of(readback_index))
-            m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
-            m.next = "READ_WORDS"
-
-    with m.State("READ_WORDS"):
-        m.d.sync += report_index.eq(report_index + 1)
+    def state_word(final):
         stored = state_r.data[state_slot]  # the stored state, even before a sample's first step
         fields = Array([stored.u.as_signed(), stored.v.as_signed(), stored.theta, stored.refractory_left])
         value = Signal(signed(WORD_BITS))
         m.d.comb += value.eq(fields[report_index])
-        final = report_index == STATE_WORDS - 1
-        emit(value.as_unsigned(), final & (readback_index == n_neurons))
-        with m.If(final & (readback_index == n_neurons)):
-            m.next = "RECEIVE"
-        with m.Elif(final):
-            m.next = "READ_ISSUE"
+        return value.as_unsigned()
+
+    _add_item_states(m, e, "READ", state_r, group_of(readback_index), STATE_WORDS, n_neurons, state_word,
+                     also_on_issue=[state_slot.eq(slot_of(readback_index))])
 
     with m.State("ROWS_HEADER"):
         with m.If(fifo_has_room(1)):
             emit(header(OutOpcode.SYNAPSE_ROWS, 0) | readback_index)
             m.next = "ROWS_ISSUE"
 
-    with m.State("ROWS_ISSUE"):
-        with m.If(fifo_has_room(lanes)):
-            m.d.comb += [synapse_r.en.eq(1), synapse_r.addr.eq(readback_index)]
-            m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
-            m.next = "ROWS_WORDS"
-
-    with m.State("ROWS_WORDS"):
-        m.d.sync += report_index.eq(report_index + 1)
+    def row_word(final):
         lane_words = Array(synapse_r.data[lane].as_value() for lane in range(lanes))
-        final = report_index == lanes - 1
-        emit(lane_words[report_index], final & (readback_index == readback_end))
-        with m.If(final & (readback_index == readback_end)):
-            m.next = "RECEIVE"
-        with m.Elif(final):
-            m.next = "ROWS_ISSUE"
+        return lane_words[report_index]
+
+    _add_item_states(m, e, "ROWS", synapse_r, readback_index, lanes, readback_end, row_word)
 
     with m.State("FANOUT_HEADER"):
         with m.If(fifo_has_room(1)):
             emit(header(OutOpcode.FANOUT_TABLE, 0) | readback_index)
             m.next = "FANOUT_ISSUE"
 
-    with m.State("FANOUT_ISSUE"):
-        with m.If(fifo_has_room(2)):
-            m.d.comb += [pointer_r.en.eq(1), pointer_r.addr.eq(readback_index)]
-            m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
-            m.next = "FANOUT_WORDS"
+    def pointer_word(final):  # FANOUT_WORDS: first row, then count
+        return Mux(final, pointer_r.data.count, pointer_r.data.first_row)
 
-    with m.State("FANOUT_WORDS"):
+    _add_item_states(m, e, "FANOUT", pointer_r, readback_index, FANOUT_WORDS, readback_end, pointer_word)
+
+
+def _add_item_states(m, e: SimpleNamespace, name: str, port, address, item_words: int, last_item, word_of,
+                     also_on_issue=()) -> None:
+    """Add ``{name}_ISSUE`` and ``{name}_WORDS``: read item ``readback_index``, send its words.
+
+    ``{name}_ISSUE`` waits for FIFO room for the item's ``item_words`` words, reads
+    ``address`` on the memory ``port`` and advances ``readback_index`` (plus the
+    ``also_on_issue`` statements). ``{name}_WORDS`` sends ``word_of(final)`` for word
+    ``report_index`` (``final``: it is the item's last word), then goes back to
+    ``{name}_ISSUE`` for the next item, or to ``RECEIVE`` after the item ``last_item``
+    (the last word of that one ends the packet).
+    """
+    report_index, readback_index = e.report_index, e.readback_index
+
+    with m.State(f"{name}_ISSUE"):
+        with m.If(e.fifo_has_room(item_words)):
+            m.d.comb += [port.en.eq(1), port.addr.eq(address)]
+            m.d.sync += list(also_on_issue)
+            m.d.sync += [report_index.eq(0), readback_index.eq(readback_index + 1)]
+            m.next = f"{name}_WORDS"
+
+    with m.State(f"{name}_WORDS"):
         m.d.sync += report_index.eq(report_index + 1)
-        final = report_index == 1
-        emit(Mux(final, pointer_r.data.count, pointer_r.data.first_row),
-             final & (readback_index == readback_end))
-        with m.If(final & (readback_index == readback_end)):
+        final = report_index == item_words - 1
+        e.emit(word_of(final), final & (readback_index == last_item))
+        with m.If(final & (readback_index == last_item)):
             m.next = "RECEIVE"
         with m.Elif(final):
-            m.next = "FANOUT_ISSUE"
-
+            m.next = f"{name}_ISSUE"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from spikestream.model.protocol import ErrorFlag
 
-from .csr import Access, Register, RegisterMap
+from .csr import DATA_WIDTH, Access, Register, RegisterMap
 
 __all__ = ["CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "CONTROL_BITS", "REGISTERS", "version_word",
            "register_map_json"]
@@ -29,20 +29,21 @@ def version_word() -> int:
 
 
 REGISTERS = RegisterMap([
-    Register("version", Access.RO, 32, reset=version_word(), doc="0x5353 << 16 | core version"),
-    Register("config_hash", Access.RO, 32, doc="CoreConfig.hash32() of the configuration the core was built from"),
+    Register("version", Access.RO, DATA_WIDTH, reset=version_word(),
+             doc=f"{VERSION_MAGIC:#x} << 16 | core version"),
+    Register("config_hash", Access.RO, DATA_WIDTH, doc="CoreConfig.hash32() of the configuration the core was built from"),
     Register("control", Access.RW, len(CONTROL_BITS), doc="bit 0: write 1 to zero the activity counters"),
-    Register("status", Access.RO, 32,
+    Register("status", Access.RO, DATA_WIDTH,
              doc="bit 0 busy, bit 1 configured, bit 2 sample ended early (SUMMARY sent, END_SAMPLE awaited), "
                  "bits 8+: next step of the sample"),
     Register("errors", Access.W1C, len(ErrorFlag),
              doc="sticky error flags (" + ", ".join(f"bit {e.value} {e.name}" for e in ErrorFlag)
              + "); write 1 to clear"),
-    Register("cycles", Access.RO, 32, doc="busy cycles (not waiting for input), wrapping"),
-    Register("synaptic_ops", Access.RO, 32, doc="synapses traversed, wrapping"),
-    Register("events_in", Access.RO, 32, doc="input events accepted, wrapping"),
-    Register("events_out", Access.RO, 32, doc="neuron spikes emitted, wrapping"),
-    Register("dropped_packets", Access.RO, 32, doc="packets in which data was dropped for an error, wrapping"),
+    Register("cycles", Access.RO, DATA_WIDTH, doc="busy cycles (not waiting for input), wrapping"),
+    Register("synaptic_ops", Access.RO, DATA_WIDTH, doc="synapses traversed, wrapping"),
+    Register("events_in", Access.RO, DATA_WIDTH, doc="input events accepted, wrapping"),
+    Register("events_out", Access.RO, DATA_WIDTH, doc="neuron spikes emitted, wrapping"),
+    Register("dropped_packets", Access.RO, DATA_WIDTH, doc="packets in which data was dropped for an error, wrapping"),
 ])
 
 

@@ -30,16 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-import random
 from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
-from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamMonitor, AxiStreamSink,
-                           AxiStreamSource)
+from cocotbext.axi import AxiStreamFrame
 
 from spikestream.model import cycles
 from spikestream.model.config import CoreConfig
@@ -51,26 +47,14 @@ from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_f
                                         encode_load, encode_sample, header, parse_header, synapse_layout,
                                         synapse_rows)
 from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
+from spikestream.sim import axi_ports
+from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
 from spikestream.sim.cases import random_case
 from spikestream.sim.runner import tb_parameters
 from spikestream.sim.scoreboard import Scoreboard, expected_samples, inputs_from_packets, split_samples
 
-CLOCK_NS = 10
 #: Longest wait for one output packet: far above any step of the small test networks.
 RECEIVE_TIMEOUT_CYCLES = 200_000
-
-
-def _to_bytes(packet: list[int]) -> bytes:
-    return b"".join(int(word).to_bytes(4, "little") for word in packet)
-
-
-def _to_words(data: bytes) -> list[int]:
-    return [int.from_bytes(data[k:k + 4], "little") for k in range(0, len(data), 4)]
-
-
-def _pauses(rng: random.Random, probability: float):
-    while True:
-        yield rng.random() < probability
 
 
 class CoreHarness:
@@ -78,25 +62,15 @@ class CoreHarness:
 
     def __init__(self, dut, pause: float, seed: int):
         self.dut = dut
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
-                                      reset_active_level=False)
-        self.input_monitor = AxiStreamMonitor(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
-                                              reset_active_level=False)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
-                                  reset_active_level=False)
-        self.registers = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn,
-                                       reset_active_level=False)
+        self.source = axi_ports.stream_source(dut)
+        self.input_monitor = axi_ports.stream_monitor(dut)
+        self.sink = axi_ports.stream_sink(dut)
+        self.registers = axi_ports.register_master(dut)
         self.observed_inputs: list[list[int]] = []
-        rng = random.Random(seed)
-        if pause > 0:
-            self.source.set_pause_generator(_pauses(rng, pause))
-            self.sink.set_pause_generator(_pauses(rng, pause))
+        axi_ports.add_pauses(self.source, self.sink, pause, seed)
 
     async def reset(self) -> None:
-        self.dut.aresetn.value = 0
-        await ClockCycles(self.dut.aclk, 4)
-        self.dut.aresetn.value = 1
-        await ClockCycles(self.dut.aclk, 2)
+        await axi_ports.reset(self.dut)
 
     async def read(self, name: str) -> int:
         return await self.registers.read_dword(REGISTERS.offset(name))
@@ -106,25 +80,23 @@ class CoreHarness:
 
     async def send(self, packets: list[list[int]]) -> None:
         for packet in packets:
-            await self.source.send(AxiStreamFrame(_to_bytes(packet)))
+            await self.source.send(AxiStreamFrame(to_bytes(packet)))
 
     async def receive(self, count: int, timeout_cycles: int) -> list[list[int]]:
         packets = []
         for _ in range(count):
             frame = await with_timeout(self.sink.recv(), timeout_cycles * CLOCK_NS, "ns")
-            packets.append(_to_words(frame.tdata))
+            packets.append(to_words(frame.tdata))
         return packets
 
     def drain_input_monitor(self) -> list[list[int]]:
         while not self.input_monitor.empty():
-            self.observed_inputs.append(_to_words(self.input_monitor.recv_nowait().tdata))
+            self.observed_inputs.append(to_words(self.input_monitor.recv_nowait().tdata))
         return self.observed_inputs
 
 
 async def _start(dut, pause: float, seed: int) -> CoreHarness:
-    for name in ("s_axis", "m_axis", "s_axi"):
-        logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
-    cocotb.start_soon(Clock(dut.aclk, CLOCK_NS, unit="ns").start())
+    axi_ports.start(dut)
     harness = CoreHarness(dut, pause, seed)
     await harness.reset()
     return harness

@@ -64,6 +64,7 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         mine = [seed for k, seed in enumerate(seeds) if k % len(cores) == index]
         if not mine:
             continue
+        log.info("configuration %d: seeds %s on %s", index, mine, core.to_json())
         build = build_verilog(generate_verilog(core), TOPLEVEL)
         results_path = work_dir / f"results-{index}.json"
         run = run_cocotb(build, "spikestream.sim.core_tb", testcase="random_networks",

@@ -77,6 +77,11 @@ class OverlayDesign:
 
         return 1 << AXI_LITE_ADDRESS_BITS
 
+    @property
+    def dma_window(self) -> int:
+        """Bytes of the AXI DMA's register window (64 KiB, fixed by the Xilinx IP)."""
+        return 0x10000
+
 
 @dataclass(frozen=True)
 class Port:
@@ -371,7 +376,7 @@ def hwh_xml(design: OverlayDesign) -> str:
     ps.attrib.pop("MODCLASS")
     memory_map = ElementTree.SubElement(ps, "MEMORYMAP")
     for instance, base, size, interface, basename, block in (
-            (design.dma_instance, design.dma_base, 0x10000, "S_AXI_LITE", "C_BASEADDR", "Reg"),
+            (design.dma_instance, design.dma_base, design.dma_window, "S_AXI_LITE", "C_BASEADDR", "Reg"),
             (design.core_instance, design.core_base, window, "s_axi", "C_S_AXI_BASEADDR", "registers")):
         ElementTree.SubElement(memory_map, "MEMRANGE", {
             "ADDRESSBLOCK": block, "BASENAME": basename, "BASEVALUE": f"0x{base:08X}",
@@ -387,7 +392,7 @@ def hwh_xml(design: OverlayDesign) -> str:
     # The AXI DMA (simple mode, both directions): pynq's DMA driver reads these parameters.
     dma = _hwh_module(modules, design.dma_instance, "xilinx.com:ip:axi_dma:7.1", "axi_dma",
                       {**dma_parameters(design), "C_BASEADDR": f"0x{design.dma_base:08X}",
-                       "C_HIGHADDR": f"0x{design.dma_base + 0xFFFF:08X}"})
+                       "C_HIGHADDR": f"0x{design.dma_base + design.dma_window - 1:08X}"})
     dma_ports = _dma_ports()
     to_core = {"m_axis_mm2s": "s_axis", "s_axis_s2mm": "m_axis"}
     connections = {port.name: (design.core_instance, to_core[port.name.rsplit("_", 1)[0]] + "_"

@@ -100,7 +100,7 @@ def block_design_tcl(design: OverlayDesign) -> str:
         "# Addresses: the ones the .hwh and the driver expect.",
         "assign_bd_address",
         f"set_property offset 0x{design.dma_base:08X} [get_bd_addr_segs {ps}/Data/SEG_{dma}_Reg]",
-        f"set_property range 64K [get_bd_addr_segs {ps}/Data/SEG_{dma}_Reg]",
+        f"set_property range {design.dma_window // 1024}K [get_bd_addr_segs {ps}/Data/SEG_{dma}_Reg]",
         f"set_property offset 0x{design.core_base:08X} [get_bd_addr_segs {ps}/Data/SEG_{core}_registers]",
         f"set_property range {design.register_window // 1024}K [get_bd_addr_segs {ps}/Data/SEG_{core}_registers]",
         "",

@@ -1,10 +1,10 @@
 """cocotb module of the core benchmarks: run samples through ``spikestream_core``'s AXI ports and time them.
 
-Not a test of its own: :mod:`bench_core` builds the core with Verilator, writes the jobs
+Not a test of its own: ``bench/bench_core.py`` builds the core with Verilator, writes the jobs
 (network files, input rasters, harness, backpressure) to the run's parameter file and
 starts this module through :func:`spikestream.sim.runner.run_cocotb`; this module writes,
 per job, the output packets it received, the core's ``cycles`` register and the wall
-time, and :mod:`bench_core` compares the packets with the golden and cycle models.
+time, and ``bench/bench_core.py`` compares the packets with the golden and cycle models.
 
 Two harnesses drive the same ports:
 
@@ -29,38 +29,22 @@ that long with no coroutine woken (the simulator's own speed).
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
-from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamMonitor, AxiStreamSink, \
-    AxiStreamSource
+from cocotbext.axi import AxiStreamFrame
 
 from spikestream.model.fileformat import load_network
 from spikestream.model.protocol import OutOpcode, encode_load, encode_sample, parse_header
 from spikestream.rtl.registers import REGISTERS
+from spikestream.sim import axi_ports
+from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
 from spikestream.sim.runner import tb_parameters
-
-CLOCK_NS = 10
-
-
-def _to_bytes(packet: list[int]) -> bytes:
-    return b"".join(int(word).to_bytes(4, "little") for word in packet)
-
-
-def _to_words(data: bytes) -> list[int]:
-    return [int.from_bytes(data[k:k + 4], "little") for k in range(0, len(data), 4)]
-
-
-def _pauses(rng: random.Random, probability: float):
-    while True:
-        yield rng.random() < probability
 
 
 def _is_summary(packet: list[int]) -> bool:
@@ -71,22 +55,18 @@ class _CocotbextHarness:
     """cocotbext-axi source, sink and input monitor (the verification testbench's set-up)."""
 
     def __init__(self, dut, pause: float, seed: int):
-        bus_in, bus_out = AxiStreamBus.from_prefix(dut, "s_axis"), AxiStreamBus.from_prefix(dut, "m_axis")
-        self.source = AxiStreamSource(bus_in, dut.aclk, dut.aresetn, reset_active_level=False)
-        self.monitor = AxiStreamMonitor(bus_in, dut.aclk, dut.aresetn, reset_active_level=False)
-        self.sink = AxiStreamSink(bus_out, dut.aclk, dut.aresetn, reset_active_level=False)
-        if pause > 0:
-            rng = random.Random(seed)
-            self.source.set_pause_generator(_pauses(rng, pause))
-            self.sink.set_pause_generator(_pauses(rng, pause))
+        self.source = axi_ports.stream_source(dut)
+        self.monitor = axi_ports.stream_monitor(dut)
+        self.sink = axi_ports.stream_sink(dut)
+        axi_ports.add_pauses(self.source, self.sink, pause, seed)
 
     async def exchange(self, packets: list[list[int]], summaries: int) -> list[list[int]]:
         for packet in packets:
-            await self.source.send(AxiStreamFrame(_to_bytes(packet)))
+            await self.source.send(AxiStreamFrame(to_bytes(packet)))
         await self.source.wait()
         received = []
         while sum(map(_is_summary, received)) < summaries:
-            received.append(_to_words((await self.sink.recv()).tdata))
+            received.append(to_words((await self.sink.recv()).tdata))
         self.monitor.clear()
         return received
 
@@ -153,14 +133,9 @@ class _LeanHarness:
 async def benchmark(dut):
     """Run every job of the parameter file; write received packets, cycles and wall time."""
     parameters = tb_parameters()
-    for name in ("s_axis", "m_axis", "s_axi"):
-        logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
-    cocotb.start_soon(Clock(dut.aclk, CLOCK_NS, unit="ns").start())
-    registers = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn, reset_active_level=False)
-    dut.aresetn.value = 0
-    await ClockCycles(dut.aclk, 4)
-    dut.aresetn.value = 1
-    await ClockCycles(dut.aclk, 2)
+    axi_ports.start(dut)
+    registers = axi_ports.register_master(dut)
+    await axi_ports.reset(dut)
     # One harness per simulation: cocotbext-axi's coroutines cannot be stopped, and two
     # drivers on one port would fight.
     harness_class = {"cocotbext": _CocotbextHarness, "lean": _LeanHarness}[parameters["harness"]]
