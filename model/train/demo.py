@@ -44,7 +44,7 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
     from ..config import CoreConfig
     from ..network import DecisionMode
     from .data import load_splits
-    from .evaluate import RtlUnavailable, _run_rtl, evaluate
+    from .evaluate import RtlUnavailable, _run_rtl, evaluate, run_golden
     from .export import export_network
     from .layers import ArchitectureConfig, build_model
     from .trainer import TrainConfig, configure_torch, predict, train
@@ -113,9 +113,14 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
     try:
         sample = splits.test.subset(np.arange(min(rtl_samples, len(splits.test))))
         rtl = _run_rtl(network, core, sample.inputs)
-        expected = _golden_decisions(network, core, sample.inputs)
-        summary["rtl"] = {"samples": int(len(sample)), "decisions_match_golden": bool(np.all(rtl["decision"] == expected))}
-        print(f"      RTL decisions match the golden model: {summary['rtl']['decisions_match_golden']}")
+        expected = run_golden(network, core, sample.inputs)
+        summary["rtl"] = {"samples": int(len(sample)),
+                          "decisions_match_golden": bool(np.all(rtl["decision"] == expected["decision"])),
+                          "cycles_match_cycle_model": bool(np.all(rtl["cycles"] == expected["cycles"])),
+                          "accuracy": float(np.mean(rtl["decision"] == sample.labels))}
+        print(f"      RTL decisions match the golden model: {summary['rtl']['decisions_match_golden']}; "
+              f"RTL cycles match the cycle model: {summary['rtl']['cycles_match_cycle_model']}; "
+              f"RTL accuracy on these samples: {100 * summary['rtl']['accuracy']:.0f} %")
     except RtlUnavailable as error:
         summary["rtl"] = {"skipped": str(error)}
         print(f"      skipped: {error}")
