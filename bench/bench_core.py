@@ -56,6 +56,7 @@ from spikestream.model import golden  # noqa: E402
 from spikestream.model.config import CoreConfig  # noqa: E402
 from spikestream.model.cycles import (REPORT_CYCLES, end_cycles, sample_cycles, step_cycles,  # noqa: E402
                                       update_cycles)
+from spikestream.model.generate import normal_weights  # noqa: E402
 from spikestream.model.golden import Counter  # noqa: E402
 from spikestream.model.network import (INPUT, Decision, DecisionMode, Network, Population,  # noqa: E402
                                        SynapseGroup)
@@ -182,7 +183,7 @@ def random_audio_network(rng: np.random.Generator, tune_inputs: np.ndarray, hidd
     steps, channels = tune_inputs.shape[1:]
 
     def weights(shape, scale, mean=0.0):
-        return np.clip(np.rint(rng.normal(mean, scale, shape)), -128, 127).astype(np.int64)
+        return normal_weights(rng, shape, scale, mean)
 
     groups = [
         SynapseGroup(INPUT, "hidden", weights((channels, hidden), 30.0, mean=6.0), exponent=6),

@@ -45,13 +45,14 @@ import numpy as np  # noqa: E402
 from spikestream.model import INPUT, CoreConfig, Decision, DecisionMode, Network, Population, SynapseGroup  # noqa: E402
 from spikestream.model import golden  # noqa: E402
 from spikestream.model.config import DECAY_BITS, DECAY_UNITY  # noqa: E402
+from spikestream.model.generate import normal_weights  # noqa: E402
 
 
 def audio_network(rng: np.random.Generator, inputs: int = 64, hidden: int = 256, outputs: int = 10,
                   timesteps: int = 100, recurrent_density: float = 0.2) -> Network:
     """Draw the benchmark network: input -> hidden (+ sparse hidden -> hidden) -> output."""
     def weights(shape, scale, mean=0.0):
-        return np.clip(np.rint(rng.normal(mean, scale, shape)), -128, 127).astype(np.int64)
+        return normal_weights(rng, shape, scale, mean)
 
     hidden_population = Population("hidden", hidden, threshold=rng.integers(60000, 120000, hidden),
                                    current_decay=rng.integers(200, 1200, hidden),

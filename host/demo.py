@@ -55,7 +55,8 @@ def template_network(templates: np.ndarray, threshold: int = 600, weight_scale: 
     classes, timesteps, channels = templates.shape
     probability = templates.mean(axis=1)  # [classes, channels]
     centred = probability - probability.mean(axis=0, keepdims=True)
-    weights = np.clip(np.round(weight_scale * centred / max(np.abs(centred).max(), 1e-9)), -128, 127).astype(np.int64)
+    weights = np.clip(np.round(weight_scale * centred / max(np.abs(centred).max(), 1e-9)),
+                      CoreConfig().weight_min, CoreConfig().weight_max).astype(np.int64)
     output = Population("words", classes, threshold=threshold, current_decay=4095, voltage_decay=256)
     group = SynapseGroup(INPUT, "words", weights.T.copy(), weights.T != 0, exponent=0, learning=learning,
                          pruning=pruning)

@@ -33,7 +33,7 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.encoding import check_spike_batch
 from spikestream.model.fileformat import load_network, save_network
 from spikestream.model.network import Network
-from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_output, decode_synapse_rows,
+from spikestream.model.protocol import (STATE_WORDS, ErrorFlag, InOpcode, OutOpcode, decode_output, decode_synapse_rows,
                                         encode_load, encode_sample, header, parse_header, synapse_layout)
 
 from .regmap import RegisterView
@@ -267,7 +267,7 @@ class SpikeCore:
         events = np.zeros((batch, steps), np.int64)
         ops = np.zeros((batch, steps), np.int64)
         decisions, decision_steps, steps_run, sample_cycles = (np.zeros(batch, np.int64) for _ in range(4))
-        states = np.zeros((batch, n, 4), np.int64) if read_state else None
+        states = np.zeros((batch, n, STATE_WORDS), np.int64) if read_state else None
         started = time.perf_counter()
         for b in range(batch):
             reports, summary, state = self._run_sample(inputs[b], b, read_state, rewards)

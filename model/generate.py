@@ -16,7 +16,7 @@ from .config import DECAY_UNITY, CoreConfig
 from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, Population, PruningRule,
                       ResetMode, SynapseGroup)
 
-__all__ = ["RandomNetworkOptions", "random_network", "random_inputs"]
+__all__ = ["RandomNetworkOptions", "random_network", "random_inputs", "normal_weights"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +127,9 @@ def random_inputs(rng: np.random.Generator, network: Network, batch: int, rate: 
     """Draw input spike rasters ``bool [batch, timesteps, n_inputs]``."""
     rate = float(rng.uniform(0.05, 0.5)) if rate is None else rate
     return rng.random((batch, network.timesteps, network.n_inputs)) < rate
+
+
+def normal_weights(rng: np.random.Generator, shape: tuple[int, ...], scale: float, mean: float = 0.0,
+                   core: CoreConfig = CoreConfig()) -> np.ndarray:
+    """Draw normal weights, rounded half to even and clipped to the core's weight range (int64)."""
+    return np.clip(np.rint(rng.normal(mean, scale, shape)), core.weight_min, core.weight_max).astype(np.int64)
