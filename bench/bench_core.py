@@ -20,12 +20,16 @@ definition next to it (``definitions``):
     with and without early exit, for the default lanes and a sweep over lanes.
 ``sim``
     Verilator simulation speed through cocotb: the core built with Verilator (cached,
-    build time excluded) runs samples of the audio benchmark through its AXI ports
-    (:mod:`spikestream.sim.bench_tb`), with cocotbext-axi drivers as in the verification testbench and
-    with a lean single-coroutine driver, with and without random backpressure. Every
-    STEP and SUMMARY packet received is compared with the golden and cycle models, so the
-    run also checks the cycle figures of the other two benchmarks on the RTL (the
-    fan-out bursts at the built lane count, the audio samples).
+    build time excluded) runs samples of the audio benchmark (``--sim-core small``: a
+    network scaled to the small reference core). Harness ``player``: the Verilog stream
+    player of :mod:`spikestream.sim.stream_player` holds the words and streams them at
+    full rate (or with pseudo-random pauses), cocotb sleeps until the samples are done
+    (speed build, only the player's ports public). Harnesses ``lean`` and ``cocotbext``
+    (:mod:`spikestream.sim.bench_tb`): Python moves every word, with a single coroutine
+    or with cocotbext-axi drivers as in the verification testbench. Every STEP and
+    SUMMARY packet received is compared with the golden and cycle models, so the run
+    also checks the cycle figures of the other two benchmarks on the RTL (the fan-out
+    bursts at the built lane count, the audio samples).
 
 Usage::
 
@@ -84,12 +88,16 @@ DEFINITIONS = {
     "audio.spikes_per_step": "neuron spikes per step run (all populations), mean over samples",
     "audio.synaptic_ops_per_sample": "synapses traversed per sample (golden counter SYNAPTIC_OPS)",
     "audio.input_events_per_sample": "input spike events per sample (of the steps run)",
+    "sim.clock_cycles_per_s": "core clock cycles (simulated aclk cycles: sim time / 10 ns) / wall seconds of the "
+                              "sample exchange, build and network load excluded (goal >= 500,000)",
     "sim.busy_cycles_per_s": "core busy cycles (the cycles register: every cycle the core is not waiting for "
-                             "input) / wall seconds of the sample exchange (goal >= 500,000)",
-    "sim.busy_cycles_per_cpu_s": "the same per CPU second of the simulator process (Verilator + cocotb's Python "
-                                 "share one process): the speed on an unloaded core",
-    "sim.clock_cycles_per_s": "simulated aclk cycles (sim time / 10 ns) / wall seconds: also the cycles the "
-                              "core waited for input words or output room",
+                             "input) / wall seconds of the sample exchange",
+    "sim.busy_cycles_per_cpu_s": "busy cycles per CPU second of the simulator process (Verilator + cocotb's "
+                                 "Python share one process): the speed on an unloaded core",
+    "sim.harness": "player: Verilog stream player, no Python per word (sim/stream_player.py); lean / cocotbext: "
+                   "Python moves every word (sim/bench_tb.py)",
+    "sim.load_average_1min": "the machine's 1-minute load average when the run ended (2 cores, shared)",
+    "sim.clock_cycles_per_cpu_s": "the same per CPU second of the simulator process",
     "sim.idle_clock_cycles_per_s": "aclk cycles / wall seconds while the clock runs with no Python coroutine "
                                    "woken and the core idle: the simulator's own speed, the harness's ceiling",
     "sim.rtl_matches_model": "every STEP packet (spikes, events, synaptic ops, spikes, cycles) and SUMMARY "
@@ -277,23 +285,24 @@ def describe(network: Network, source: str) -> dict:
 
 # ---- 3. simulation speed ----------------------------------------------------------------------
 
-SIM_RUNS = (("lean", 0.0), ("cocotbext", 0.0), ("lean", 0.3), ("cocotbext", 0.3))
-
-
-#: Verilator configuration of the fast build: only the top level's signals (the AXI ports
-#: cocotb drives) are public, instead of cocotb's ``--public-flat-rw`` on every signal.
-PUBLIC_TOP_VLT = '`verilator_config\npublic_flat_rw -module "spikestream_core" -var "*"\n'
+#: (harness, pause) pairs of the simulation benchmark: the Verilog stream player (no Python
+#: per word, speed build) first, then the two cocotb drivers of :mod:`spikestream.sim.bench_tb`.
+SIM_RUNS = (("player", 0.0), ("player", 0.3), ("lean", 0.0), ("cocotbext", 0.0), ("lean", 0.3), ("cocotbext", 0.3))
+PLAYER = "player"
 
 
 def fast_build_args() -> tuple[str, ...]:
-    """Verilator arguments of the fast simulation build (written config file, optimisation flags)."""
-    from spikestream.sim.runner import cache_dir
+    """Verilator arguments of a speed build of ``spikestream_core`` alone (its ports public, nothing else)."""
+    from amaranth.lib import wiring
 
-    config = cache_dir("sim") / "bench-public-top.vlt"
-    if not config.is_file() or config.read_text() != PUBLIC_TOP_VLT:
-        config.write_text(PUBLIC_TOP_VLT)
-    return ("--no-public-flat-rw", str(config), "-O3", "--x-assign", "fast", "--x-initial", "fast",
-            "-CFLAGS", "-O2")
+    from spikestream.rtl.top import TOPLEVEL, SpikestreamCore
+    from spikestream.sim.runner import speed_build_args
+
+    top = SpikestreamCore(CoreConfig())  # the ports are the same for every configuration
+    top._MustUse__silence = True  # only its signature is read
+    members = top.signature.members
+    return speed_build_args(TOPLEVEL, [name for name, m in members.items() if m.flow == wiring.In],
+                            [name for name, m in members.items() if m.flow == wiring.Out])
 
 
 def check_packets(network: Network, core: CoreConfig, inputs: np.ndarray, packets: list[list[int]]) -> list[str]:
@@ -325,28 +334,53 @@ def expected_busy_cycles(network: Network, core: CoreConfig, inputs: np.ndarray)
                for sample in expected_samples(network, core, inputs))
 
 
+def _player_results(core: CoreConfig, jobs: dict[str, tuple[Network, np.ndarray]], pause: float,
+                    seed: int) -> list[dict]:
+    """Run ``jobs`` on the stream player (:mod:`spikestream.sim.stream_player`); results as bench_tb writes them."""
+    from spikestream.sim.stream_player import PlayerJob, play
+
+    played = play(core, [PlayerJob.samples(name, network, core, inputs) for name, (network, inputs) in jobs.items()],
+                  pause=pause, seed=seed + 1)
+    return [{"name": job.name, "seconds": job.seconds, "cpu_seconds": job.cpu_seconds,
+             "clock_cycles": job.clock_cycles, "busy_cycles": job.busy_cycles, "errors": job.errors,
+             "dropped_packets": job.dropped_packets, "packets": job.packets + job.setup_packets}
+            for job in played]
+
+
 def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndarray]],
                   check_jobs: dict[str, tuple[Network, np.ndarray]], runs=SIM_RUNS, seed: int = 0,
                   idle_cycles: int = 0, extra_env: dict[str, str] | None = None,
-                  build_args: tuple[str, ...] = (), keep_files: bool = False) -> dict:
+                  build_args: tuple[str, ...] = (), keep_files: bool = False,
+                  player_jobs: dict[str, tuple[Network, np.ndarray]] | None = None) -> dict:
     """Build the core (cached), run the jobs under each harness; speed figures and model checks.
 
-    ``idle_cycles`` > 0 first lets the clock run that long with no Python woken (the
-    simulator's own speed on an idle core); ``extra_env`` goes to the simulator process
-    (e.g. ``COCOTB_ENABLE_PROFILING=1``); ``build_args`` to Verilator (a separate cached build).
-    The run folders (networks, inputs, logs) are deleted unless ``keep_files`` or a check failed.
+    Harness ``player`` runs the Verilog stream player's speed build
+    (:mod:`spikestream.sim.stream_player`) on ``player_jobs`` (default: ``audio_jobs``;
+    it is fast enough for more samples); the others run :mod:`spikestream.sim.bench_tb`
+    on the core built with ``build_args``. ``check_jobs`` run in the first run only.
+    ``idle_cycles`` > 0 first lets the clock run that long with no Python woken in the
+    first ``bench_tb`` run (the simulator's own speed on an idle core); ``extra_env`` goes
+    to the ``bench_tb`` simulator process (e.g. ``COCOTB_ENABLE_PROFILING=1``). The run
+    folders (networks, inputs, logs) are deleted unless ``keep_files`` or a check failed.
     """
     from spikestream.model.fileformat import save_network
     from spikestream.rtl.top import TOPLEVEL, generate_verilog
     from spikestream.sim.runner import build_verilog, run_cocotb
+    from spikestream.sim.stream_player import build_player
     from spikestream.sim.verify import verilator_make_workaround
 
     verilator_make_workaround()
-    started = time.monotonic()
-    build = build_verilog(generate_verilog(core), TOPLEVEL, build_args=build_args)
-    report = {"core": core.to_dict(), "build_args": list(build_args),
-              "build_seconds": round(time.monotonic() - started, 1),
-              "build_cached": build.seconds == 0.0, "runs": [], "rtl_checks": {}}
+    report = {"core": core.to_dict(), "build_args": list(build_args), "build_seconds": {}, "runs": [],
+              "rtl_checks": {}}
+    build = None
+    if any(harness == PLAYER for harness, _ in runs):
+        started = time.monotonic()
+        build_player(core)
+        report["build_seconds"][PLAYER] = round(time.monotonic() - started, 1)
+    if any(harness != PLAYER for harness, _ in runs):
+        started = time.monotonic()
+        build = build_verilog(generate_verilog(core), TOPLEVEL, build_args=build_args)
+        report["build_seconds"]["bench_tb"] = round(time.monotonic() - started, 1)
     work = Path(tempfile.mkdtemp(prefix="spikestream-bench-sim-"))
     files = {}
     for name, (network, inputs) in {**check_jobs, **audio_jobs}.items():
@@ -355,25 +389,35 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
         np.save(stem.with_suffix(".npy"), inputs)
         files[name] = {"name": name, "network": str(stem.with_suffix(".spkn")), "inputs": str(stem.with_suffix(".npy"))}
     all_ok = True
+    idle_pending = idle_cycles > 0
+    player_jobs = audio_jobs if player_jobs is None else player_jobs
     for index, (harness, pause) in enumerate(runs):
         names = list(audio_jobs) + (list(check_jobs) if index == 0 else [])
-        results_path = work / f"results-{index}.json"
-        run = run_cocotb(build, "spikestream.sim.bench_tb",
-                         parameters={"harness": harness, "pause": pause, "seed": seed,
-                                     "jobs": [files[n] for n in names],
-                                     "idle_cycles": idle_cycles if index == 0 else 0,
-                                     "results": str(results_path)},
-                         test_dir=work / f"run-{index}", extra_env=extra_env)
-        report.setdefault("run_dirs", []).append(str(work / f"run-{index}"))
-        if not results_path.is_file():
-            run.check()  # raises with the log's tail
-            raise RuntimeError(f"the benchmark simulation wrote no results; log {run.log_file}")
-        for result in json.loads(results_path.read_text()):
+        run = None
+        jobs = {**check_jobs, **audio_jobs}
+        if harness == PLAYER:
+            jobs = {**check_jobs, **player_jobs}
+            results = _player_results(core, {n: jobs[n] for n in names}, pause, seed)
+        else:
+            results_path = work / f"results-{index}.json"
+            run = run_cocotb(build, "spikestream.sim.bench_tb",
+                             parameters={"harness": harness, "pause": pause, "seed": seed,
+                                         "jobs": [files[n] for n in names],
+                                         "idle_cycles": idle_cycles if idle_pending else 0,
+                                         "results": str(results_path)},
+                             test_dir=work / f"run-{index}", extra_env=extra_env)
+            idle_pending = False
+            report.setdefault("run_dirs", []).append(str(work / f"run-{index}"))
+            if not results_path.is_file():
+                run.check()  # raises with the log's tail
+                raise RuntimeError(f"the benchmark simulation wrote no results; log {run.log_file}")
+            results = json.loads(results_path.read_text())
+        for result in results:
             if result["name"] == "idle":
                 report["idle_clock_cycles_per_s"] = round(result["clock_cycles"] / result["seconds"])
                 report["idle_clock_cycles_per_cpu_s"] = round(result["clock_cycles"] / result["cpu_seconds"])
                 continue
-            network, inputs = {**check_jobs, **audio_jobs}[result["name"]]
+            network, inputs = jobs[result["name"]]
             problems = check_packets(network, core, inputs, result["packets"])
             if result["errors"] or result["dropped_packets"]:  # e.g. a word the harness sent twice
                 problems.append(f"errors register {result['errors']:#x}, dropped packets {result['dropped_packets']}")
@@ -385,17 +429,19 @@ def sim_benchmark(core: CoreConfig, audio_jobs: dict[str, tuple[Network, np.ndar
             entry = {"job": result["name"], "harness": harness, "pause": pause, "samples": int(inputs.shape[0]),
                      "wall_s": round(result["seconds"], 3), "busy_cycles": result["busy_cycles"],
                      "clock_cycles": result["clock_cycles"],
-                     "busy_cycles_per_s": round(result["busy_cycles"] / result["seconds"]),
                      "clock_cycles_per_s": round(result["clock_cycles"] / result["seconds"]),
+                     "busy_cycles_per_s": round(result["busy_cycles"] / result["seconds"]),
                      "cpu_s": round(result["cpu_seconds"], 3),
+                     "clock_cycles_per_cpu_s": round(result["clock_cycles"] / result["cpu_seconds"]),
                      "busy_cycles_per_cpu_s": round(result["busy_cycles"] / result["cpu_seconds"]),
+                     "load_average_1min": round(os.getloadavg()[0], 2),
                      "rtl_matches_model": not problems, "mismatches": problems[:5]}
             entry.update({key: result[key] for key in ("python_clock_edges", "python_sleeps") if key in result})
             if result["name"] in check_jobs:
                 report["rtl_checks"][result["name"]] = entry
             else:
                 report["runs"].append(entry)
-        if not run.ok:
+        if run is not None and not run.ok:
             raise RuntimeError(f"the benchmark simulation failed; log {run.log_file}")
     report["rtl_matches_model"] = all_ok
     report["goal_busy_cycles_per_s"] = 500_000
@@ -426,13 +472,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="lane counts of the fan-out benchmark")
     parser.add_argument("--audio-lanes", type=int, nargs="+", default=list(AUDIO_LANE_COUNTS),
                         help="lane counts of the audio sweep")
-    parser.add_argument("--sim-core", help="core of the simulation (JSON of CoreConfig fields; default: "
-                                           "the network file's core or CoreConfig())")
+    parser.add_argument("--sim-core", help="core of the simulation: JSON of CoreConfig fields, or 'small' for "
+                                           "the small reference core (sim.cases.SMALL_CORE) with the random "
+                                           "network scaled to it; default: the network file's core or CoreConfig()")
+    parser.add_argument("--player-samples", type=int, default=230, help="samples per stream-player run")
     parser.add_argument("--sim-runs", nargs="+", default=[f"{h}:{p}" for h, p in SIM_RUNS],
-                        help="harness:pause pairs simulated, e.g. lean:0 cocotbext:0.3")
+                        help="harness:pause pairs simulated, harness player (Verilog stream player, speed "
+                             "build), lean or cocotbext (sim/bench_tb.py), e.g. player:0 lean:0 cocotbext:0.3")
     parser.add_argument("--fast-build", action="store_true",
-                        help="simulate a Verilator build with only the top level public (not cocotb's "
-                             "--public-flat-rw) and -O3 / -O2 (a separate cached build)")
+                        help="lean / cocotbext runs on a speed build (only the core's ports public, not "
+                             "cocotb's --public-flat-rw; -O3; runner.speed_build_args), a separate cached build")
     parser.add_argument("--idle-cycles", type=int, default=200_000,
                         help="clock cycles simulated with no Python woken, to measure the simulator alone")
     parser.add_argument("--seed", type=int, default=0)
@@ -467,9 +516,22 @@ def main(argv: list[str] | None = None) -> int:
         if "audio" in args.only:
             report["audio"] = audio_benchmark(network, core, inputs, labels, description, tuple(args.audio_lanes))
         if "sim" in args.only:
-            sim_core = CoreConfig.from_dict(json.loads(args.sim_core)) if args.sim_core else core
-            sample = inputs[:args.sim_samples]
-            audio_jobs = {name: (variant, sample) for name, variant in audio_networks(network).items()}
+            if args.sim_core == "small":
+                # The small reference core (48 neurons, 16 inputs, 63 steps): every other channel of the
+                # first 63 steps into 24 hidden neurons.
+                from spikestream.sim.cases import SMALL_CORE
+
+                sim_core, sim_inputs = SMALL_CORE, inputs[:, :SMALL_CORE.max_timesteps, ::2]
+                sim_network = random_audio_network(np.random.default_rng(args.seed), sim_inputs[:32], hidden=24)
+                sim_description = describe(sim_network, "random_audio_network scaled to the small core") | {
+                    "data": data + f", every other channel, {SMALL_CORE.max_timesteps} steps"}
+            else:
+                sim_core = CoreConfig.from_dict(json.loads(args.sim_core)) if args.sim_core else core
+                sim_inputs, sim_network, sim_description = inputs, network, description
+            audio_jobs = {name: (variant, sim_inputs[:args.sim_samples])
+                          for name, variant in audio_networks(sim_network).items()}
+            player_jobs = {name: (variant, sim_inputs[:args.player_samples])
+                           for name, variant in audio_networks(sim_network).items()}
             check_jobs = {}
             for fanout in FANOUTS:
                 if fanout <= sim_core.max_neurons and args.burst_sources <= sim_core.max_inputs:
@@ -477,8 +539,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                           sim_core.max_neurons)
             runs = [(text.split(":")[0], float(text.split(":")[1])) for text in args.sim_runs]
             report["sim"] = sim_benchmark(sim_core, audio_jobs, check_jobs, runs, args.seed, args.idle_cycles,
-                                          build_args=fast_build_args() if args.fast_build else ())
-            report["sim"]["network"] = description
+                                          build_args=fast_build_args() if args.fast_build else (),
+                                          player_jobs=player_jobs)
+            report["sim"]["network"] = sim_description
     report["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     text = json.dumps(report, indent=2)
     print(text)

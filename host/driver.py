@@ -33,8 +33,10 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.encoding import check_spike_batch
 from spikestream.model.fileformat import load_network, save_network
 from spikestream.model.network import Network
-from spikestream.model.protocol import (STATE_WORDS, ErrorFlag, InOpcode, OutOpcode, decode_output, decode_synapse_rows,
-                                        encode_load, encode_sample, header, parse_header, synapse_layout)
+from spikestream.model.protocol import (STATE_WORDS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
+                                        decode_fanout_table, decode_learned, decode_output, decode_synapse_rows,
+                                        encode_load, encode_sample, header, parse_header, synapse_format,
+                                        synapse_layout)
 
 from .regmap import RegisterView
 from .transport import LearningUnavailable, Transport, TransportError, TransportTimeout
@@ -77,6 +79,11 @@ class BatchResult:
         Final ``u, v, theta, refractory_left`` of every sample, when read back.
     wall_seconds : float
         Host time for the whole batch (sending, core, receiving).
+    learning_updates : int64 [B, T]
+        Synapse updates of the PAIR rule per step (0 in inference).
+    learned : list
+        Per sample its :class:`~spikestream.model.protocol.Learned` report (end-of-sample
+        updates, pruned, live synapses, cycles), or None for an inference sample.
     """
 
     decisions: np.ndarray
@@ -89,6 +96,8 @@ class BatchResult:
     synaptic_ops: np.ndarray
     states: np.ndarray | None
     wall_seconds: float
+    learning_updates: np.ndarray | None = None
+    learned: list | None = None
 
     def core_latency_seconds(self, clock_hz: int) -> np.ndarray:
         """Time the core spent on each sample at ``clock_hz`` (input transfer excluded)."""
@@ -191,8 +200,14 @@ class SpikeCore:
                            f"{core.hash32():#010x}; the hardware's configuration is unknown (no .hwh/JSON), so the "
                            "differing fields cannot be named")
 
-    def load(self, network: Network | str | os.PathLike, core: CoreConfig | None = None) -> None:
-        """Load a network (object, or ``.spkn`` file path) after checking the core's identity."""
+    def load(self, network: Network | str | os.PathLike, core: CoreConfig | None = None,
+             synapses: golden.SynapseState | None = None) -> None:
+        """Load a network (object, or ``.spkn`` file path) after checking the core's identity.
+
+        ``synapses`` (canonical order) loads a learned state exactly: weights, connectivity,
+        pruning counters and the LFSR (what :meth:`synapses` returned), so learning goes on
+        as if the core had never been reloaded.
+        """
         if not isinstance(network, Network):
             network, core_from_file = load_network(network)
             core = core if core is not None else core_from_file
@@ -204,11 +219,17 @@ class SpikeCore:
         network.check_fits(core)
         self.clear_errors()
         started = time.perf_counter()
-        packets = encode_load(network, core)
+        if synapses is None:
+            packets = encode_load(network, core)
+        else:
+            packets = encode_load(network, core, live=synapses.live, weight=synapses.weight,
+                                  prune_count=synapses.prune_count if core.pruning else None)
         try:
             for packet in packets:
                 self.transport.send(packet)
             self.transport.flush(self.timeout)
+            if synapses is not None:
+                self.write_register("lfsr", synapses.lfsr)
         except TransportTimeout as error:
             raise CoreError(f"the core did not accept the network load: {error}; {self._diagnosis()}") from None
         status = self.status()
@@ -216,9 +237,7 @@ class SpikeCore:
         if errors or not status["configured"]:
             raise CoreError(f"the core rejected the network load ({len(packets)} packets): {self._diagnosis()}")
         self.network, self.core = network, core
-        self._synapses = golden.initial_synapse_state(network)
-        if self.transport.learning is not None:
-            self.transport.learning.disable()
+        self._synapses = golden.initial_synapse_state(network) if synapses is None else synapses
         log.info("loaded %d neurons, %d synapses in %d packets (%.1f ms) on %s", network.n_neurons,
                  self._synapses.weight.size, len(packets), 1e3 * (time.perf_counter() - started), self.transport.name)
 
@@ -240,27 +259,39 @@ class SpikeCore:
             if parse_header(packet[0])[0] == opcode:
                 return packets
 
-    def _run_sample(self, raster: np.ndarray, index: int, read_state: bool, rewards):
+    def _run_sample(self, raster: np.ndarray, index: int, read_state: bool, rewards, learning: tuple[bool, bool]):
+        """Run one sample; ``learning`` is (a learning sample, the core waits for a REWARD)."""
+        learns, rewarded = learning
         for packet in encode_sample(raster):
             self.transport.send(packet)
         packets = self._receive_until(OutOpcode.SUMMARY, f"sample {index}")
-        if rewards is not None:
-            reward = rewards(index, decode_output(packets[-1:])[1][0].decision) if callable(rewards) else rewards[index]
+        if rewarded:
+            decision = decode_output(packets[-1:])[1][0].decision
+            reward = 0 if rewards is None else (rewards(index, decision) if callable(rewards) else rewards[index])
             if reward not in (-1, 0, 1):
                 raise ValueError(f"reward {reward!r} for sample {index} is not -1, 0 or 1")
             self.transport.send([header(InOpcode.REWARD, int(reward))])
+        learned = None
+        if learns:
+            packets += self._receive_until(OutOpcode.LEARNED, f"the end of learning sample {index}")
+            learned = decode_learned(packets[-1])
         if read_state:
             self.transport.send([header(InOpcode.READ_NEURONS)])
             packets += self._receive_until(OutOpcode.NEURON_STATE, f"the state readback of sample {index}")
         steps, summaries, states = decode_output(packets)
-        return steps, summaries[0], (states[0] if states else None)
+        return steps, summaries[0], (states[0] if states else None), learned
 
     def _check_inputs(self, inputs) -> np.ndarray:
         network = self._require_network()
         return check_spike_batch(inputs, network.timesteps, network.n_inputs)
 
-    def _batch(self, inputs: np.ndarray, read_state: bool, rewards: Sequence[int] | None) -> BatchResult:
+    def _batch(self, inputs: np.ndarray, read_state: bool, rewards, enable_word: int = 0) -> BatchResult:
         network = self._require_network()
+        learns = any(enable_word >> g & 1 and group.learning is not None for g, group in enumerate(network.groups))
+        rewarded = any(enable_word >> g & 1 and group.learning is not None and group.learning.reward_modulated
+                       for g, group in enumerate(network.groups))
+        updates = np.zeros((inputs.shape[0], network.timesteps), np.int64)
+        learned_reports = []
         batch, steps, n = inputs.shape[0], network.timesteps, network.n_neurons
         spikes = np.zeros((batch, steps, n), bool)
         cycles = np.zeros((batch, steps), np.int64)
@@ -270,7 +301,8 @@ class SpikeCore:
         states = np.zeros((batch, n, STATE_WORDS), np.int64) if read_state else None
         started = time.perf_counter()
         for b in range(batch):
-            reports, summary, state = self._run_sample(inputs[b], b, read_state, rewards)
+            reports, summary, state, learned = self._run_sample(inputs[b], b, read_state, rewards, (learns, rewarded))
+            learned_reports.append(learned)
             for report in reports:
                 if not 0 <= report.step < steps or any(not 0 <= i < n for i in report.spikes):
                     raise CoreError(f"sample {b}: STEP report {report} is outside the network "
@@ -279,19 +311,19 @@ class SpikeCore:
                 cycles[b, report.step] = report.cycles
                 events[b, report.step] = report.events
                 ops[b, report.step] = report.synaptic_ops
+                updates[b, report.step] = report.learning_updates
             decisions[b], decision_steps[b], steps_run[b] = summary.decision, summary.decision_step, summary.steps_run
-            sample_cycles[b] = cycles[b].sum() + summary.cycles
+            sample_cycles[b] = cycles[b].sum() + summary.cycles + (learned.cycles if learned is not None else 0)
             if read_state:
                 states[b] = state
         wall = time.perf_counter() - started
         return BatchResult(decisions, decision_steps, steps_run, spikes, cycles, sample_cycles, events, ops, states,
-                           wall)
+                           wall, updates, learned_reports)
 
     def run(self, inputs: np.ndarray, read_state: bool = False) -> BatchResult:
         """Run a batch of spike rasters ``bool [B, timesteps, n_inputs]`` (inference only)."""
         inputs = self._check_inputs(inputs)
-        if self.transport.learning is not None:
-            self.transport.learning.disable()
+        self.write_register("learning_enable", 0)
         return self._batch(inputs, read_state, None)
 
     def run_audio(self, clips: Sequence[np.ndarray], sample_rate: int, frontend, read_state: bool = False
@@ -315,31 +347,39 @@ class SpikeCore:
     # ---- learning ----------------------------------------------------------------------
     def learn(self, inputs: np.ndarray, rewards: Sequence[int] | Callable[[int, int], int] | None = None,
               enabled: Sequence[bool] | None = None) -> BatchResult:
-        """Run samples one by one with on-chip learning; send a reward (-1, 0, 1) after each sample.
+        """Run samples one by one with on-chip learning (the same packets on every backend).
 
-        ``rewards`` is one reward per sample, or a function ``reward(sample, decision)``
-        called when the sample's SUMMARY arrives (closed-loop reinforcement). ``enabled``
-        is one flag per synapse group (default: every plastic group learns).
+        Writes ``learning_enable`` (the plastic groups, those in ``enabled`` if given),
+        runs each sample, answers its SUMMARY with a REWARD when an enabled group is
+        reward modulated (``rewards``: one per sample, or ``reward(sample, decision)``;
+        default 0), collects its LEARNED report, and sets ``learning_enable`` back to 0.
+        :meth:`synapses` then reads the learned state back.
 
         Raises
         ------
         LearningUnavailable
-            On backends without on-chip learning (the RTL core parses REWARD but does not learn).
+            When the network has no plastic group enabled, or the core is built without learning.
         """
         network = self._require_network()
         inputs = self._check_inputs(inputs)
-        if self.transport.learning is None:
-            raise LearningUnavailable(f"the {self.transport.name} backend has no on-chip learning (the RTL core "
-                                      "parses REWARD but does not learn yet); run learning on the golden backend "
-                                      "(SpikeCore.golden) until the learning engine is in the bitstream")
+        if not self.core.learning:
+            raise LearningUnavailable("the core is built without learning (CoreConfig.learning = False)")
+        if enabled is not None and len(enabled) != len(network.groups):
+            raise ValueError(f"enabled has {len(enabled)} flags, expected one per synapse group ({len(network.groups)})")
+        word = sum(1 << g for g, group in enumerate(network.groups)
+                   if group.learning is not None and (enabled is None or enabled[g]))
+        if word == 0:
+            raise LearningUnavailable("no synapse group of the network learns (no learning rule enabled)")
         if rewards is not None and not callable(rewards):
             rewards = [int(r) for r in rewards]
             if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
                 raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), "
                                  f"got {rewards}")
-        self.transport.learning.enable(network, self.core, enabled)
-        result = self._batch(inputs, False, rewards)
-        self._synapses = self.transport.learning.synapse_state()
+        self.write_register("learning_enable", word)
+        try:
+            result = self._batch(inputs, False, rewards, word)
+        finally:
+            self.write_register("learning_enable", 0)
         return result
 
     def read_synapse_rows(self, first_row: int = 0, count: int | None = None) -> np.ndarray:
@@ -359,26 +399,51 @@ class SpikeCore:
             raise CoreError(f"READ_SYNAPSES of rows {first_row} + {count} answered rows {first} + {rows.shape[0]}")
         return rows
 
-    def synapses(self) -> golden.SynapseState:
-        """The weights, connectivity and pruning counters the core holds (canonical order).
+    def read_fanout_table(self) -> np.ndarray:
+        """Read the fan-out pointers back (READ_FANOUT): ``int64 [n_sources, 3]`` first row, live count, pruned."""
+        network = self._require_network()
+        self.transport.send([header(InOpcode.READ_FANOUT, 0), network.n_sources])
+        packets = self._receive_until(OutOpcode.FANOUT_TABLE, f"READ_FANOUT of {network.n_sources} sources")
+        first, table = decode_fanout_table(packets[-1])
+        if first != 0 or table.shape[0] != network.n_sources:
+            raise CoreError(f"READ_FANOUT of sources 0 + {network.n_sources} answered {first} + {table.shape[0]}")
+        return table
 
-        With on-chip learning they come from the backend; otherwise the synaptic memory
-        is read back and must equal what was loaded (a packing or memory fault raises
-        :class:`CoreError`).
+    def synapses(self) -> golden.SynapseState:
+        """Read back the weights, connectivity, pruning counters and LFSR the core holds (canonical order).
+
+        Reads the fan-out table, the synapse rows it points to and the ``lfsr`` register,
+        and maps what is stored onto the network's canonical synapse order: a synapse the
+        core no longer stores is pruned (its weight stays the last one the driver knew).
+        A stored synapse the network does not have raises :class:`CoreError`.
         """
         network = self._require_network()
-        if self.transport.learning is not None:
-            try:
-                self._synapses = self.transport.learning.synapse_state()
-                return self._synapses
-            except TransportError:
-                pass  # learning never enabled since the load: the loaded synapses are current
-        expected = synapse_layout(network, self.core, self._synapses.live, self._synapses.weight).rows
-        stored = self.read_synapse_rows(0, expected.shape[0])
-        if not np.array_equal(stored, expected):
-            row, lane = np.argwhere(stored != expected)[0]
-            raise CoreError(f"the synaptic memory differs from the loaded network: row {row} lane {lane} holds "
-                            f"{stored[row, lane]:#010x}, {expected[row, lane]:#010x} was loaded")
+        table = self.read_fanout_table()
+        lanes = self.core.lanes
+        rows_used = int(np.max(table[:, 0] + -(-table[:, 1] // lanes), initial=0))
+        rows = self.read_synapse_rows(0, rows_used) if rows_used else np.zeros((0, lanes), np.int64)
+        stored = decode_fanout_rows(synapse_format(self.core), table, rows)
+        canonical = network.synapses()
+        n_groups = max(1, len(network.groups))
+
+        def key(source, group, target):
+            return (source * n_groups + group) * max(1, network.n_neurons) + target
+
+        wanted = key(canonical.source, canonical.group, canonical.target)  # ascending: canonical order
+        found = key(stored["source"], stored["group"], stored["target"])
+        index = np.searchsorted(wanted, found)
+        bad = (index >= wanted.size) | (wanted[np.minimum(index, wanted.size - 1)] != found)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise CoreError(f"the core stores a synapse the network does not have: source {stored['source'][k]} -> "
+                            f"neuron {stored['target'][k]} in group {stored['group'][k]}")
+        live = np.zeros(canonical.count, bool)
+        live[index] = True
+        weight = self._synapses.weight.copy()
+        weight[index] = stored["weight"]
+        prune_count = np.zeros(canonical.count, np.int64)
+        prune_count[index] = stored["prune_count"]
+        self._synapses = golden.SynapseState(weight, live, prune_count, self.read_register("lfsr"))
         return self._synapses
 
     def connectivity(self) -> dict:

@@ -1,43 +1,41 @@
 """A protocol-level emulation of the core: packets in, the core's packets out (numpy only).
 
 :class:`GoldenTransport` decodes the host packets of :mod:`spikestream.model.protocol`
-into the same tables the core stores (packed neuron words, fan-out pointers, synapse
-rows), runs every ``END_STEP`` with the golden model's step functions
+into the same tables the core stores (packed neuron words, learning rules, fan-out
+pointers, synapse rows), runs every ``END_STEP`` with the golden model's step functions
 (:func:`~spikestream.model.golden.deliver`, :func:`~spikestream.model.golden.neuron_step`,
-:func:`~spikestream.model.golden.decide`) and answers with the STEP / SUMMARY /
-NEURON_STATE packets and register values the core produces, cycle counts from
-:mod:`spikestream.model.cycles` included. It knows nothing of the
+:func:`~spikestream.model.golden.decide`, and in a learning sample the PAIR rule of
+``golden.learn``) and answers with the STEP / SUMMARY / LEARNED / NEURON_STATE /
+SYNAPSE_ROWS / FANOUT_TABLE packets and register values the core produces, cycle counts
+from :mod:`spikestream.model.cycles` included. It knows nothing of the
 :class:`~spikestream.model.network.Network` the host loaded: everything comes from the
 packets, so a packing bug in the driver shows up here as it would on the chip.
 
-Beyond the RTL (which does not learn yet), it emulates on-chip learning through its
-:class:`~spikestream.host.transport.LearningPort` (:attr:`GoldenTransport.learning`):
-the rules are not in the packet format yet, so they come from the network given to
-``learning.enable``; a learning sample runs with :func:`spikestream.model.golden.learn`
-and the REWARD packet that follows it applies the reward. Two simplifications hold only
-while learning: the sample runs at END_SAMPLE (its STEP reports and SUMMARY come then,
-not one per END_STEP and right after an early exit's deciding step), and its cycle
-counts are those of inference with the synapses live at the sample's start (the
-learning engine's own cycles are not modelled yet). Pruned synapses are removed from
-the stored rows, as the core's compaction will do.
+Learning is protocol level, as on the core: the register ``learning_enable`` (latched at
+a sample's step 0) makes a learning sample; pruned synapses are compacted out of the
+stored rows (rows beyond a source's new end keep their old words, as in the core), and
+the end of a learning sample (after the REWARD when an enabled group is reward
+modulated) applies the TTFS rule and the reward and sends LEARNED, as the RTL does.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from spikestream.model import golden
 from spikestream.model.config import DECAY_UNITY, CoreConfig
 from spikestream.model.cycles import (DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES,
-                                      REPORT_CYCLES, SUMMARY_CYCLES, step_cycles, update_cycles)
-from spikestream.model.network import Network
+                                      LEARN_SELECT_CYCLES, LEARNED_CYCLES, REPORT_CYCLES, SUMMARY_CYCLES, sweep_cycles,
+                                      trace_cycles, update_cycles)
+from spikestream.model.network import LearningKind, LearningRule, PruningRule
 from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, FANOUT_WORDS, KEEP_BITS,
-                                        NEURON_FIELDS, NEURON_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, header,
-                                        parse_header, synapse_format, synapse_layout, synapse_rows, to_signed)
+                                        NEURON_FIELDS, NEURON_WORDS, RULE_FLAGS, RULE_WORDS, WORD_BITS, ErrorFlag,
+                                        InOpcode, OutOpcode, header, pack_synapse, parse_header, synapse_format,
+                                        synapse_rows, to_signed)
 from .regmap import RegisterView
 from .transport import TransportError, TransportTimeout
 
@@ -57,21 +55,52 @@ def _field(words: np.ndarray, name: str, bits: int | None = None) -> np.ndarray:
     return values & ((1 << bits) - 1) if bits is not None else values
 
 
-class _LearningPort:
-    """On-chip learning of the emulated core (see the module docstring)."""
+class _Rule(NamedTuple):
+    """One group's RULES entry, decoded."""
 
-    def __init__(self, transport: "GoldenTransport"):
-        self._transport = transport
+    learning: LearningRule | None
+    pruning: PruningRule | None
+    source_first: int
+    source_count: int
+    target_first: int
+    target_count: int
 
-    def enable(self, network: Network, core: CoreConfig, enabled: Sequence[bool] | None = None) -> None:
-        self._transport._enable_learning(network, core, enabled)
 
-    def disable(self) -> None:
-        self._transport._commit_learning()
-        self._transport._learning_active = False
+class _Group(NamedTuple):
+    """What ``golden._pair_step`` / ``golden._end_of_sample`` read of a group."""
 
-    def synapse_state(self) -> golden.SynapseState:
-        return self._transport._synapse_state()
+    learning: LearningRule | None
+    pruning: PruningRule | None
+
+
+class _Rules(NamedTuple):
+    """The stand-in for a Network that the golden learning steps see (``.groups`` only)."""
+
+    groups: list
+
+
+def _decode_rule(words: Sequence[int]) -> _Rule:
+    """Decode the RULE_WORDS of one group (:func:`spikestream.model.protocol.pack_rules`)."""
+    w0, w1, w2, w3, w4, w5, _, w7 = (int(w) for w in words)
+    flag = {name: bool(w0 >> bit & 1) for name, bit in RULE_FLAGS.items()}
+    ranges = (w4 & 0xFFFF, w4 >> 16, w5 & 0xFFFF, w5 >> 16)
+    if not flag["plastic"]:
+        return _Rule(None, None, *ranges)
+    rule = LearningRule(kind=LearningKind.TTFS if flag["ttfs"] else LearningKind.PAIR, a_plus=w0 & 0xFF,
+                        a_minus=w0 >> 8 & 0xFF, shift=w0 >> 16 & 0x1F, soft_bound=flag["soft_bound"],
+                        w_min=to_signed(w1 & 0xFFFF, 16), w_max=to_signed(w1 >> 16, 16), pre_increment=w2 & 0xFFFF,
+                        post_increment=w2 >> 16, trace_decay_shift=w7, stochastic_rounding=flag["stochastic_rounding"],
+                        reward_modulated=flag["reward_modulated"], winner_only=flag["winner_only"])
+    pruning = PruningRule(threshold=w3 & 0xFFFF, patience=w3 >> 16) if flag["pruning"] else None
+    return _Rule(rule, pruning, *ranges)
+
+
+class _Sample(NamedTuple):
+    """The learning state of the sample being run."""
+
+    plastic: list  #: golden._Plastic per enabled plastic group
+    traces: golden._Traces
+    pre_first: np.ndarray
 
 
 class GoldenTransport:
@@ -82,8 +111,8 @@ class GoldenTransport:
     core : CoreConfig
         The configuration of the emulated core (its ``config_hash`` register).
     learning : bool
-        Offer on-chip learning (:attr:`learning` is a LearningPort); False emulates the
-        RTL as it is (REWARD ignored, :attr:`learning` is None).
+        False emulates a core whose ``learning_enable`` register is never set (writes to
+        it are ignored): inference only, whatever the host asks.
     registers : RegisterView, optional
         The register map (default: this source tree's declaration).
     """
@@ -92,7 +121,8 @@ class GoldenTransport:
 
     def __init__(self, core: CoreConfig, learning: bool = True, registers: RegisterView | None = None):
         self.core = core
-        self.learning = _LearningPort(self) if learning and core.learning else None
+        self.learning = None  # learning is in the packet format and registers (no side port)
+        self._learns = learning and core.learning
         self._format = synapse_format(core)
         self._map = registers if registers is not None else RegisterView.default()
         self._names = {offset: name for name, offset in self._map.offsets.items()}
@@ -102,12 +132,10 @@ class GoldenTransport:
         self._output: collections.deque[list[int]] = collections.deque()
         self._config: list[int] | None = None
         self._neuron_words = np.zeros((core.max_neurons, NEURON_WORDS), np.int64)
-        self._fanout = np.zeros((core.num_sources, FANOUT_WORDS), np.int64)
+        self._fanout = np.zeros((core.num_sources, 3), np.int64)  # first row, live count, pruned count
         self._rows = np.zeros((synapse_rows(core), core.lanes), np.int64)
-        self._compiled = None  # (params, synapses, weights, live fan-out, source costs), rebuilt after a load
-        self._learning = None  # (network, core, enabled, synapse state) since learning was first enabled
-        self._learning_active = False  # samples learn (else they are inference on the learned synapses)
-        self._pending_reward = None  # (synapses before the sample, raster) of a learning sample awaiting REWARD
+        self._rules: dict[int, _Rule] = {}
+        self._compiled = None  # (params, SynapseState in storage order), rebuilt after a load
         self._start_sample()
         self._state = None
 
@@ -127,6 +155,12 @@ class GoldenTransport:
                 self._registers[counter] = 0
         elif name == "errors":
             self._registers["errors"] &= ~value
+        elif name == "learning_enable" and self._learns:
+            self._registers[name] = value & _WORD_MASK
+        elif name == "lfsr":
+            self._registers[name] = value & 0xFFFF
+            if self._compiled is not None:  # the LFSR state the next learning step draws from
+                self._compiled = (self._compiled[0], self._compiled[1]._replace(lfsr=value & 0xFFFF))
 
     def send(self, words: Sequence[int]) -> None:
         words = [int(w) & _WORD_MASK for w in words]
@@ -134,25 +168,29 @@ class GoldenTransport:
             raise TransportError("cannot send an empty packet")
         opcode, argument = parse_header(words[0])
         payload = words[1:]
+        if self._awaiting_reward:
+            if opcode == InOpcode.REWARD and not payload:
+                self._on_reward(argument, payload)
+            else:
+                self._error(ErrorFlag.MALFORMED, f"{opcode:#04x} packet while the core waits for REWARD")
+            return
         handler = self._HANDLERS.get(opcode)
-        if handler is None:
+        if handler is None or (opcode == InOpcode.RULES and not self.core.learning):
             self._error(ErrorFlag.MALFORMED, f"unknown opcode {opcode:#04x}")
             return
-        if opcode not in (InOpcode.CONFIG, InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES,
-                          InOpcode.EVENTS, InOpcode.READ_SYNAPSES) and payload:
+        if opcode not in (InOpcode.CONFIG, InOpcode.RULES, InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES,
+                          InOpcode.EVENTS, InOpcode.READ_SYNAPSES, InOpcode.READ_FANOUT) and payload:
             self._error(ErrorFlag.MALFORMED, f"{InOpcode(opcode).name} with {len(payload)} payload words")
             return
         if opcode != InOpcode.CONFIG and opcode != InOpcode.REWARD and self._config is None:
             self._error(ErrorFlag.MALFORMED, f"{InOpcode(opcode).name} before a CONFIG")
             return
-        if opcode != InOpcode.REWARD:
-            self._commit_learning()
         handler(self, argument, payload)
 
     def receive(self, timeout: float) -> list[int]:
         if not self._output:
             raise TransportTimeout("the emulated core has no output packet pending (it sends only in answer to "
-                                   "END_STEP, END_SAMPLE, READ_NEURONS and READ_SYNAPSES)")
+                                   "END_STEP, END_SAMPLE, REWARD and the READ_* requests)")
         return self._output.popleft()
 
     def flush(self, timeout: float) -> None:
@@ -201,52 +239,79 @@ class GoldenTransport:
             return
         self._config = payload
         self._compiled = None
-        self._learning, self._learning_active, self._pending_reward = None, False, None  # a new network
+        self._rules = {}
+        for name in ("live_synapses", "pruned_synapses"):
+            self._registers[name] = 0
+        self._registers["lfsr"] = golden.LFSR_SEED
         self._start_sample()
         self._state = None
 
+    def _on_rules(self, argument: int, payload: list[int]) -> None:
+        if len(payload) % RULE_WORDS:
+            self._error(ErrorFlag.MALFORMED, f"RULES payload of {len(payload)} words, not a multiple of {RULE_WORDS}")
+            return
+        for k in range(len(payload) // RULE_WORDS):
+            group = argument + k
+            try:
+                rule = _decode_rule(payload[k * RULE_WORDS:(k + 1) * RULE_WORDS])
+            except ValueError as error:
+                self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group}: {error}")
+                continue
+            if group >= self.core.max_groups:
+                self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group} >= {self.core.max_groups}")
+                continue
+            self._rules[group] = rule
+        self._compiled = None
+
     def _on_table(self, table: np.ndarray, words_per_item: int, limit: int, what: str, first: int,
-                  payload: list[int]) -> None:
+                  payload: list[int]) -> bool:
         if len(payload) % words_per_item:
             self._error(ErrorFlag.MALFORMED, f"{what} payload of {len(payload)} words, not a multiple of "
                                              f"{words_per_item}")
-            return
+            return False
         count = len(payload) // words_per_item
         if first + count > limit:
             self._error(ErrorFlag.INDEX_RANGE, f"{what} {first} .. {first + count - 1} beyond {limit}")
-            return
-        table[first:first + count] = np.array(payload, np.int64).reshape(count, words_per_item)
+            return False
+        table[first:first + count, :words_per_item] = np.array(payload, np.int64).reshape(count, words_per_item)
         self._compiled = None
+        return True
 
     def _on_neurons(self, argument: int, payload: list[int]) -> None:
         self._on_table(self._neuron_words, NEURON_WORDS, self._config[1], "neurons", argument, payload)
 
     def _on_fanout(self, argument: int, payload: list[int]) -> None:
-        self._on_table(self._fanout, FANOUT_WORDS, self._config[0] + self._config[1], "sources", argument, payload)
+        if self._on_table(self._fanout, FANOUT_WORDS, self._config[0] + self._config[1], "sources", argument,
+                          payload):
+            count = len(payload) // FANOUT_WORDS
+            self._fanout[argument:argument + count, 2] = 0
+            self._count("live_synapses", sum(payload[1::FANOUT_WORDS]))
 
     def _on_synapses(self, argument: int, payload: list[int]) -> None:
         self._on_table(self._rows, self.core.lanes, self._rows.shape[0], "synapse rows", argument, payload)
 
     def _compile(self):
-        """Turn the loaded tables into golden-model parameters (cached until the next load)."""
+        """Turn the loaded tables into golden-model parameters and synapses (storage order, cached)."""
         if self._compiled is not None:
             return self._compiled
         n_inputs, n_neurons, timesteps, output_start, output_size, _ = self._config[:CONFIG_WORDS]
         exponents = np.array(self._config[CONFIG_WORDS:], np.int64)
         core, fmt, lanes = self.core, self._format, self.core.lanes
         words = self._neuron_words[:n_neurons]
-        sources, targets, groups, weights = [], [], [], []
+        sources, targets, groups, weights, counts = [], [], [], [], []
         n_sources = n_inputs + n_neurons
         flat_rows = self._rows.reshape(-1)
         for source in range(n_sources):
-            first_row, count = self._fanout[source]
+            first_row, count = self._fanout[source, :2]
             packed = flat_rows[first_row * lanes:first_row * lanes + count]
             sources.append(np.full(packed.size, source))
             targets.append(packed & ((1 << fmt.target_bits) - 1))
             weights.append(to_signed_array(packed >> fmt.weight_shift, fmt.weight_bits))
             groups.append(packed >> fmt.group_shift & ((1 << fmt.group_bits) - 1))
-        source, target, group, weight = (np.concatenate(x).astype(np.int64)
-                                         for x in (sources, targets, groups, weights))
+            counts.append(packed >> fmt.count_shift & ((1 << fmt.count_bits) - 1) if fmt.count_bits
+                          else np.zeros(packed.size, np.int64))
+        source, target, group, weight, count = (np.concatenate(x).astype(np.int64)
+                                                for x in (sources, targets, groups, weights, counts))
         params = golden.Params(
             n_inputs=n_inputs, n_neurons=n_neurons, timesteps=timesteps,
             threshold=words[:, NEURON_FIELDS["threshold"][0]].copy(),
@@ -261,12 +326,43 @@ class GoldenTransport:
             output_slice=slice(output_start, output_start + output_size),
             synapse_source=source, synapse_target=target, synapse_group=group, group_exponent=exponents,
             state_max=core.state_max, trace_max=core.trace_max, eligibility_max=core.eligibility_max)
-        synapses = golden.SynapseState(weight, np.ones(weight.size, bool), np.zeros(weight.size, np.int64),
-                                       golden.LFSR_SEED)
-        live_fanout = self._fanout[:n_sources, 1].copy()
-        costs = np.maximum(1, -(-live_fanout // lanes))  # delivery cycles of one spike of each source
-        self._compiled = (params, golden.effective_weights(params, synapses), live_fanout, costs)
+        lfsr = self._registers["lfsr"]
+        self._compiled = (params, golden.SynapseState(weight, np.ones(weight.size, bool), count, lfsr))
         return self._compiled
+
+    def _learned_tables(self) -> None:
+        """Store the learned synapses as the core's compaction leaves them.
+
+        Each source's survivors are packed from its first row (the last row zero padded);
+        rows beyond its new end keep their old words; the pointer count shrinks and the
+        pruned count grows by the synapses removed.
+        """
+        params, synapses = self._compiled
+        lanes = self.core.lanes
+        flat = self._rows.reshape(-1)
+        live = synapses.live
+        n_sources = params.n_inputs + params.n_neurons
+        source = params.synapse_source[live]  # storage order: ascending sources
+        live_count = np.bincount(source, minlength=n_sources)
+        first_row = self._fanout[:n_sources, 0]
+        rows = -(-live_count // lanes)
+        # Zero the rows the survivors occupy (their padding), then write the survivors.
+        row_starts = np.repeat(first_row, rows) + (np.arange(rows.sum()) - np.repeat(np.cumsum(rows) - rows, rows))
+        flat.reshape(-1, lanes)[row_starts] = 0
+        rank = np.arange(source.size) - (np.cumsum(live_count) - live_count)[source]
+        counts = synapses.prune_count[live] if self._format.count_bits else 0
+        flat[first_row[source] * lanes + rank] = pack_synapse(self._format, params.synapse_target[live],
+                                                              synapses.weight[live], params.synapse_group[live],
+                                                              counts)
+        self._fanout[:n_sources, 2] += self._fanout[:n_sources, 1] - live_count
+        self._fanout[:n_sources, 1] = live_count
+        # The storage is compacted: renumber the synapses to what is stored now.
+        keep = live
+        self._compiled = (params._replace(synapse_source=params.synapse_source[keep],
+                                          synapse_target=params.synapse_target[keep],
+                                          synapse_group=params.synapse_group[keep]),
+                          golden.SynapseState(synapses.weight[keep], np.ones(int(keep.sum()), bool),
+                                              synapses.prune_count[keep], synapses.lfsr))
 
     # ---- samples ---------------------------------------------------------------------
     def _start_sample(self) -> None:
@@ -274,6 +370,8 @@ class GoldenTransport:
         self._sample_done = False
         self._events: dict[int, list[int]] = {}
         self._steps_run = 0
+        self._learning: _Sample | None = None
+        self._awaiting_reward = False
 
     @property
     def _early_exit(self) -> bool:
@@ -305,20 +403,48 @@ class GoldenTransport:
         if flags:
             self._errors(flags, "; ".join(problems))
 
+    def _plastic_groups(self, enabled_word: int) -> list:
+        """golden._Plastic of every group with a rule enabled in ``enabled_word``, in group order."""
+        params, _ = self._compiled
+        plastic = []
+        for group, rule in sorted(self._rules.items()):
+            if rule.learning is not None and enabled_word >> group & 1:
+                plastic.append(golden._Plastic(group, np.flatnonzero(params.synapse_group == group),
+                                               rule.source_first, rule.target_first))
+        return plastic
+
+    def _rules_view(self) -> _Rules:
+        count = max(self._rules, default=-1) + 1
+        empty = _Rule(None, None, 0, 0, 0, 0)
+        return _Rules([_Group(self._rules.get(g, empty).learning, self._rules.get(g, empty).pruning)
+                       for g in range(count)])
+
+    def _begin_learning(self) -> None:
+        plastic = self._plastic_groups(self._registers["learning_enable"])
+        if not plastic:
+            return
+        params, synapses = self._compile()
+        traces = golden._Traces([np.zeros(self._rules[p.group].source_count, np.int64) for p in plastic],
+                                [np.zeros(self._rules[p.group].target_count, np.int64) for p in plastic],
+                                np.zeros(synapses.weight.size, np.int64))
+        self._learning = _Sample(plastic, traces, np.full(params.n_inputs + params.n_neurons, -1, np.int64))
+
     def _on_end_step(self, argument: int, payload: list[int]) -> None:
         if self._sample_done:
             return
         if argument != self._step or self._step >= self._config[2]:
             self._error(ErrorFlag.STEP_ORDER, f"END_STEP {argument} while at step {self._step}")
             return
-        if self._learning_active:
-            self._step += 1  # a learning sample runs at END_SAMPLE (its weights change within the sample)
-            return
-        params, weights, live_fanout, costs = self._compile()
+        params, synapses = self._compile()
         if argument == 0:
             self._state = golden.initial_neuron_state(params, 1)
+            self._begin_learning()
+        n_sources = params.n_inputs + params.n_neurons
+        live_fanout = self._fanout[:n_sources, 1]
+        pruned_fanout = self._fanout[:n_sources, 2]
+        costs = np.maximum(1, -(-live_fanout // self.core.lanes))  # delivery cycles of one spike of each source
         pending = self._state.pending[0]
-        synaptic_input = golden.deliver(weights, pending[None])
+        synaptic_input = golden.deliver(golden.effective_weights(params, synapses), pending[None])
         self._state, spikes = golden.neuron_step(params, self._state, synaptic_input, argument)
         spikes = spikes[0]
         inputs = np.zeros(params.n_inputs, bool)
@@ -332,13 +458,18 @@ class GoldenTransport:
         delivered[overflow] = False
         for neuron in overflow:
             self._error(ErrorFlag.QUEUE_OVERFLOW, f"event queue full: spike of neuron {neuron} in step {argument}")
-        self._state = self._state._replace(pending=np.concatenate([inputs, delivered])[None])
         events = int(pending.sum())
-        # The cycle model's terms (model/cycles.py), from the loaded fan-out table instead of a Network.
+        synaptic_ops, skipped = int(live_fanout[pending].sum()), int(pruned_fanout[pending].sum())
+        # The cycle model's terms (model/cycles.py), from the loaded tables instead of a Network.
         deliver = DELIVER_EMPTY_CYCLES if events == 0 else DELIVER_PIPELINE_CYCLES + int(costs[pending].sum())
         spiking = np.flatnonzero(spikes)
         cycles = deliver + update_cycles(params.n_neurons, self.core.neuron_lanes, spiking) + REPORT_CYCLES
-        self._report_step(argument, spiking, events, int(live_fanout[pending].sum()), cycles)
+        updates = 0
+        if self._learning is not None:
+            updates, learn = self._pair_step(argument, np.concatenate([inputs, spikes]))
+            cycles += learn
+        self._state = self._state._replace(pending=np.concatenate([inputs, delivered])[None])
+        self._report_step(argument, spiking, events, synaptic_ops, updates, skipped, cycles)
         self._step += 1
         self._steps_run += 1
         if self._early_exit and spikes[params.output_slice].any():
@@ -348,9 +479,53 @@ class GoldenTransport:
             self._state = self._state._replace(done=np.ones(1, bool))
             self._send_summary(params)
 
-    def _report_step(self, step: int, spikes: np.ndarray, events: int, synaptic_ops: int, cycles: int) -> None:
+    def _pair_step(self, step: int, source_spikes: np.ndarray) -> tuple[int, int]:
+        """The PAIR rule after a step (golden ``_pair_step``); return (updates, cycles of the phase)."""
+        params, synapses = self._compiled
+        sample = self._learning
+        sample.pre_first[(sample.pre_first < 0) & source_spikes] = step
+        walks: list = []
+        updates, lfsr = golden._pair_step(self._rules_view(), params, sample.plastic, synapses, sample.traces,
+                                          source_spikes, synapses.lfsr, self.core, walks, step)
+        pair = [p.group for p in sample.plastic if self._rules[p.group].learning.kind is LearningKind.PAIR]
+        cycles = 0
+        if pair:
+            cycles = LEARN_SELECT_CYCLES + sum(
+                LEARN_SELECT_CYCLES + trace_cycles(self._rules[g].source_count, self._rules[g].target_count)
+                for g in pair)
+            cycles += sum(self._walk_cycles(walk) for walk in walks)
+        self._compiled = (params, synapses._replace(lfsr=lfsr))
+        self._registers["lfsr"] = lfsr
+        self._count("learning_updates", updates)
+        self._after_walks()
+        return updates, cycles
+
+    def _walk_cycles(self, walk: golden.LearningWalk) -> int:
+        params, _ = self._compiled
+        rule = self._rules[walk.group]
+        rows = -(-np.bincount(params.synapse_source[walk.live], minlength=params.n_inputs + params.n_neurons)
+                 // self.core.lanes)
+        return sweep_cycles(rows, rule.source_first, rule.source_count)
+
+    def _after_walks(self) -> None:
+        """Compact the pruned synapses out of the tables and renumber the learning state."""
+        params, synapses = self._compiled
+        live = synapses.live
+        pruned = int((~live).sum())
+        self._count("live_synapses", -pruned)
+        self._count("pruned_synapses", pruned)
+        self._learned_tables()
+        if self._learning is not None and pruned:
+            params, _ = self._compiled
+            sample = self._learning
+            plastic = [p._replace(synapses=np.flatnonzero(params.synapse_group == p.group)) for p in sample.plastic]
+            traces = sample.traces._replace(eligibility=sample.traces.eligibility[live])
+            self._learning = sample._replace(plastic=plastic, traces=traces)
+
+    def _report_step(self, step: int, spikes: np.ndarray, events: int, synaptic_ops: int, updates: int,
+                     skipped: int, cycles: int) -> None:
         self._output.append([header(OutOpcode.STEP, step), *map(int, spikes), events, synaptic_ops,
-                             len(spikes), cycles])
+                             len(spikes), updates, skipped, cycles])
         self._count("events_out", len(spikes))
         self._count("synaptic_ops", synaptic_ops)
         self._count("cycles", cycles)
@@ -360,26 +535,58 @@ class GoldenTransport:
         return self._config[4] + DECIDE_PIPELINE_CYCLES + SUMMARY_CYCLES
 
     def _on_end_sample(self, argument: int, payload: list[int]) -> None:
-        if self._learning_active:
-            self._run_learning_sample()
-            return
-        if self._sample_done:  # the SUMMARY was sent after the deciding step
+        if not self._sample_done:
+            params = self._compile()[0]
+            if self._state is None or self._steps_run == 0:
+                self._state = golden.initial_neuron_state(params, 1)
+            self._send_summary(params)
+        if self._learning is None:
             self._start_sample()
             return
-        params = self._compile()[0]
-        if self._state is None or self._steps_run == 0:
-            self._state = golden.initial_neuron_state(params, 1)
-        self._send_summary(params)
-        self._start_sample()
+        rewarded = any(self._rules[p.group].learning.reward_modulated for p in self._learning.plastic)
+        if rewarded:
+            self._awaiting_reward = True  # the host answers the SUMMARY with REWARD
+        else:
+            self._end_learning(0)
 
     def _send_summary(self, params: golden.Params) -> None:
         decision, step = golden.decide(params, _MODES[self._config[5] & 3], self._state)
+        self._decision = int(decision[0])
         self._summary(int(decision[0]), int(step[0]), self._steps_run)
 
     def _summary(self, decision: int, decision_step: int, steps_run: int) -> None:
         self._output.append([header(OutOpcode.SUMMARY), decision, decision_step & _WORD_MASK, steps_run,
                              self._end_cycles()])
         self._count("cycles", self._end_cycles())
+
+    def _on_reward(self, argument: int, payload: list[int]) -> None:
+        if not self._awaiting_reward:
+            return  # a reward without a learning sample waiting for it changes nothing
+        reward = to_signed(argument, 24)
+        if reward not in (-1, 0, 1):
+            self._error(ErrorFlag.INDEX_RANGE, f"reward {reward} is not -1, 0 or 1")
+            return
+        self._end_learning(reward)
+
+    def _end_learning(self, reward: int) -> None:
+        """The end of a learning sample: TTFS rule and reward (golden ``_end_of_sample``), LEARNED."""
+        params, synapses = self._compiled
+        sample = self._learning
+        walks: list = []
+        live_before = int(synapses.live.sum())
+        updates, lfsr = golden._end_of_sample(self._rules_view(), params, sample.plastic, synapses, sample.traces,
+                                              self._state, sample.pre_first, self._decision, reward, synapses.lfsr,
+                                              walks)
+        pruned = live_before - int(synapses.live.sum())
+        cycles = (LEARN_SELECT_CYCLES + sum(LEARN_SELECT_CYCLES + self._walk_cycles(w) for w in walks)
+                  + LEARNED_CYCLES)
+        self._compiled = (params, synapses._replace(lfsr=lfsr))
+        self._registers["lfsr"] = lfsr
+        self._count("learning_updates", updates)
+        self._after_walks()
+        self._output.append([header(OutOpcode.LEARNED), updates, pruned, self._registers["live_synapses"], cycles])
+        self._count("cycles", cycles)
+        self._start_sample()
 
     def _on_read_neurons(self, argument: int, payload: list[int]) -> None:
         n_neurons = self._config[1]
@@ -401,81 +608,24 @@ class GoldenTransport:
         rows = self._rows[argument:argument + count].ravel()
         self._output.append([header(OutOpcode.SYNAPSE_ROWS, argument), *(int(w) & _WORD_MASK for w in rows)])
 
-    def _on_reward(self, argument: int, payload: list[int]) -> None:
-        reward = to_signed(argument, 24)
-        if self._pending_reward is None:
-            return  # as the RTL: a reward without a learning sample before it changes nothing
-        if reward not in (-1, 0, 1):
-            self._error(ErrorFlag.INDEX_RANGE, f"reward {reward} is not -1, 0 or 1")
+    def _on_read_fanout(self, argument: int, payload: list[int]) -> None:
+        if len(payload) != 1:
+            self._error(ErrorFlag.MALFORMED, f"READ_FANOUT with {len(payload)} payload words, expected 1")
             return
-        before, raster = self._pending_reward
-        network, core, enabled, _ = self._learning
-        _, synapses = golden.learn(network, core, raster[None], [reward], before, enabled)
-        self._learning = (network, core, enabled, synapses)
-        self._pending_reward = None
-        self._reload_synapses()
+        count, capacity = payload[0], self.core.num_sources
+        if count == 0 or argument >= capacity or count > capacity - argument:
+            self._error(ErrorFlag.INDEX_RANGE, f"READ_FANOUT of sources {argument} + {count} beyond {capacity}")
+            return
+        table = self._fanout[argument:argument + count].ravel()
+        self._output.append([header(OutOpcode.FANOUT_TABLE, argument), *(int(w) & _WORD_MASK for w in table)])
 
     _HANDLERS = {
-        InOpcode.CONFIG: _on_config, InOpcode.NEURONS: _on_neurons, InOpcode.FANOUT: _on_fanout,
-        InOpcode.SYNAPSES: _on_synapses, InOpcode.EVENTS: _on_events, InOpcode.END_STEP: _on_end_step,
-        InOpcode.END_SAMPLE: _on_end_sample, InOpcode.REWARD: _on_reward, InOpcode.READ_NEURONS: _on_read_neurons,
-        InOpcode.READ_SYNAPSES: _on_read_synapses,
+        InOpcode.CONFIG: _on_config, InOpcode.RULES: _on_rules, InOpcode.NEURONS: _on_neurons,
+        InOpcode.FANOUT: _on_fanout, InOpcode.SYNAPSES: _on_synapses, InOpcode.EVENTS: _on_events,
+        InOpcode.END_STEP: _on_end_step, InOpcode.END_SAMPLE: _on_end_sample, InOpcode.REWARD: _on_reward,
+        InOpcode.READ_NEURONS: _on_read_neurons, InOpcode.READ_SYNAPSES: _on_read_synapses,
+        InOpcode.READ_FANOUT: _on_read_fanout,
     }
-
-    # ---- learning (beyond the RTL) ----------------------------------------------------
-    def _enable_learning(self, network: Network, core: CoreConfig, enabled: Sequence[bool] | None) -> None:
-        if self._config is None:
-            raise TransportError("load a network before enabling learning")
-        if core != self.core:
-            raise TransportError("learning network targets another core: " + "; ".join(self.core.differences(core)))
-        self._commit_learning()
-        if self._learning is not None and self._learning[0] is network:
-            synapses = self._learning[3]
-        else:
-            synapses = golden.initial_synapse_state(network)
-        layout = synapse_layout(network, core, synapses.live, synapses.weight)
-        loaded = self._rows[:layout.rows.shape[0]]
-        if (not np.array_equal(layout.rows, loaded) or not np.array_equal(
-                np.stack([layout.first_row, layout.count], 1), self._fanout[:network.n_sources])):
-            raise TransportError("the network given for learning is not the one loaded into the core")
-        self._learning = (network, core, None if enabled is None else list(enabled), synapses)
-        self._learning_active = True
-
-    def _run_learning_sample(self) -> None:
-        network, core, enabled, synapses = self._learning
-        raster = np.zeros((network.timesteps, network.n_inputs), bool)
-        for step, channels in self._events.items():
-            raster[step, channels] = True
-        results, after = golden.learn(network, core, raster[None], [0], synapses, enabled)
-        result = results[0]
-        cycles = step_cycles(network, core, raster, result, synapses.live)[0]
-        for t in range(int(result.steps_run[0])):
-            self._report_step(t, np.flatnonzero(result.spikes[0, t]), int(result.counters[0, t, golden.Counter.EVENTS]),
-                              int(result.counters[0, t, golden.Counter.SYNAPTIC_OPS]), int(cycles[t]))
-        self._state = result.state
-        self._learning = (network, core, enabled, after)
-        self._pending_reward = (synapses, raster)
-        self._summary(int(result.decision[0]), int(result.decision_step[0]), int(result.steps_run[0]))
-        self._start_sample()
-        self._reload_synapses()
-
-    def _commit_learning(self) -> None:
-        """A learning sample not followed by REWARD keeps its reward-0 outcome."""
-        self._pending_reward = None
-
-    def _reload_synapses(self) -> None:
-        """Store the learned synapses compacted, as the core's pruning does (pruned ones are gone)."""
-        network, core, _, synapses = self._learning
-        layout = synapse_layout(network, core, synapses.live, synapses.weight)
-        self._rows[:] = 0
-        self._rows[:layout.rows.shape[0]] = layout.rows
-        self._fanout[:network.n_sources] = np.stack([layout.first_row, layout.count], 1)
-        self._compiled = None
-
-    def _synapse_state(self) -> golden.SynapseState:
-        if self._learning is None:
-            raise TransportError("learning is not enabled: there is no learned synapse state")
-        return self._learning[3]
 
 
 def to_signed_array(values: np.ndarray, bits: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
 
 from .transport import TransportError, TransportTimeout
 
-__all__ = ["SimulationTransport", "run_scenario", "driver_session", "CLOCK_NS", "MAX_WAIT_CYCLES"]
+__all__ = ["SimulationTransport", "run_scenario", "driver_session", "learning_report", "CLOCK_NS", "MAX_WAIT_CYCLES"]
 
 log = logging.getLogger("spikestream.host.simulation")
 
@@ -60,7 +60,7 @@ class SimulationTransport:
     """
 
     name = "rtl-sim"
-    learning = None  # the RTL core, as of rtl.registers.CORE_VERSION, parses REWARD but does not learn
+    learning = None  # learning is in the packets and registers (the driver's learn() needs no side port)
 
     def __init__(self, dut, core: CoreConfig, pause: float = 0.0, seed: int = 0):
         self.dut = dut
@@ -184,3 +184,37 @@ def run_scenario(core: CoreConfig, scenario: str, arguments: dict | None = None,
                                  "results": str(results_path), "pause": pause, "seed": seed}, test_dir=work)
     run.check()
     return json.loads(results_path.read_text())
+
+
+def learning_report(chip, network_path: str, inputs_path: str, rewards: list, split: int) -> dict:
+    """A learning session through the driver (a scenario for :func:`run_scenario` or any backend).
+
+    Loads the network, learns on the first ``split`` samples, reads the learned state back,
+    reloads it exactly (weights, connectivity, pruning counters, LFSR), learns on the rest,
+    and reports what the driver saw (JSON-serialisable).
+    """
+    import numpy as np
+
+    from spikestream.model.fileformat import load_network
+
+    network, core = load_network(network_path)
+    inputs = np.load(inputs_path)
+    chip.load(network, core)
+    first = chip.learn(inputs[:split], rewards[:split])
+    state = chip.synapses()
+    chip.load(network, core, synapses=state)
+    second = chip.learn(inputs[split:], rewards[split:])
+    final = chip.synapses()
+    inference = chip.run(inputs[:1])
+
+    def batch(result) -> dict:
+        return {"decisions": result.decisions.tolist(), "spikes": np.argwhere(result.spikes).tolist(),
+                "step_cycles": result.step_cycles.tolist(), "learning_updates": result.learning_updates.tolist(),
+                "learned": [None if r is None else list(r) for r in result.learned]}
+
+    return {"first": batch(first), "second": batch(second), "inference": batch(inference),
+            "live": final.live.tolist(), "weights": final.weight[final.live].tolist(),
+            "prune_count": final.prune_count[final.live].tolist(), "lfsr": final.lfsr,
+            "live_after_first": state.live.tolist(),
+            "registers": {name: chip.read_register(name) for name in ("live_synapses", "pruned_synapses",
+                                                                      "errors", "dropped_packets")}}

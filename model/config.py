@@ -67,6 +67,9 @@ class CoreConfig:
         Width of the per-synapse pruning counter (patience up to ``2**bits - 1``).
     event_queue_depth : int
         Spike events the core can hold for one timestep.
+    trace_entries : int
+        Capacity of each STDP trace memory (learning cores): the PAIR groups together
+        need one pre-trace entry per source and one post-trace entry per target neuron.
     adaptation, refractory, learning, pruning, ttfs : bool
         Feature switches; a network using a switched-off feature does not fit.
     clock_hz : int
@@ -89,6 +92,7 @@ class CoreConfig:
     eligibility_bits: int = 16
     prune_counter_bits: int = 4
     event_queue_depth: int = 1024
+    trace_entries: int = 1024
     adaptation: bool = True
     refractory: bool = True
     learning: bool = True
@@ -115,6 +119,7 @@ class CoreConfig:
         _check_range("eligibility_bits", self.eligibility_bits, 4, 32)
         _check_range("prune_counter_bits", self.prune_counter_bits, 1, 16)
         _check_range("event_queue_depth", self.event_queue_depth, 1, 1 << 20)
+        _check_range("trace_entries", self.trace_entries, 1, 1 << 16)
         _check_range("clock_hz", self.clock_hz, 1, 10**10)
         for name in ("adaptation", "refractory", "learning", "pruning", "ttfs"):
             if not isinstance(getattr(self, name), bool):

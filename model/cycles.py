@@ -15,9 +15,13 @@ step ``t``, ``g_j = floor(k_j / Q)`` their groups)::
     e_j        = max(g_j + 5, e_{j-1} + 1)           # cycle spike j leaves (one per cycle)
     update(t)  = G + 5                               if S = 0
                = max(G + 5, e_S + 2)                 otherwise
-    step(t)    = deliver(t) + update(t) + 4          # + STEP trailer
+    step(t)    = deliver(t) + update(t) + learn(t) + 6   # + STEP trailer (6 words)
     end        = output_size + 2 + 5                 # decision scan, SUMMARY packet (at
                                                      # END_SAMPLE, or after the deciding step)
+
+``learn(t)`` is 0 in inference (no group enabled in ``learning_enable``); in a learning
+sample see :func:`learning_step_cycles` (PAIR rule after every step) and
+:func:`learned_cycles` (the end of the sample, LEARNED packet).
 
 Delivery reads one synapse row (``L`` synapses) per cycle and starts a new source on
 the cycle after the previous one's last row; a source without synapses takes one
@@ -45,11 +49,17 @@ from __future__ import annotations
 import numpy as np
 
 from .config import CoreConfig
-from .golden import Counter, SampleResult
-from .network import Network
-from .protocol import FANOUT_WORDS, STATE_WORDS, encode_load, encode_sample
+from typing import NamedTuple, Sequence
+
+from . import golden
+from .golden import Counter, LearningWalk, SampleResult, SynapseState
+from .network import LearningKind, Network
+from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, STATE_WORDS, encode_load, encode_sample
 
 __all__ = [
+    "LEARN_SELECT_CYCLES", "TRACE_PIPELINE_CYCLES", "SWEEP_PIPELINE_CYCLES", "LEARNED_CYCLES", "LearningCycles",
+    "walk_cycles", "trace_walk_cycles", "sweep_cycles", "trace_cycles", "learning_step_cycles", "learned_cycles", "learning_cycles",
+    "learning_sample_cycles",
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
     "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "update_cycles", "end_cycles", "load_cycles",
     "readback_cycles", "synapse_readback_cycles", "fanout_readback_cycles", "input_cycles", "sample_cycles",
@@ -60,7 +70,7 @@ DELIVER_PIPELINE_CYCLES = 4
 UPDATE_PIPELINE_CYCLES = 5
 SPIKE_LATENCY = 5  #: cycles from a group's read to the first cycle its spikes can leave
 SPIKE_DRAIN_CYCLES = 2  #: cycles from the last spike leaving to the end of the update
-REPORT_CYCLES = 4
+REPORT_CYCLES = 6  #: STEP trailer words
 DECIDE_PIPELINE_CYCLES = 2
 SUMMARY_CYCLES = 5
 #: Cycles a step, a sample end or a readback waits for output FIFO room when there is room.
@@ -154,8 +164,8 @@ def synapse_readback_cycles(core: CoreConfig, rows: int) -> int:
 
 
 def fanout_readback_cycles(sources: int) -> int:
-    """Cycles of READ_FANOUT after its last word: one header, then per source a read and its 2 words."""
-    return 1 + sources * (1 + FANOUT_WORDS)
+    """Cycles of READ_FANOUT after its last word: one header, then per source a read and its 3 words."""
+    return 1 + sources * (1 + FANOUT_TABLE_WORDS)
 
 
 def input_cycles(raster: np.ndarray, steps_run: int) -> int:
@@ -177,3 +187,184 @@ def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result
     per_step = step_cycles(network, core, inputs, result)
     return np.array([input_cycles(inputs[b], int(result.steps_run[b])) + int(per_step[b].sum()) + end_cycles(network)
                      for b in range(inputs.shape[0])], np.int64)
+
+
+# ---- learning ---------------------------------------------------------------------------
+#
+# A learning sample (some group enabled in ``learning_enable``) adds, after the update of
+# every step, the PAIR phase, and after the SUMMARY the end-of-sample phase. Both walk a
+# group's sources in ascending order through the learning engine (``lanes`` synapses per
+# cycle); pruned synapses are compacted away on the fly, so a later walk reads fewer rows.
+#
+# With ``E`` the enabled PAIR groups of the sample (index order), ``src(g)`` the source
+# range and ``tgt(g)`` the target range of group ``g``, ``R_s = ceil(f_s / L)`` the rows
+# of source ``s`` from its live fan-out (all groups) *when the walk starts*::
+#
+#     walk(g)    = SWEEP_PIPELINE_CYCLES + sum_{s in src(g)} (R_s + 1)   # a row per cycle, then
+#                                                                       # one cycle per source to
+#                                                                       # flush its compacted rows
+#     trace(g)   = max(|src(g)|, |tgt(g)|) + TRACE_PIPELINE_CYCLES      # decay + bump the traces
+#     learn(t)   = 0                                       if E is empty
+#                = LEARN_SELECT_CYCLES + sum_{g in E} (LEARN_SELECT_CYCLES + trace(g)
+#                                                     + walk(g) if a source or target of g spiked at t)
+#     learned    = LEARN_SELECT_CYCLES + sum_{g walked at the end} (LEARN_SELECT_CYCLES + walk(g))
+#                  + LEARNED_CYCLES
+#
+# The groups walked at the end are the enabled TTFS groups (not reward modulated, or with
+# a reward != 0) and the enabled reward-modulated PAIR groups (at any reward: at 0 the
+# walk only clears their eligibilities): the golden model's passes
+# (:class:`~spikestream.model.golden.LearningWalk`, step -1).
+
+#: Cycles to pick the next enabled group (and one more to find there is none left).
+LEARN_SELECT_CYCLES = 1
+#: Cycles a trace walk adds to its entries (read, then write back).
+TRACE_PIPELINE_CYCLES = 1
+#: Cycles a synapse walk adds to its rows: pointer read, row read, trace reads, engine, write back.
+SWEEP_PIPELINE_CYCLES = 7
+#: Cycles of the LEARNED packet (header and its words).
+LEARNED_CYCLES = 1 + LEARNED_WORDS
+
+
+class LearningCycles(NamedTuple):
+    """Counted cycles of one learning sample, as the core reports them."""
+
+    steps: np.ndarray  #: int64 [T]: STEP trailer ``cycles`` (0 for steps not run)
+    end: int  #: SUMMARY ``cycles``
+    learned: int  #: LEARNED ``cycles`` (0: not a learning sample, no LEARNED packet)
+    total: int  #: the whole sample with no stalls: input words, markers, steps, SUMMARY, REWARD, LEARNED
+
+
+def sweep_cycles(source_rows: np.ndarray, source_first: int, source_count: int) -> int:
+    """Cycles of a walk over the sources ``source_first ..`` (``source_rows``: rows of every source)."""
+    return SWEEP_PIPELINE_CYCLES + int((np.asarray(source_rows)[source_first:source_first + source_count] + 1).sum())
+
+
+def trace_cycles(source_count: int, target_count: int) -> int:
+    """Cycles of the trace walk of a PAIR group with these source and target counts."""
+    return max(source_count, target_count) + TRACE_PIPELINE_CYCLES
+
+
+def walk_cycles(network: Network, core: CoreConfig, group: int, live: np.ndarray) -> int:
+    """Cycles of one walk over the synapses of ``group`` when ``live`` (canonical order) are stored."""
+    source_rows = -(-np.bincount(network.synapses().source[np.asarray(live, bool)],
+                                 minlength=network.n_sources) // core.lanes)
+    g = network.groups[group]
+    return sweep_cycles(source_rows, network.source_offset(g.source), network.source_size(g.source))
+
+
+def trace_walk_cycles(network: Network, group: int) -> int:
+    """Cycles of the trace walk of a PAIR group after every step of a learning sample."""
+    g = network.groups[group]
+    return trace_cycles(network.source_size(g.source), network.population(g.target).size)
+
+
+def _pair_groups(network: Network, enabled: Sequence[bool] | None) -> list[int]:
+    return [index for index, g in enumerate(network.groups)
+            if g.learning is not None and g.learning.kind is LearningKind.PAIR and (enabled is None or enabled[index])]
+
+
+def _learning_sample(network: Network, enabled: Sequence[bool] | None) -> bool:
+    return any(g.learning is not None and (enabled is None or enabled[index]) for index, g in enumerate(network.groups))
+
+
+def learning_step_cycles(network: Network, core: CoreConfig, steps_run: int, walks: Sequence[LearningWalk],
+                         enabled: Sequence[bool] | None = None) -> np.ndarray:
+    """``learn(t)`` of every step ``int64 [T]``: the PAIR phase (traces and synapse walks).
+
+    ``walks`` are the sample's :class:`~spikestream.model.golden.LearningWalk` (from
+    :func:`spikestream.model.golden.learn_recorded`); ``enabled`` the sample's group flags.
+    """
+    pair = _pair_groups(network, enabled)
+    cycles = np.zeros(network.timesteps, np.int64)
+    if not pair:
+        return cycles
+    per_step = LEARN_SELECT_CYCLES + sum(LEARN_SELECT_CYCLES + trace_walk_cycles(network, g) for g in pair)
+    cycles[:steps_run] = per_step
+    for walk in walks:
+        if walk.step >= 0:
+            cycles[walk.step] += walk_cycles(network, core, walk.group, walk.live)
+    return cycles
+
+
+def learned_cycles(network: Network, core: CoreConfig, walks: Sequence[LearningWalk],
+                   enabled: Sequence[bool] | None = None) -> int:
+    """LEARNED ``cycles`` of a sample (0 when it is not a learning sample: no LEARNED packet)."""
+    if not _learning_sample(network, enabled):
+        return 0
+    ends = [walk for walk in walks if walk.step < 0]
+    return (LEARN_SELECT_CYCLES + sum(LEARN_SELECT_CYCLES + walk_cycles(network, core, w.group, w.live) for w in ends)
+            + LEARNED_CYCLES)
+
+
+def learning_sample_cycles(network: Network, core: CoreConfig, raster: np.ndarray, result: SampleResult,
+                           walks: Sequence[LearningWalk], enabled: Sequence[bool] | None = None,
+                           live: np.ndarray | None = None, rewarded: bool = False) -> LearningCycles:
+    """Cycles of one learning sample (a batch-of-one ``result`` of ``golden.learn``).
+
+    ``raster`` is the sample's input ``bool [T, n_inputs]``, ``walks`` its
+    :class:`~spikestream.model.golden.LearningWalk` list, ``enabled`` its group flags,
+    ``live`` the live mask at its start (default: all stored synapses), ``rewarded``
+    whether the host sends a REWARD word after its SUMMARY. Delivery at step ``t`` reads
+    the rows left after the PAIR walks of step ``t - 1`` (pruning shrinks them within a
+    sample).
+    """
+    raster = np.asarray(raster, bool)
+    mask = np.ones(network.synapses().count, bool) if live is None else np.asarray(live, bool)
+    steps_run = int(result.steps_run[0])
+    sources = np.concatenate([raster, result.spikes[0]], axis=1)
+    learn = learning_step_cycles(network, core, steps_run, walks, enabled)
+    pair_walks = [w for w in walks if w.step >= 0]
+    steps = np.zeros(network.timesteps, np.int64)
+    for t in range(steps_run):
+        for walk in pair_walks:
+            if walk.step == t - 1:
+                mask = walk.live_after
+        pending = sources[t - 1] if t > 0 else np.zeros(network.n_sources, bool)
+        costs = source_costs(network, core, mask)
+        deliver = DELIVER_EMPTY_CYCLES if not pending.any() else DELIVER_PIPELINE_CYCLES + int(costs[pending].sum())
+        update = update_cycles(network.n_neurons, core.neuron_lanes, np.flatnonzero(result.spikes[0, t]))
+        steps[t] = deliver + update + learn[t] + REPORT_CYCLES
+    end = end_cycles(network)
+    learned = learned_cycles(network, core, walks, enabled)
+    total = (input_cycles(raster, steps_run) + int(steps.sum()) + end
+             + (learned + FIFO_WAIT_CYCLES if learned else 0) + (1 if rewarded else 0))
+    return LearningCycles(steps, end, learned, total)
+
+
+def learning_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Sequence[int] | None = None,
+                    synapses: SynapseState | None = None,
+                    learning_enabled: Sequence[Sequence[bool]] | Sequence[bool] | None = None
+                    ) -> tuple[list[SampleResult], SynapseState, list[LearningCycles]]:
+    """Run :func:`spikestream.model.golden.learn` and return its results with the core's cycles.
+
+    Same arguments as ``golden.learn``; the third element holds, per sample, the
+    :class:`LearningCycles` the core reports (STEP, SUMMARY and LEARNED ``cycles``).
+
+    >>> from spikestream.host.demo import tiny_network
+    >>> core = CoreConfig(max_neurons=16, max_inputs=8, max_synapses=256, lanes=2, timestep_bits=5)
+    >>> _, _, cycles = learning_cycles(tiny_network(core), core, np.eye(8, dtype=bool)[None, :, :4])
+    >>> int(cycles[0].learned)  # tiny_network has no plastic group: no LEARNED packet
+    0
+    """
+    inputs = np.asarray(inputs, bool)
+    if inputs.ndim == 2:
+        inputs = inputs[None]
+    start = golden.initial_synapse_state(network) if synapses is None else synapses
+    per_sample = learning_enabled is not None and len(learning_enabled) > 0 and not isinstance(
+        learning_enabled[0], (bool, np.bool_))
+    results, final, walks = golden.learn_recorded(network, core, inputs, rewards, start, learning_enabled)
+    live = start.live
+    cycles = []
+    for b, (result, sample_walks) in enumerate(zip(results, walks)):
+        enabled = learning_enabled[b] if per_sample else learning_enabled
+        cycles.append(learning_sample_cycles(network, core, inputs[b], result, sample_walks, enabled, live,
+                                             rewards is not None and _has_reward_group(network, enabled)))
+        if sample_walks:
+            live = sample_walks[-1].live_after
+    return results, final, cycles
+
+
+def _has_reward_group(network: Network, enabled: Sequence[bool] | None) -> bool:
+    """Whether the core waits for a REWARD word after the sample (an enabled reward-modulated group)."""
+    return any(g.learning is not None and g.learning.reward_modulated and (enabled is None or enabled[index])
+               for index, g in enumerate(network.groups))

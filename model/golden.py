@@ -136,6 +136,8 @@ __all__ = [
     "decide",
     "run",
     "learn",
+    "learn_recorded",
+    "LearningWalk",
     "network_with_synapses",
     "live_synapse_counts",
     "lfsr_next",
@@ -473,9 +475,27 @@ class _Traces(NamedTuple):
     eligibility: np.ndarray  #: [n_synapses]
 
 
+class LearningWalk(NamedTuple):
+    """One group's pass over its synapses, as :func:`learn_recorded` reports it (no semantics).
+
+    The core walks a group's synapses once per pass; how long that takes depends on the
+    live synapses when the pass starts (:mod:`spikestream.model.cycles`).
+    """
+
+    step: int  #: timestep after which the PAIR pass ran, or -1: the end-of-sample pass (of a TTFS
+    #: or reward-modulated PAIR group; at reward 0 a PAIR group's pass only clears its eligibilities)
+    group: int  #: group index
+    live: np.ndarray  #: bool [n_synapses], canonical order: live synapses before the pass
+    live_after: np.ndarray  #: bool [n_synapses]: live synapses after it
+
+
 def _pair_step(network: Network, params: Params, plastic: list[_Plastic], synapses: SynapseState,
-               traces: _Traces, source_spikes: np.ndarray, lfsr: int, core: CoreConfig) -> tuple[int, int]:
-    """Apply the PAIR rule after one step (batch of one, in place); return (updates, lfsr)."""
+               traces: _Traces, source_spikes: np.ndarray, lfsr: int, core: CoreConfig,
+               walks: list | None = None, timestep: int = 0) -> tuple[int, int]:
+    """Apply the PAIR rule after one step (batch of one, in place); return (updates, lfsr).
+
+    ``walks``, when given, receives a :class:`LearningWalk` per group whose synapses are visited.
+    """
     updates = 0
     for p_index, p in enumerate(plastic):
         group = network.groups[p.group]
@@ -493,6 +513,7 @@ def _pair_step(network: Network, params: Params, plastic: list[_Plastic], synaps
         y[:] = np.minimum(y_decayed + rule.post_increment * post_spikes, core.trace_max)
         if not (pre_spikes.any() or post_spikes.any()):
             continue
+        before = synapses.live.copy() if walks is not None else None
         for k in p.synapses:
             if not synapses.live[k]:
                 continue
@@ -518,13 +539,19 @@ def _pair_step(network: Network, params: Params, plastic: list[_Plastic], synaps
                 synapses.weight[k] = min(max(w + delta, rule.w_min), rule.w_max)
                 _count_update(synapses, k, group.pruning)
                 updates += 1
+        if walks is not None:
+            walks.append(LearningWalk(timestep, p.group, before, synapses.live.copy()))
     return updates, lfsr
 
 
 def _end_of_sample(network: Network, params: Params, plastic: list[_Plastic], synapses: SynapseState,
                    traces: _Traces, state: NeuronState, pre_first: np.ndarray, winner: int, reward: int,
-                   lfsr: int) -> tuple[int, int]:
-    """Apply the TTFS rule and reward-modulated updates of one sample (in place)."""
+                   lfsr: int, walks: list | None = None) -> tuple[int, int]:
+    """Apply the TTFS rule and reward-modulated updates of one sample (in place).
+
+    ``walks``, when given, receives a :class:`LearningWalk` (step -1) per group whose
+    synapses can change here: TTFS groups and reward-modulated PAIR groups (not at reward 0).
+    """
     updates = 0
     post_first = state.first_spike_step[0]
     winner_neuron = params.output_slice.start + winner
@@ -532,7 +559,12 @@ def _end_of_sample(network: Network, params: Params, plastic: list[_Plastic], sy
         group = network.groups[p.group]
         rule = group.learning
         if rule.reward_modulated and reward == 0:
+            if walks is not None and rule.kind is LearningKind.PAIR:
+                # No update; the core still walks the group to clear its eligibilities.
+                walks.append(LearningWalk(-1, p.group, synapses.live.copy(), synapses.live.copy()))
             continue
+        recorded = walks is not None and (rule.kind is LearningKind.TTFS or rule.reward_modulated)
+        before = synapses.live.copy() if recorded else None
         for k in p.synapses:
             if not synapses.live[k]:
                 continue
@@ -560,6 +592,8 @@ def _end_of_sample(network: Network, params: Params, plastic: list[_Plastic], sy
             synapses.weight[k] = min(max(w + delta, rule.w_min), rule.w_max)
             _count_update(synapses, k, group.pruning)
             updates += 1
+        if recorded:
+            walks.append(LearningWalk(-1, p.group, before, synapses.live.copy()))
     return updates, lfsr
 
 
@@ -567,7 +601,7 @@ def _end_of_sample(network: Network, params: Params, plastic: list[_Plastic], sy
 
 def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.ndarray, synapses: SynapseState,
                learning: bool, rewards: Sequence[int] | None,
-               learning_enabled: Sequence[bool] | None) -> tuple[SampleResult, SynapseState]:
+               learning_enabled: Sequence[bool] | None, walks: list | None = None) -> tuple[SampleResult, SynapseState]:
     batch = inputs.shape[0]
     steps = params.timesteps
     weights = effective_weights(params, synapses)
@@ -601,7 +635,8 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
         source_spikes = np.concatenate([inputs[:, t] & active[:, None], spikes], axis=1)
         if plastic:
             pre_first = np.where((pre_first < 0) & source_spikes[0], t, pre_first)
-            updates, lfsr = _pair_step(network, params, plastic, synapses, traces, source_spikes[0], lfsr, core)
+            updates, lfsr = _pair_step(network, params, plastic, synapses, traces, source_spikes[0], lfsr, core,
+                                       walks, t)
             counters[0, t, Counter.LEARNING_UPDATES] = updates
             if updates:
                 weights = effective_weights(params, synapses)
@@ -616,7 +651,7 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
     if plastic:
         reward = 0 if rewards is None else int(rewards[0])
         end_updates[0], lfsr = _end_of_sample(network, params, plastic, synapses, traces, state, pre_first,
-                                              int(decision[0]), reward, lfsr)
+                                              int(decision[0]), reward, lfsr, walks)
     synapses = synapses._replace(lfsr=lfsr)
     return SampleResult(spikes_out, counters, steps_run, decision, decision_step, end_updates, state), synapses
 
@@ -650,6 +685,19 @@ def learn(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Seque
     ``learning_enabled`` is one flag per group, or one such list per sample.
     Returns one :class:`SampleResult` per sample and the final :class:`SynapseState`.
     """
+    results, synapses, _ = learn_recorded(network, core, inputs, rewards, synapses, learning_enabled)
+    return results, synapses
+
+
+def learn_recorded(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Sequence[int] | None = None,
+                   synapses: SynapseState | None = None,
+                   learning_enabled: Sequence[Sequence[bool]] | Sequence[bool] | None = None
+                   ) -> tuple[list[SampleResult], SynapseState, list[list[LearningWalk]]]:
+    """:func:`learn`, also returning per sample the :class:`LearningWalk` of every group pass.
+
+    The walks say which synapses were live when each pass started: what the exact cycle
+    model (:func:`spikestream.model.cycles.learning_cycles`) needs. Same semantics as :func:`learn`.
+    """
     params = compile_network(network, core)
     inputs = check_spike_batch(inputs, params.timesteps, params.n_inputs)
     synapses = initial_synapse_state(network) if synapses is None else synapses
@@ -667,13 +715,16 @@ def learn(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Seque
         if flags is not None and len(flags) != len(network.groups):
             raise ValueError(f"learning_enabled has {len(flags)} flags, expected one per synapse group "
                              f"({len(network.groups)})")
-    results = []
+    results, walks = [], []
     for b in range(inputs.shape[0]):
         enabled = learning_enabled[b] if per_sample else learning_enabled
         reward = None if rewards is None else [rewards[b]]
-        result, synapses = _run_batch(network, core, params, inputs[b:b + 1], synapses, True, reward, enabled)
+        sample_walks: list[LearningWalk] = []
+        result, synapses = _run_batch(network, core, params, inputs[b:b + 1], synapses, True, reward, enabled,
+                                      sample_walks)
         results.append(result)
-    return results, synapses
+        walks.append(sample_walks)
+    return results, synapses, walks
 
 
 def network_with_synapses(network: Network, synapses: SynapseState) -> Network:

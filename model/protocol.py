@@ -16,6 +16,9 @@ opcode          argument      payload
 ==============  ============  =========================================================
 CONFIG          0             ``n_inputs, n_neurons, timesteps, output_start,
                               output_size, decision`` then one exponent per group
+RULES           first group   :data:`RULE_WORDS` words per group (:func:`pack_rules`): the
+                              learning and pruning rule, source and target ranges and
+                              trace bases (cores built with ``learning`` only)
 NEURONS         first neuron  :data:`NEURON_WORDS` words per neuron (:func:`pack_neurons`)
 FANOUT          first source  2 words per source: first synapse row, synapse count
 SYNAPSES        first row     ``lanes`` words per row (:func:`pack_synapse`), padding 0
@@ -23,7 +26,8 @@ EVENTS          step ``t``    one input channel per word (spikes of step ``t``)
 END_STEP        step ``t``    none: the events of step ``t`` are complete; run step ``t``
 END_SAMPLE      0             none: decide, report (unless the sample ended early), start a
                               new sample
-REWARD          reward        none (two's complement; reserved for on-chip learning)
+REWARD          reward        none: the reward (two's complement, -1, 0 or +1) of the sample
+                              whose SUMMARY was sent (see *Learning* below)
 READ_NEURONS    0             none: read back the state of every neuron
 READ_SYNAPSES   first row     one word: number of rows to read back
 READ_FANOUT     first source  one word: number of sources whose pointers to read back
@@ -37,11 +41,15 @@ Core to host (``m_axis``):
 
 ==============  ============  =========================================================
 STEP            step ``t``    neuron ids that spiked in step ``t`` (ascending), then the
-                              trailer ``events, synaptic_ops, spikes, cycles``
+                              trailer ``events, synaptic_ops, spikes, learning_updates,
+                              synapses_skipped, cycles``
 SUMMARY         0             ``decision, decision_step, steps_run, cycles``
 NEURON_STATE    0             per neuron ``u, v, theta, refractory_left``
 SYNAPSE_ROWS    first row     ``lanes`` words per row, packed as in SYNAPSES
-FANOUT_TABLE    first source  2 words per source, as in FANOUT
+FANOUT_TABLE    first source  :data:`FANOUT_TABLE_WORDS` words per source: first row, live
+                              synapse count (as in FANOUT), synapses pruned since the load
+LEARNED         0             ``updates, pruned, live_synapses, cycles`` of the end of a
+                              learning sample (see *Learning*)
 ==============  ============  =========================================================
 
 Signed values travel as 32-bit two's complement.
@@ -57,6 +65,23 @@ soon as it is made. It then ignores the sample's remaining EVENTS and END_STEP p
 (no STEP packet, no error, no counted event) until END_SAMPLE, which only starts the
 next sample (no second SUMMARY). A sample without an early exit gets its SUMMARY at
 END_SAMPLE. Either way each sample gets exactly one SUMMARY, after its last STEP packet.
+
+Learning
+--------
+The register ``learning_enable`` (bit ``g``: group ``g`` learns; all 0: inference) is
+latched when a sample's step 0 runs; groups without a rule never learn. A sample with
+an enabled plastic group is a *learning sample* (golden :func:`~spikestream.model.golden.learn`):
+after every step the core applies the PAIR rule (weights change within the sample, the
+STEP trailer counts the updates), and at the end of the sample, after its SUMMARY, it
+runs the TTFS rule and the reward, then sends LEARNED. When an enabled group is reward
+modulated, that end walk waits for the host's REWARD packet (sent after the SUMMARY,
+after END_SAMPLE); any other packet meanwhile is dropped and flagged MALFORMED. A
+learning sample's end (LEARNED) comes after END_SAMPLE even with early exit.
+Pruned synapses are removed from the synaptic memory (each source's fan-out is
+compacted in place, its pointer count shrinks): they cost no cycle from then on. The
+register ``lfsr`` holds the stochastic-rounding LFSR (written to save / restore it; a
+CONFIG resets it to ``LFSR_SEED``). ``live_synapses`` / ``pruned_synapses`` /
+``learning_updates`` count since the last CONFIG.
 
 Synaptic memory layout
 ----------------------
@@ -74,14 +99,15 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .config import DECAY_UNITY, CoreConfig
-from .network import DecisionMode, Network, ResetMode
+from .network import DecisionMode, LearningKind, Network, ResetMode
 
 __all__ = [
     "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
-    "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
+    "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "FANOUT_TABLE_WORDS", "RULE_WORDS", "LEARNED_WORDS",
+    "RULE_FLAGS", "pack_rules", "trace_layout", "TraceLayout", "Learned", "decode_fanout_rows", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
     "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
-    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "decode_fanout_table", "to_signed",
+    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "decode_fanout_table", "decode_learned", "to_signed",
 ]
 
 WORD_BITS = 32
@@ -89,10 +115,16 @@ OPCODE_SHIFT = 24
 ARGUMENT_BITS = 24
 NEURON_WORDS = 5
 CONFIG_WORDS = 6  #: fixed words before the per-group exponents
-STEP_TRAILER_WORDS = 4
+STEP_TRAILER_WORDS = 6  #: events, synaptic_ops, spikes, learning_updates, synapses_skipped, cycles
 SUMMARY_WORDS = 4
 STATE_WORDS = 4
-FANOUT_WORDS = 2  #: per source in FANOUT and FANOUT_TABLE: first synapse row, synapse count
+FANOUT_WORDS = 2  #: per source in FANOUT: first synapse row, synapse count
+FANOUT_TABLE_WORDS = 3  #: per source in FANOUT_TABLE: first synapse row, live count, pruned count
+RULE_WORDS = 8  #: per group in RULES (see pack_rules)
+LEARNED_WORDS = 4  #: updates, pruned, live_synapses, cycles
+#: Bit positions of the flags in RULES word 0 (bits 24 and up).
+RULE_FLAGS = {"plastic": 24, "ttfs": 25, "soft_bound": 26, "stochastic_rounding": 27, "reward_modulated": 28,
+              "winner_only": 29, "pruning": 30}
 
 # Bit positions inside the packed neuron words 3 and 4 (see pack_neurons).
 _KEEP_BITS = 13  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
@@ -109,6 +141,7 @@ class InOpcode(enum.IntEnum):
     """Opcodes of host-to-core packets."""
 
     CONFIG = 0x01
+    RULES = 0x05
     NEURONS = 0x02
     FANOUT = 0x03
     SYNAPSES = 0x04
@@ -129,6 +162,7 @@ class OutOpcode(enum.IntEnum):
     NEURON_STATE = 0x82
     SYNAPSE_ROWS = 0x83
     FANOUT_TABLE = 0x84
+    LEARNED = 0x85
 
 
 #: Decision rule codes (low two bits of the CONFIG ``decision`` word).
@@ -166,14 +200,23 @@ def _bits_for(count: int) -> int:
 
 @dataclass(frozen=True)
 class SynapseFormat:
-    """Bit fields of one stored synapse: target neuron, weight mantissa, group."""
+    """Bit fields of one stored synapse: target neuron, weight mantissa, group, pruning counter.
+
+    The pruning counter (``count_bits``, 0 on cores built without ``pruning``) is the
+    golden model's ``SynapseState.prune_count``.
+    """
 
     target_bits: int
     weight_bits: int
     group_bits: int
+    count_bits: int = 0
 
     @property
     def width(self) -> int:
+        return self.target_bits + self.weight_bits + self.group_bits + self.count_bits
+
+    @property
+    def count_shift(self) -> int:
         return self.target_bits + self.weight_bits + self.group_bits
 
     @property
@@ -187,10 +230,12 @@ class SynapseFormat:
 
 def synapse_format(core: CoreConfig) -> SynapseFormat:
     """Return the packing of one synapse word for ``core`` (fits 32 bits or raises)."""
-    fmt = SynapseFormat(_bits_for(core.max_neurons), core.weight_bits, _bits_for(core.max_groups))
+    fmt = SynapseFormat(_bits_for(core.max_neurons), core.weight_bits, _bits_for(core.max_groups),
+                        core.prune_counter_bits if core.pruning else 0)
     if fmt.width > WORD_BITS:
         raise ProtocolError(f"a synapse needs {fmt.width} bits (target {fmt.target_bits} + weight "
-                            f"{fmt.weight_bits} + group {fmt.group_bits}), more than one {WORD_BITS}-bit word")
+                            f"{fmt.weight_bits} + group {fmt.group_bits} + pruning counter {fmt.count_bits}), "
+                            f"more than one {WORD_BITS}-bit word")
     return fmt
 
 
@@ -203,11 +248,17 @@ def synapse_rows(core: CoreConfig) -> int:
     return -(-core.max_synapses // core.lanes) + min(core.num_sources, core.max_synapses)
 
 
-def pack_synapse(fmt: SynapseFormat, target: np.ndarray, weight: np.ndarray, group: np.ndarray) -> np.ndarray:
+def pack_synapse(fmt: SynapseFormat, target: np.ndarray, weight: np.ndarray, group: np.ndarray,
+                 prune_count: np.ndarray | int = 0) -> np.ndarray:
     """Pack synapse fields into words (weight as ``weight_bits`` two's complement)."""
     weight_field = np.asarray(weight, np.int64) & ((1 << fmt.weight_bits) - 1)
+    count = np.asarray(prune_count, np.int64)
+    if fmt.count_bits == 0 and np.any(count != 0):
+        raise ProtocolError("pruning counters given for a core built without pruning")
+    if np.any((count < 0) | (count >> max(fmt.count_bits, 0) != 0)):
+        raise ProtocolError(f"a pruning counter is outside {fmt.count_bits} bits")
     return (np.asarray(target, np.int64) | (weight_field << fmt.weight_shift)
-            | (np.asarray(group, np.int64) << fmt.group_shift)).astype(np.int64)
+            | (np.asarray(group, np.int64) << fmt.group_shift) | (count << fmt.count_shift)).astype(np.int64)
 
 
 class SynapseLayout(NamedTuple):
@@ -219,17 +270,20 @@ class SynapseLayout(NamedTuple):
 
 
 def synapse_layout(network: Network, core: CoreConfig, live: np.ndarray | None = None,
-                   weight: np.ndarray | None = None) -> SynapseLayout:
+                   weight: np.ndarray | None = None, prune_count: np.ndarray | None = None) -> SynapseLayout:
     """Lay the live synapses of ``network`` out in rows of ``core.lanes``, canonical order.
 
-    ``live`` / ``weight`` (canonical order) override the network's, e.g. after learning.
+    ``live`` / ``weight`` / ``prune_count`` (canonical order) override the network's, e.g.
+    after learning (a :class:`~spikestream.model.golden.SynapseState`).
     """
     table = network.synapses()
     live = np.ones(table.count, bool) if live is None else np.asarray(live, bool)
     weight = table.weight if weight is None else np.asarray(weight, np.int64)
+    count_field = np.zeros(table.count, np.int64) if prune_count is None else np.asarray(prune_count, np.int64)
     fmt = synapse_format(core)
     lanes = core.lanes
     source, target, group, weight = table.source[live], table.target[live], table.group[live], weight[live]
+    count_field = count_field[live]
     count = np.bincount(source, minlength=network.n_sources).astype(np.int64)
     rows_per_source = -(-count // lanes)
     first_row = np.concatenate([[0], np.cumsum(rows_per_source)[:-1]]).astype(np.int64)
@@ -238,8 +292,73 @@ def synapse_layout(network: Network, core: CoreConfig, live: np.ndarray | None =
         raise ProtocolError(f"the synapses need {n_rows} rows, the core has {synapse_rows(core)}")
     rows = np.zeros(n_rows * lanes, np.int64)
     rank = np.arange(source.size) - np.concatenate([[0], np.cumsum(count)[:-1]])[source]
-    rows[first_row[source] * lanes + rank] = pack_synapse(fmt, target, weight, group)
+    rows[first_row[source] * lanes + rank] = pack_synapse(fmt, target, weight, group, count_field)
     return SynapseLayout(first_row, count, rows.reshape(n_rows, lanes))
+
+
+class TraceLayout(NamedTuple):
+    """Where each PAIR group keeps its STDP traces in the core's trace memories."""
+
+    pre_base: np.ndarray  #: int64 [n_groups], first entry of the group's pre traces (one per source)
+    post_base: np.ndarray  #: int64 [n_groups], first entry of its post traces (one per target neuron)
+    pre_entries: int  #: entries used in the pre-trace memory
+    post_entries: int  #: entries used in the post-trace memory
+
+
+def trace_layout(network: Network, core: CoreConfig) -> TraceLayout:
+    """Allocate trace entries to the PAIR groups in group order (others get base 0).
+
+    Raises :class:`ProtocolError` when they exceed ``core.trace_entries``.
+    """
+    pre_base = np.zeros(len(network.groups), np.int64)
+    post_base = np.zeros(len(network.groups), np.int64)
+    pre = post = 0
+    for index, group in enumerate(network.groups):
+        if group.learning is not None and group.learning.kind is LearningKind.PAIR:
+            pre_base[index], post_base[index] = pre, post
+            pre += network.source_size(group.source)
+            post += network.population(group.target).size
+    limit = getattr(core, "trace_entries", 0)
+    if pre > limit or post > limit:
+        raise ProtocolError(f"the PAIR groups need {pre} pre-trace and {post} post-trace entries, the core has "
+                            f"{limit} of each (CoreConfig.trace_entries)")
+    return TraceLayout(pre_base, post_base, pre, post)
+
+
+def pack_rules(network: Network, core: CoreConfig) -> np.ndarray:
+    """Return the RULES payload words ``int64 [n_groups, RULE_WORDS]``.
+
+    Words of group ``g`` (a group without a learning rule is all 0 except its ranges)::
+
+        w0  a_plus[7:0] | a_minus[15:8] | shift[20:16] | flags (RULE_FLAGS, bits 24..30)
+        w1  w_min[15:0] | w_max[31:16]                 (16-bit two's complement each)
+        w2  pre_increment[15:0] | post_increment[31:16]
+        w3  prune_threshold[15:0] | patience[31:16]     (0, 0 without a pruning rule)
+        w4  source_first[15:0] | source_count[31:16]   (source ids: inputs, then neurons)
+        w5  target_first[15:0] | target_count[31:16]   (neuron ids)
+        w6  pre_trace_base[15:0] | post_trace_base[31:16]   (:func:`trace_layout`)
+        w7  trace_decay_shift
+    """
+    traces = trace_layout(network, core)
+    words = np.zeros((len(network.groups), RULE_WORDS), np.int64)
+    for index, group in enumerate(network.groups):
+        words[index, 4] = network.source_offset(group.source) | network.source_size(group.source) << 16
+        words[index, 5] = network.neuron_offset(group.target) | network.population(group.target).size << 16
+        rule = group.learning
+        if rule is None:
+            continue
+        flags = {"plastic": True, "ttfs": rule.kind is LearningKind.TTFS, "soft_bound": rule.soft_bound,
+                 "stochastic_rounding": rule.stochastic_rounding, "reward_modulated": rule.reward_modulated,
+                 "winner_only": rule.winner_only, "pruning": group.pruning is not None}
+        words[index, 0] = (rule.a_plus | rule.a_minus << 8 | rule.shift << 16
+                           | sum(int(on) << RULE_FLAGS[name] for name, on in flags.items()))
+        words[index, 1] = (rule.w_min & 0xFFFF) | (rule.w_max & 0xFFFF) << 16
+        words[index, 2] = rule.pre_increment | rule.post_increment << 16
+        if group.pruning is not None:
+            words[index, 3] = group.pruning.threshold | group.pruning.patience << 16
+        words[index, 6] = traces.pre_base[index] | traces.post_base[index] << 16
+        words[index, 7] = rule.trace_decay_shift
+    return words
 
 
 def pack_neurons(network: Network) -> np.ndarray:
@@ -280,10 +399,11 @@ def _packet(opcode: int, argument: int, payload: Sequence[int] = ()) -> list[int
 
 
 def encode_load(network: Network, core: CoreConfig, max_payload: int = 256, live: np.ndarray | None = None,
-                weight: np.ndarray | None = None) -> list[list[int]]:
-    """Return the packets that load ``network`` into the core (CONFIG first).
+                weight: np.ndarray | None = None, prune_count: np.ndarray | None = None) -> list[list[int]]:
+    """Return the packets that load ``network`` into the core (CONFIG first, then RULES on learning cores).
 
     Long tables are split into packets of at most ``max_payload`` payload words.
+    ``live`` / ``weight`` / ``prune_count`` load a learned synapse state (canonical order).
     """
     network.check_fits(core)
     output_start = network.neuron_offset(network.output)
@@ -291,11 +411,16 @@ def encode_load(network: Network, core: CoreConfig, max_payload: int = 256, live
     packets = [_packet(InOpcode.CONFIG, 0, [network.n_inputs, network.n_neurons, network.timesteps, output_start,
                                             network.population(network.output).size, decision]
                        + [g.exponent for g in network.groups])]
+    if core.learning and network.groups:
+        rules = pack_rules(network, core)
+        per = max(1, max_payload // RULE_WORDS)
+        for first in range(0, len(network.groups), per):
+            packets.append(_packet(InOpcode.RULES, first, rules[first:first + per].ravel()))
     neurons = pack_neurons(network)
     per = max(1, max_payload // NEURON_WORDS)
     for first in range(0, network.n_neurons, per):
         packets.append(_packet(InOpcode.NEURONS, first, neurons[first:first + per].ravel()))
-    layout = synapse_layout(network, core, live, weight)
+    layout = synapse_layout(network, core, live, weight, prune_count)
     fanout = np.stack([layout.first_row, layout.count], axis=1)
     per = max(1, max_payload // FANOUT_WORDS)
     for first in range(0, network.n_sources, per):
@@ -346,7 +471,18 @@ class StepReport(NamedTuple):
     events: int
     synaptic_ops: int
     spike_count: int
+    learning_updates: int
+    synapses_skipped: int
     cycles: int
+
+
+class Learned(NamedTuple):
+    """What the core reported at the end of a learning sample (LEARNED packet)."""
+
+    updates: int  #: synapse updates of the end-of-sample walk (TTFS rule, reward)
+    pruned: int  #: synapses pruned by that walk
+    live_synapses: int  #: live synapses after it (the ``live_synapses`` register)
+    cycles: int  #: counted cycles of the walk and the LEARNED packet
 
 
 class Summary(NamedTuple):
@@ -367,16 +503,15 @@ def decode_output(packets: Sequence[Sequence[int]]) -> tuple[list[StepReport], l
         if opcode == OutOpcode.STEP:
             if len(payload) < STEP_TRAILER_WORDS:
                 raise ProtocolError(f"STEP packet of {len(payload)} payload words, expected >= {STEP_TRAILER_WORDS}")
-            events, ops, count, cycles = payload[-STEP_TRAILER_WORDS:]
-            steps.append(StepReport(argument, payload[:-STEP_TRAILER_WORDS], events, ops, count, cycles))
+            steps.append(StepReport(argument, payload[:-STEP_TRAILER_WORDS], *payload[-STEP_TRAILER_WORDS:]))
         elif opcode == OutOpcode.SUMMARY:
             if len(payload) != SUMMARY_WORDS:
                 raise ProtocolError(f"SUMMARY packet of {len(payload)} payload words, expected {SUMMARY_WORDS}")
             summaries.append(Summary(payload[0], to_signed(payload[1]), payload[2], payload[3]))
         elif opcode == OutOpcode.NEURON_STATE:
             states.append(decode_neuron_state(payload))
-        elif opcode in (OutOpcode.SYNAPSE_ROWS, OutOpcode.FANOUT_TABLE):
-            continue  # see decode_synapse_rows, decode_fanout_table
+        elif opcode in (OutOpcode.SYNAPSE_ROWS, OutOpcode.FANOUT_TABLE, OutOpcode.LEARNED):
+            continue  # see decode_synapse_rows, decode_fanout_table, decode_learned
         else:
             raise ProtocolError(f"unknown output opcode {opcode:#04x} in header {packet[0]:#010x}")
     return steps, summaries, states
@@ -392,12 +527,48 @@ def decode_synapse_rows(packet: Sequence[int], lanes: int) -> tuple[int, np.ndar
 
 
 def decode_fanout_table(packet: Sequence[int]) -> tuple[int, np.ndarray]:
-    """Return ``(first_source, int64 [n_sources, 2])`` (first row, count) of a FANOUT_TABLE packet."""
+    """Return ``(first_source, int64 [n_sources, 3])`` (first row, live count, pruned) of a FANOUT_TABLE packet."""
     opcode, first_source = parse_header(packet[0])
-    if opcode != OutOpcode.FANOUT_TABLE or (len(packet) - 1) % FANOUT_WORDS:
-        raise ProtocolError(f"not a FANOUT_TABLE packet of word pairs: header {packet[0]:#010x}, "
+    if opcode != OutOpcode.FANOUT_TABLE or (len(packet) - 1) % FANOUT_TABLE_WORDS:
+        raise ProtocolError(f"not a FANOUT_TABLE packet of {FANOUT_TABLE_WORDS}-word entries: header "
+                            f"{packet[0]:#010x}, {len(packet) - 1} payload words")
+    return first_source, np.array(packet[1:], np.int64).reshape(-1, FANOUT_TABLE_WORDS)
+
+
+def decode_learned(packet: Sequence[int]) -> Learned:
+    """Return the :class:`Learned` report of a LEARNED packet."""
+    opcode, _ = parse_header(packet[0])
+    if opcode != OutOpcode.LEARNED or len(packet) - 1 != LEARNED_WORDS:
+        raise ProtocolError(f"not a LEARNED packet of {LEARNED_WORDS} words: header {packet[0]:#010x}, "
                             f"{len(packet) - 1} payload words")
-    return first_source, np.array(packet[1:], np.int64).reshape(-1, FANOUT_WORDS)
+    return Learned(*packet[1:])
+
+
+def decode_fanout_rows(fmt: SynapseFormat, table: np.ndarray, rows: np.ndarray) -> dict:
+    """Unpack the live synapses held by a fan-out table and synapse rows (what the core stores).
+
+    ``table`` is ``int64 [n_sources, >= 2]`` (first row, count, ...) from
+    :func:`decode_fanout_table`, ``rows`` the SYNAPSE_ROWS from row 0. Returns int64
+    arrays ``source, target, weight, group, prune_count`` in storage (canonical) order;
+    padding lanes and rows beyond each source's count are ignored.
+    """
+    lanes = rows.shape[1] if rows.ndim == 2 else 1
+    flat = np.asarray(rows, np.int64).reshape(-1)
+    fields = {name: [] for name in ("source", "target", "weight", "group", "prune_count")}
+    for source, (first_row, count) in enumerate(np.asarray(table, np.int64)[:, :2]):
+        packed = flat[first_row * lanes:first_row * lanes + count]
+        if packed.size != count:
+            raise ProtocolError(f"source {source}: {count} synapses from row {first_row} lie beyond the "
+                                f"{flat.size // lanes} rows read back")
+        fields["source"].append(np.full(count, source, np.int64))
+        fields["target"].append(packed & ((1 << fmt.target_bits) - 1))
+        weight = packed >> fmt.weight_shift & ((1 << fmt.weight_bits) - 1)
+        fields["weight"].append(np.where(weight >> (fmt.weight_bits - 1), weight - (1 << fmt.weight_bits), weight))
+        fields["group"].append(packed >> fmt.group_shift & ((1 << fmt.group_bits) - 1))
+        fields["prune_count"].append(packed >> fmt.count_shift & ((1 << fmt.count_bits) - 1)
+                                     if fmt.count_bits else np.zeros(count, np.int64))
+    return {name: (np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64))
+            for name, parts in fields.items()}
 
 
 def decode_neuron_state(payload: Sequence[int]) -> np.ndarray:

@@ -49,12 +49,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from spikestream.model.config import CoreConfig
-from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, NEURON_WORDS, OPCODE_SHIFT, STATE_WORDS,
-                                        STEP_TRAILER_WORDS, SUMMARY_WORDS, WORD_BITS, ErrorFlag, OutOpcode, header,
-                                        synapse_format, synapse_rows)
+from spikestream.model.golden import LFSR_SEED
+from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, LEARNED_WORDS, NEURON_WORDS, OPCODE_SHIFT,
+                                        RULE_WORDS, STATE_WORDS, STEP_TRAILER_WORDS, SUMMARY_WORDS, WORD_BITS, ErrorFlag,
+                                        OutOpcode, header, synapse_format, synapse_rows)
 
 from .decision import DecisionScan
 from .delivery import add_delivery_states
+from .learning_walk import add_learned_states, add_learning_states, add_learning_storage, go_to_sample_end
 from .parser import add_parser_states
 from .readback import add_readback_states
 from .spikes import SpikeSerializer
@@ -66,7 +68,9 @@ __all__ = ["SpikingCore", "output_fifo_depth", "COUNTERS"]
 log = logging.getLogger("spikestream.rtl")
 
 #: The activity counters the core exposes (32-bit, wrapping, cleared by ``counters_clear``).
-COUNTERS = ("cycles", "synaptic_ops", "events_in", "events_out", "dropped_packets")
+COUNTERS = ("cycles", "synaptic_ops", "events_in", "events_out", "dropped_packets", "learning_updates")
+#: Groups the ``learning_enable`` port can name.
+LEARNING_GROUPS = 32
 
 
 def _bits(count: int) -> int:
@@ -98,6 +102,16 @@ class SpikingCore(wiring.Component):
     busy, configured, sample_done, step : Out
         Status: not waiting for input; a valid CONFIG was loaded; the sample ended
         early (decision made and SUMMARY sent; END_SAMPLE awaited); the next step to run.
+    learning_updates : Out(32)
+        Activity counter: synapse updates applied by learning.
+    learning_enable : In(32)
+        Bit ``g``: group ``g`` learns; sampled when a sample's step 0 runs.
+    live_synapses, pruned_synapses : Out(32)
+        Synapses stored (FANOUT counts loaded since the last CONFIG, minus pruned ones) and
+        pruned since the last CONFIG.
+    lfsr : Out(16)
+        The stochastic-rounding LFSR; ``lfsr_write`` loads ``lfsr_write_value`` (a CONFIG
+        loads ``LFSR_SEED``).
 
     After a reset the core first zeroes its accumulators (one cycle per group of
     ``neuron_lanes`` neurons; ``busy``, not counted in ``cycles``), then accepts input.
@@ -110,6 +124,8 @@ class SpikingCore(wiring.Component):
             "out_data": Out(WORD_BITS), "out_valid": Out(1), "out_last": Out(1), "out_ready": In(1),
             "errors": Out(len(ErrorFlag)), "errors_clear": In(len(ErrorFlag)), "counters_clear": In(1),
             "busy": Out(1), "configured": Out(1), "sample_done": Out(1), "step": Out(core.timestep_bits + 1),
+            "learning_enable": In(LEARNING_GROUPS), "live_synapses": Out(32), "pruned_synapses": Out(32),
+            "lfsr": Out(16), "lfsr_write": In(1), "lfsr_write_value": In(16),
         }
         members.update({name: Out(32) for name in COUNTERS})
         super().__init__(members)
@@ -119,6 +135,9 @@ class SpikingCore(wiring.Component):
         core = self.core
         lanes = core.lanes
         log.info("elaborating SpikingCore for %s", core.to_json())
+        if core.learning and core.max_groups > LEARNING_GROUPS:
+            raise ValueError(f"a learning core names its groups in the {LEARNING_GROUPS}-bit learning_enable "
+                             f"register: max_groups = {core.max_groups} is too many")
         fmt = synapse_format(core)
         rows = synapse_rows(core)
         acc_bits = accumulator_bits(core)
@@ -148,10 +167,14 @@ class SpikingCore(wiring.Component):
                                                   init=[])
         m.submodules.state = state_mem = Memory(shape=data.ArrayLayout(state_layout, parallel), depth=groups,
                                                 init=[])
-        pointer_layout = data.StructLayout({"first_row": unsigned(row_bits), "count": unsigned(neuron_bits + 1)})
+        pointer_layout = data.StructLayout({"first_row": unsigned(row_bits), "count": unsigned(neuron_bits + 1),
+                                            "pruned": unsigned(neuron_bits + 1)})
         m.submodules.pointers = pointer_mem = Memory(shape=pointer_layout, depth=core.num_sources, init=[])
-        synapse_layout = data.StructLayout({"target": unsigned(fmt.target_bits), "weight": signed(fmt.weight_bits),
-                                            "group": unsigned(fmt.group_bits)})
+        synapse_fields = {"target": unsigned(fmt.target_bits), "weight": signed(fmt.weight_bits),
+                          "group": unsigned(fmt.group_bits)}
+        if fmt.count_bits:
+            synapse_fields["count"] = unsigned(fmt.count_bits)  # pruning counter
+        synapse_layout = data.StructLayout(synapse_fields)
         m.submodules.synapses = synapse_mem = Memory(shape=data.ArrayLayout(synapse_layout, lanes), depth=rows,
                                                      init=[])
         m.submodules.queue = queue_mem = Memory(shape=unsigned(source_bits), depth=2 << queue_bits, init=[])
@@ -219,11 +242,38 @@ class SpikingCore(wiring.Component):
         clear_index = Signal(range(groups + 1))
         clearing = Signal()  # zeroing the accumulators after a reset
 
+        # ---- learning (see learning_walk.py); inert stand-ins on a core without it ------
+        learn = SimpleNamespace(core=core)
+        if core.learning:
+            add_learning_storage(m, learn)
+        else:
+            for name in ("learn_groups", "pending_groups", "plastic_mask", "pair_mask", "reward_mask"):
+                setattr(learn, name, Signal(max(1, core.max_groups), name=name))
+            for name in ("step_updates", "step_skipped", "learned_updates", "learned_pruned", "live_synapses",
+                         "pruned_synapses"):
+                setattr(learn, name, Signal(32, name=name))
+            learn.count_updates, learn.count_pruned = Signal(1), Signal(1)
+            learn.count_loaded = Signal(range(core.max_neurons + 1))
+            learn.neuron_spiked = Signal(core.max_neurons)
+        learn.config_commit = Signal()  # a CONFIG was applied: reset the learning state
+        m.d.comb += [self.live_synapses.eq(learn.live_synapses), self.pruned_synapses.eq(learn.pruned_synapses)]
+        with m.If(learn.config_commit):
+            m.d.sync += [learn.live_synapses.eq(0), learn.pruned_synapses.eq(0), learn.plastic_mask.eq(0),
+                         learn.pair_mask.eq(0), learn.reward_mask.eq(0)]
+        with m.Else():
+            m.d.sync += [learn.live_synapses.eq(learn.live_synapses + learn.count_loaded - learn.count_pruned),
+                         learn.pruned_synapses.eq(learn.pruned_synapses + learn.count_pruned)]
+        if core.learning:
+            m.d.comb += [self.lfsr.eq(learn.engine.lfsr_state),
+                         learn.engine.lfsr_load.eq(learn.config_commit | self.lfsr_write),
+                         learn.engine.lfsr_load_value.eq(Mux(learn.config_commit, LFSR_SEED, self.lfsr_write_value))]
+        else:
+            m.d.comb += self.lfsr.eq(LFSR_SEED)
+
         # ---- errors and counters -------------------------------------------------------
         errors = Signal(len(ErrorFlag))
         raise_error = Signal(len(ErrorFlag))  # pulses this cycle
-        counters = {name: getattr(self, name) for name in ("cycles", "synaptic_ops", "events_in", "events_out",
-                                                            "dropped_packets")}
+        counters = {name: getattr(self, name) for name in COUNTERS}
         count_dropped = Signal()
         count_event_in = Signal()
         count_spike_out = Signal()
@@ -239,6 +289,7 @@ class SpikingCore(wiring.Component):
                 counters["events_in"].eq(counters["events_in"] + count_event_in),
                 counters["events_out"].eq(counters["events_out"] + count_spike_out),
                 counters["dropped_packets"].eq(counters["dropped_packets"] + count_dropped),
+                counters["learning_updates"].eq(counters["learning_updates"] + learn.count_updates),
             ]
         m.d.comb += [
             self.errors.eq(errors), self.configured.eq(configured), self.sample_done.eq(sample_done),
@@ -253,9 +304,9 @@ class SpikingCore(wiring.Component):
         opcode = Signal(8)
         drop = Signal()  # discard the rest of this packet
         packet_error = Signal()  # an error happened in this packet (count it once)
-        sub = Signal(range(max(lanes, NEURON_WORDS, CONFIG_WORDS + core.max_groups) + 1))
-        item = Signal(ARGUMENT_BITS + 1)  # neuron / source / row being loaded
-        staged = Array(Signal(WORD_BITS, name=f"staged{k}") for k in range(NEURON_WORDS - 1))
+        sub = Signal(range(max(lanes, NEURON_WORDS, RULE_WORDS, CONFIG_WORDS + core.max_groups) + 1))
+        item = Signal(ARGUMENT_BITS + 1)  # neuron / source / row / group being loaded
+        staged = Array(Signal(WORD_BITS, name=f"staged{k}") for k in range(max(NEURON_WORDS, RULE_WORDS) - 1))
         word = self.in_data
         beat = Signal()
         m.d.comb += beat.eq(self.in_valid & self.in_ready)
@@ -304,13 +355,17 @@ class SpikingCore(wiring.Component):
         scan_at = Signal(range(core.max_neurons + 1))  # index within the output population
         m.submodules.decision = decision_scan = DecisionScan(core)
         m.d.comb += [decision_scan.mode.eq(decision_mode), decision_scan.timesteps.eq(timesteps)]
-        report_index = Signal(range(max(STEP_TRAILER_WORDS, SUMMARY_WORDS + 1, STATE_WORDS, lanes) + 1))
+        winner = Signal(neuron_bits + 1)  # the decision as a neuron id (TTFS winner_only)
+        m.d.comb += winner.eq(output_start + decision_scan.decision)
+        report_index = Signal(range(max(STEP_TRAILER_WORDS, SUMMARY_WORDS + 1, LEARNED_WORDS + 1, STATE_WORDS, lanes) + 1))
         readback_index = Signal(range(max(core.max_neurons, rows, core.num_sources) + 1))
         readback_end = Signal(range(max(rows, core.num_sources) + 1))
 
         def reset_sample():
             m.d.sync += [step.eq(0), sample_done.eq(0), queue_count[0].eq(0), queue_count[1].eq(0),
-                         channel_seen.eq(0)]
+                         channel_seen.eq(0), learn.learn_groups.eq(0)]
+            if core.learning:
+                m.d.sync += [learn.input_fired.eq(0), learn.neuron_fired.eq(0)]
 
         def begin_packet_error(error: ErrorFlag):
             """Flag ``error`` on a header word and drop the packet's payload."""
@@ -349,7 +404,12 @@ class SpikingCore(wiring.Component):
             step_cycles=step_cycles, step_events=step_events, step_spikes=step_spikes, step_synapses=step_synapses,
             sub=sub, synapse_mask=synapse_mask, synapse_r=synapse_r, synapse_valid=synapse_valid, synapse_w=synapse_w,
             timesteps=timesteps, update_groups=update_groups, update_index=update_index,
-            update_inflight=update_inflight, word=word, word_argument=word_argument, word_opcode=word_opcode)
+            update_inflight=update_inflight, word=word, word_argument=word_argument, word_opcode=word_opcode,
+            learn=learn, row_bits=row_bits, winner=winner, synapse_row_layout=data.ArrayLayout(synapse_layout, lanes))
+        # The learning phases see the shared namespace too.
+        for name, value in vars(engine).items():
+            if not hasattr(learn, name):
+                setattr(learn, name, value)
 
         with m.FSM(name="engine"):
             with m.State("CLEAR"):
@@ -365,6 +425,9 @@ class SpikingCore(wiring.Component):
             add_parser_states(m, engine)  # RECEIVE, CONFIG_COMMIT
             add_delivery_states(m, engine)  # STEP_WAIT, DELIVER
             add_update_states(m, engine)  # UPDATE, REPORT
+            if core.learning:
+                add_learning_states(m, learn)  # LEARN_SELECT, TRACE, SWEEP
+                add_learned_states(m, learn)  # LEARNED_WAIT, LEARN_END, LEARNED
 
             with m.State("SUMMARY_WAIT"):
                 with m.If(fifo_has_room(SUMMARY_WORDS + 1)):
@@ -395,9 +458,14 @@ class SpikingCore(wiring.Component):
                                step, step_cycles + 1])
                 emit(words[report_index], report_index == SUMMARY_WORDS)
                 with m.If(report_index == SUMMARY_WORDS):
-                    with m.If(~sample_done):  # after an early exit END_SAMPLE ends the sample
+                    with m.If(sample_done):  # after an early exit END_SAMPLE ends the sample
+                        m.next = "RECEIVE"
+                    with m.Elif(learn.learn_groups != 0):  # a learning sample: its end walk, LEARNED
+                        if core.learning:
+                            go_to_sample_end(m, learn)
+                    with m.Else():
                         reset_sample()
-                    m.next = "RECEIVE"
+                        m.next = "RECEIVE"
 
             add_readback_states(m, engine)  # READ_*, ROWS_*, FANOUT_*
 

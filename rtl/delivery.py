@@ -32,6 +32,7 @@ def add_delivery_states(m, e: SimpleNamespace) -> None:
     step_events, step_spikes, step_synapses = e.step_events, e.step_spikes, e.step_synapses
     synapse_mask, synapse_r, synapse_valid = e.synapse_mask, e.synapse_r, e.synapse_valid
     update_index, update_inflight = e.update_index, e.update_inflight
+    learn = e.learn
 
     with m.State("STEP_WAIT"):
         # Wait (uncounted) until the whole STEP packet fits the output FIFO.
@@ -41,6 +42,11 @@ def add_delivery_states(m, e: SimpleNamespace) -> None:
                          synapse_valid.eq(0), issue_active.eq(0), step_events.eq(queue_count[deliver_half]),
                          step_synapses.eq(0), step_spikes.eq(0), step_cycles.eq(0), output_spiked.eq(0)]
             m.d.sync += [v.eq(0) for v in acc_valid]
+            # A sample learns with the groups enabled when its step 0 runs.
+            learning = Mux(step == 0, e.ports.learning_enable[:len(learn.plastic_mask)] & learn.plastic_mask,
+                           learn.learn_groups)
+            m.d.sync += [learn.learn_groups.eq(learning), learn.pending_groups.eq(learning & learn.pair_mask),
+                         learn.step_updates.eq(0), learn.step_skipped.eq(0)]
             m.next = "DELIVER"
 
     with m.State("DELIVER"):
@@ -75,6 +81,7 @@ def add_delivery_states(m, e: SimpleNamespace) -> None:
         with m.Elif(load):
             m.d.sync += [issue_row.eq(fanout.first_row + 1), issue_left.eq(fanout.count - lanes),
                          issue_busy.eq(fanout.count > lanes), step_synapses.eq(step_synapses + fanout.count)]
+            m.d.sync += learn.step_skipped.eq(learn.step_skipped + fanout.pruned)
             m.d.comb += count_synapses.eq(fanout.count)
         # Accumulate: lane k adds its synapse into bank k (read, then write next cycle).
         for lane in range(lanes):

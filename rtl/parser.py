@@ -18,6 +18,8 @@ from spikestream.model.network import DecisionMode
 from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, NEURON_FIELDS,
                                         NEURON_WORDS, ErrorFlag, InOpcode)
 
+from .learning_walk import add_rules_payload, go_to_sample_end, record_first_spike
+
 __all__ = ["add_parser_states"]
 
 
@@ -39,6 +41,7 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
     sample_done, shadow, shadow_exponents, slot_of = e.sample_done, e.shadow, e.shadow_exponents, e.slot_of
     staged, step, sub, synapse_w, timesteps, word = e.staged, e.step, e.sub, e.synapse_w, e.timesteps, e.word
     word_argument, word_opcode = e.word_argument, e.word_opcode
+    learn = e.learn
 
     with m.State("RECEIVE"):
         m.d.comb += ports.in_ready.eq(1)
@@ -66,6 +69,9 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
                 with m.Case(InOpcode.END_SAMPLE):
                     with m.If(~ports.in_last | ~configured):
                         begin_packet_error(ErrorFlag.MALFORMED)
+                    with m.Elif(sample_done & (learn.learn_groups != 0)):
+                        if core.learning:  # the SUMMARY left after the deciding step; LEARNED now
+                            go_to_sample_end(m, learn)
                     with m.Elif(sample_done):
                         reset_sample()  # the SUMMARY left right after the deciding step
                     with m.Else():
@@ -83,6 +89,12 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
                         flag(ErrorFlag.MALFORMED)
                 with m.Case(InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES):
                     pass
+                with m.Case(InOpcode.RULES):
+                    if not core.learning:
+                        begin_packet_error(ErrorFlag.MALFORMED)  # a core built without learning
+                    else:
+                        with m.If(~configured | ports.in_last):
+                            begin_packet_error(ErrorFlag.MALFORMED)
                 with m.Case(InOpcode.READ_SYNAPSES, InOpcode.READ_FANOUT):
                     with m.If(ports.in_last):
                         flag(ErrorFlag.MALFORMED)  # the count is missing
@@ -161,9 +173,13 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
                             with m.If(in_range):
                                 m.d.comb += [pointer_w.en.eq(1), pointer_w.addr.eq(item),
                                              pointer_w.data.first_row.eq(first_row),
-                                             pointer_w.data.count.eq(word)]
+                                             pointer_w.data.count.eq(word), learn.count_loaded.eq(word)]
                             with m.Else():
                                 flag(ErrorFlag.INDEX_RANGE)
+
+                    if core.learning:
+                        with m.Case(InOpcode.RULES):
+                            add_rules_payload(m, learn)
 
                     with m.Case(InOpcode.SYNAPSES):
                         target = word[:fmt.target_bits]
@@ -172,6 +188,8 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
                                     & (word >> fmt.width == 0))
                         with m.If(in_range):
                             m.d.comb += [synapse_w.addr.eq(item), synapse_w.en.eq(1 << sub)]
+                            if core.learning:  # a loaded synapse starts with no eligibility
+                                m.d.comb += [learn.elig_w.addr.eq(item), learn.elig_w.en.eq(1 << sub)]
                             for lane in range(lanes):
                                 m.d.comb += synapse_w.data[lane].eq(word[:fmt.width])
                         with m.Else():
@@ -216,6 +234,8 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
                                          queue_w.data.eq(word), count_event_in.eq(1)]
                             m.d.sync += [queue_count[push_half].eq(queue_count[push_half] + 1),
                                          channel_seen.bit_select(channel, 1).eq(1)]
+                            if core.learning:
+                                record_first_spike(m, learn, step, channel=channel)
 
     with m.State("CONFIG_COMMIT"):
         fixed = [shadow[k] for k in range(CONFIG_WORDS)]
@@ -234,6 +254,7 @@ def add_parser_states(m, e: SimpleNamespace) -> None:
             ]
             for g in range(core.max_groups):
                 m.d.sync += exponents[g].eq(shadow_exponents[g])
+            m.d.comb += learn.config_commit.eq(1)
             reset_sample()
         with m.Else():
             flag(ErrorFlag.MALFORMED)

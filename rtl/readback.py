@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Array, Mux, Signal, signed
+from amaranth.hdl import Array, Signal, signed
 
-from spikestream.model.protocol import FANOUT_WORDS, STATE_WORDS, WORD_BITS, OutOpcode, header
+from spikestream.model.protocol import FANOUT_TABLE_WORDS, STATE_WORDS, WORD_BITS, OutOpcode, header
 
 __all__ = ["add_readback_states"]
 
@@ -58,10 +58,11 @@ def add_readback_states(m, e: SimpleNamespace) -> None:
             emit(header(OutOpcode.FANOUT_TABLE, 0) | readback_index)
             m.next = "FANOUT_ISSUE"
 
-    def pointer_word(final):  # FANOUT_WORDS: first row, then count
-        return Mux(final, pointer_r.data.count, pointer_r.data.first_row)
+    def pointer_word(final):  # FANOUT_TABLE_WORDS: first row, live count, pruned count
+        fields = Array([pointer_r.data.first_row, pointer_r.data.count, pointer_r.data.pruned])
+        return fields[report_index]
 
-    _add_item_states(m, e, "FANOUT", pointer_r, readback_index, FANOUT_WORDS, readback_end, pointer_word)
+    _add_item_states(m, e, "FANOUT", pointer_r, readback_index, FANOUT_TABLE_WORDS, readback_end, pointer_word)
 
 
 def _add_item_states(m, e: SimpleNamespace, name: str, port, address, item_words: int, last_item, word_of,

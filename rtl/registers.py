@@ -6,15 +6,19 @@ testbench and the board build; nothing else types an offset.
 
 from __future__ import annotations
 
+from spikestream.model.golden import LFSR_SEED
 from spikestream.model.protocol import ErrorFlag
 
 from .csr import DATA_WIDTH, Access, Register, RegisterMap
 
-__all__ = ["CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "CONTROL_BITS", "REGISTERS", "version_word",
+__all__ = ["LEARNING_GROUPS", "CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "CONTROL_BITS", "REGISTERS", "version_word",
            "register_map_json"]
 
 #: Bumped whenever the packet format, register map or cycle model changes.
-CORE_VERSION = 2  #: 2: early-exit SUMMARY after the deciding step, DUPLICATE_EVENT flag
+CORE_VERSION = 3  #: 3: on-chip learning (RULES, LEARNED, 6-word STEP trailer, 3-word FANOUT_TABLE, pruning
+#: counter in the synapse word, learning registers); 2: early-exit SUMMARY after the deciding step, DUPLICATE_EVENT
+#: Groups the ``learning_enable`` register can name (a learning core needs ``max_groups`` <= this).
+LEARNING_GROUPS = DATA_WIDTH
 #: High half of the version register: "SS" (spikestream).
 VERSION_MAGIC = 0x5353
 
@@ -44,6 +48,14 @@ REGISTERS = RegisterMap([
     Register("events_in", Access.RO, DATA_WIDTH, doc="input events accepted, wrapping"),
     Register("events_out", Access.RO, DATA_WIDTH, doc="neuron spikes emitted, wrapping"),
     Register("dropped_packets", Access.RO, DATA_WIDTH, doc="packets in which data was dropped for an error, wrapping"),
+    Register("learning_updates", Access.RO, DATA_WIDTH, doc="synapse weight updates applied by learning, wrapping"),
+    Register("live_synapses", Access.RO, DATA_WIDTH,
+             doc="synapses stored (loaded FANOUT counts since the last CONFIG, minus those pruned)"),
+    Register("pruned_synapses", Access.RO, DATA_WIDTH, doc="synapses pruned since the last CONFIG"),
+    Register("learning_enable", Access.RW, LEARNING_GROUPS,
+             doc="bit g: synapse group g learns (latched when a sample's step 0 runs); 0: inference"),
+    Register("lfsr", Access.RW, 16, reset=LFSR_SEED,
+             doc="stochastic-rounding LFSR state (save / restore it with the weights; CONFIG resets it)"),
 ])
 
 

@@ -10,7 +10,7 @@ is :mod:`spikestream.model.protocol`.
 from __future__ import annotations
 
 from amaranth.back import verilog
-from amaranth.hdl import ClockDomain, Module
+from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
@@ -67,6 +67,16 @@ class SpikestreamCore(wiring.Component):
         ]
         for name in COUNTERS:
             m.d.comb += getattr(regs, name).r_data.eq(getattr(engine, name))
+        # learning_enable is stored here; the engine samples it when a sample's step 0 runs.
+        learning_enable = Signal(len(regs.learning_enable.r_data))
+        with m.If(regs.learning_enable.w_stb):
+            m.d.sync += learning_enable.eq(regs.learning_enable.w_data)
+        m.d.comb += [
+            regs.learning_enable.r_data.eq(learning_enable), engine.learning_enable.eq(learning_enable),
+            regs.live_synapses.r_data.eq(engine.live_synapses), regs.pruned_synapses.r_data.eq(engine.pruned_synapses),
+            regs.lfsr.r_data.eq(engine.lfsr), engine.lfsr_write.eq(regs.lfsr.w_stb),
+            engine.lfsr_write_value.eq(regs.lfsr.w_data),
+        ]
         return m
 
 

@@ -13,6 +13,8 @@ from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
 
 from spikestream.model.protocol import STEP_TRAILER_WORDS, ErrorFlag
 
+from .learning_walk import record_first_spike
+
 __all__ = ["add_update_states"]
 
 
@@ -33,6 +35,7 @@ def add_update_states(m, e: SimpleNamespace) -> None:
     state_seen, state_w, step, step_cycles = e.state_seen, e.state_w, e.step, e.step_cycles
     step_events, step_spikes, step_synapses = e.step_events, e.step_spikes, e.step_synapses
     update_groups, update_index, update_inflight = e.update_groups, e.update_index, e.update_inflight
+    learn = e.learn
 
     with m.State("UPDATE"):
         # Groups of `parallel` neurons: read, update (NEURON_LATENCY stages), write
@@ -74,6 +77,9 @@ def add_update_states(m, e: SimpleNamespace) -> None:
         with m.If(spikes.out_valid):
             emit(spiking)
             m.d.comb += count_spike_out.eq(1)
+            m.d.sync += learn.neuron_spiked.bit_select(spiking, 1).eq(1)
+            if e.core.learning:
+                record_first_spike(m, learn, step, neuron=spiking)
             m.d.sync += step_spikes.eq(step_spikes + 1)
             with m.If((spiking >= output_start) & (spiking < output_start + output_size)):
                 m.d.sync += output_spiked.eq(1)
@@ -87,14 +93,22 @@ def add_update_states(m, e: SimpleNamespace) -> None:
                 m.d.comb += count_dropped.eq(1)
         with m.If(~issuing & (update_inflight == 0) & ~spikes.pending):
             m.d.sync += report_index.eq(0)
-            m.next = "REPORT"
+            if e.core.learning:
+                with m.If(learn.pending_groups != 0):
+                    m.next = "LEARN_SELECT"  # the PAIR rule of this step (learning_walk.py)
+                with m.Else():
+                    m.next = "REPORT"
+            else:
+                m.next = "REPORT"
 
     with m.State("REPORT"):
         m.d.sync += [step_cycles.eq(step_cycles + 1), report_index.eq(report_index + 1)]
-        trailer = Array([step_events, step_synapses, step_spikes, step_cycles + 1])
+        trailer = Array([step_events, step_synapses, step_spikes, learn.step_updates, learn.step_skipped,
+                         step_cycles + 1])
         emit(trailer[report_index], report_index == STEP_TRAILER_WORDS - 1)
         with m.If(report_index == STEP_TRAILER_WORDS - 1):
-            m.d.sync += [step.eq(step + 1), queue_count[deliver_half].eq(0), channel_seen.eq(0)]
+            m.d.sync += [step.eq(step + 1), queue_count[deliver_half].eq(0), channel_seen.eq(0),
+                         learn.neuron_spiked.eq(0)]
             with m.If(early_exit & output_spiked):
                 # The decision is made: report it now, not at END_SAMPLE.
                 m.d.sync += sample_done.eq(1)

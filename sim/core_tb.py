@@ -12,7 +12,9 @@ Split (cocotb's matrix_multiplier example):
   (:func:`spikestream.sim.scoreboard.inputs_from_packets`);
 * *checker*: :class:`spikestream.sim.scoreboard.Scoreboard`.
 
-Tests: ``random_networks`` (the differential test), ``bad_input`` (each error flagged,
+Tests: ``random_networks`` (the differential test), ``learning_networks`` (the same with
+PAIR learning and pruning on: after every sample the synapses read back, the LFSR and
+the learning registers equal ``golden.learn``), ``bad_input`` (each error flagged,
 counted and dropped, duplicate input events included, the surrounding sample unharmed),
 ``reset_anywhere`` (a reset in the middle of a step leaves a working core),
 ``early_exit_report`` (the SUMMARY leaves right after the deciding step, before
@@ -43,15 +45,18 @@ from spikestream.host.golden import GoldenTransport
 from spikestream.host.transport import TransportTimeout
 from spikestream.model.golden import Counter
 from spikestream.model.network import INPUT, Decision, DecisionMode, Network, Population, SynapseGroup
-from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_fanout_table, decode_synapse_rows,
+from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_fanout_table, decode_learned, decode_output,
+                                        decode_synapse_rows,
                                         encode_load, encode_sample, header, parse_header, synapse_layout,
                                         synapse_rows)
 from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
 from spikestream.sim import axi_ports
 from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
-from spikestream.sim.cases import random_case
+from spikestream.sim.cases import random_case, random_learning_case
 from spikestream.sim.runner import tb_parameters
-from spikestream.sim.scoreboard import Scoreboard, expected_samples, inputs_from_packets, split_samples
+from spikestream.model import golden
+from spikestream.sim.scoreboard import (Scoreboard, expected_learning_sample, expected_samples, inputs_from_packets,
+                                        split_samples, stored_synapses)
 
 #: Longest wait for one output packet: far above any step of the small test networks.
 RECEIVE_TIMEOUT_CYCLES = 200_000
@@ -153,7 +158,7 @@ async def random_networks(dut):
         if pointers:
             first_source, table = decode_fanout_table(pointers[0])
             scoreboard._check("fan-out table readback", table,
-                              np.stack([layout.first_row, layout.count], axis=1))
+                              np.stack([layout.first_row, layout.count, np.zeros_like(layout.count)], axis=1))
         for index, (wanted, packets) in enumerate(zip(expected, split_samples(received))):
             scoreboard.compare_sample(index, wanted, packets)
         counters = np.sum([w.counters for w in expected], axis=0) if expected else np.zeros(len(Counter))
@@ -422,8 +427,8 @@ async def queue_overflow(dut):
     raster[0] = True  # every channel: more than the queue holds
     raster[1, :depth - 1] = True  # fits, but leaves room for one spike only
     wanted = await _against_emulation(harness, emulation, encode_sample(raster), scoreboard, "overflowing sample")
-    step1 = [p for p in wanted if parse_header(p[0]) == (OutOpcode.STEP, 1)][0]
-    spikes_in_step1 = step1[-2]
+    step1 = decode_output([p for p in wanted if parse_header(p[0]) == (OutOpcode.STEP, 1)])[0][0]
+    spikes_in_step1 = step1.spike_count
     dropped_spikes = spikes_in_step1 - 1
     # The scenario must really overflow both ways, or the test proves nothing.
     assert dropped_spikes > 0, f"step 1 should make more than one spike, made {spikes_in_step1}"
@@ -432,7 +437,7 @@ async def queue_overflow(dut):
                       await harness.read("dropped_packets"), 1 + dropped_spikes)
     scoreboard._check("events_in register (the events that fit)", await harness.read("events_in"),
                       depth + depth - 1)
-    scoreboard._check("step 1 delivered the events that fit", step1[-4], depth)
+    scoreboard._check("step 1 delivered the events that fit", step1.events, depth)
     await harness.write("errors", (1 << len(ErrorFlag)) - 1)
     emulation.write(REGISTERS.offset("errors"), (1 << len(ErrorFlag)) - 1)
 
@@ -443,6 +448,199 @@ async def queue_overflow(dut):
     received = await _against_emulation(harness, emulation, encode_sample(clean), scoreboard, "clean sample")
     scoreboard.compare_sample(0, expected, received)
     scoreboard._check("errors register after the clean sample", await harness.read("errors"), 0)
+    for line in scoreboard.mismatches[:20]:
+        dut._log.error(line)
+    assert scoreboard.ok, f"{len(scoreboard.mismatches)} mismatches"
+
+
+def _enable_word(flags) -> int:
+    return sum(1 << g for g, on in enumerate(flags) if on)
+
+
+class _LearningRun:
+    """One network on the core, sample after sample, each checked against ``golden.learn``."""
+
+    def __init__(self, harness: CoreHarness, core: CoreConfig, network: Network, synapses: golden.SynapseState,
+                 scoreboard: Scoreboard):
+        self.harness, self.core, self.network, self.synapses = harness, core, network, synapses
+        self.scoreboard = scoreboard
+        self.rows = synapse_layout(network, core, synapses.live, synapses.weight).rows.shape[0]
+        self.busy = 0  # counters are cleared after the load is in (_load_for_learning)
+        self.updates = 0
+
+    async def sample(self, index: int, raster: np.ndarray, flags, reward: int) -> None:
+        """Run one sample (+ REWARD when needed), read the synapses back, compare everything."""
+        harness, core, network, scoreboard = self.harness, self.core, self.network, self.scoreboard
+        await harness.write("learning_enable", _enable_word(flags))
+        rewarded = any(f and g.learning is not None and g.learning.reward_modulated
+                       for f, g in zip(flags, network.groups))
+        readback = [[header(InOpcode.REWARD, reward)]] if rewarded else []
+        readback.append([header(InOpcode.READ_FANOUT, 0), network.n_sources])
+        if self.rows:
+            readback.append([header(InOpcode.READ_SYNAPSES, 0), self.rows])
+        await harness.send(encode_sample(raster) + readback + [[header(InOpcode.READ_NEURONS)]])
+        received = []
+        while not received or parse_header(received[-1][0])[0] != OutOpcode.NEURON_STATE:
+            received += await harness.receive(1, RECEIVE_TIMEOUT_CYCLES)
+        observed = inputs_from_packets(harness.drain_input_monitor(), network.timesteps, network.n_inputs)
+        harness.observed_inputs.clear()
+        scoreboard._check(f"sample {index}: samples seen by the input monitor", observed.shape[0], 1)
+        wanted = expected_learning_sample(network, core, observed[0] if observed.shape[0] else raster, self.synapses,
+                                          flags, reward if rewarded else None)
+        by_kind = {}
+        for packet in received:
+            by_kind.setdefault(parse_header(packet[0])[0], []).append(packet)
+        learning = any(f and g.learning is not None for f, g in zip(flags, network.groups))
+        scoreboard._check(f"sample {index}: LEARNED packets", len(by_kind.get(OutOpcode.LEARNED, [])),
+                          1 if learning else 0)
+        if learning and by_kind.get(OutOpcode.LEARNED):
+            observed_learned = decode_learned(by_kind[OutOpcode.LEARNED][0])
+            for name in observed_learned._fields:
+                scoreboard._check(f"sample {index}: LEARNED {name}", getattr(observed_learned, name),
+                                  getattr(wanted.learned, name))
+        main = [p for p in received if parse_header(p[0])[0] in (OutOpcode.STEP, OutOpcode.SUMMARY,
+                                                                  OutOpcode.NEURON_STATE)]
+        scoreboard.compare_sample(index, wanted.sample, main)
+        self.synapses = synapses = wanted.synapses
+        stored = stored_synapses(core, by_kind[OutOpcode.FANOUT_TABLE][0],
+                                 by_kind[OutOpcode.SYNAPSE_ROWS][0] if self.rows else None)
+        table = network.synapses()
+        live = synapses.live
+        expected_fields = {"source": table.source[live], "target": table.target[live],
+                           "weight": synapses.weight[live], "group": table.group[live]}
+        if core.pruning:
+            expected_fields["prune_count"] = synapses.prune_count[live]
+        for name, values in expected_fields.items():
+            scoreboard._check(f"sample {index}: stored synapse {name}s", stored[name], values)
+        scoreboard._check(f"sample {index}: pruned per source", stored["pruned_per_source"],
+                          np.bincount(table.source[~live], minlength=network.n_sources))
+        scoreboard._check(f"sample {index}: register lfsr", await harness.read("lfsr"), synapses.lfsr)
+        scoreboard._check(f"sample {index}: register live_synapses", await harness.read("live_synapses"),
+                          int(live.sum()))
+        scoreboard._check(f"sample {index}: register pruned_synapses", await harness.read("pruned_synapses"),
+                          int((~live).sum()))
+        self.updates += int(wanted.sample.counters[:, golden.Counter.LEARNING_UPDATES].sum()) + wanted.learned.updates
+        self.busy += sum(report.cycles + cycles.FIFO_WAIT_CYCLES for report in wanted.sample.steps)
+        self.busy += wanted.sample.summary.cycles + cycles.FIFO_WAIT_CYCLES
+        if learning:
+            self.busy += wanted.learned.cycles + cycles.FIFO_WAIT_CYCLES
+        self.busy += (cycles.fanout_readback_cycles(network.n_sources) + cycles.readback_cycles(network)
+                      + (cycles.synapse_readback_cycles(core, self.rows) if self.rows else 0))
+
+    async def check_registers(self, pause: float) -> None:
+        scoreboard, harness = self.scoreboard, self.harness
+        scoreboard._check("register learning_updates", await harness.read("learning_updates"), self.updates)
+        if pause == 0.0:
+            scoreboard._check("register cycles (busy, no backpressure)", await harness.read("cycles"), self.busy)
+        scoreboard._check("register errors", await harness.read("errors"), 0)
+        scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), 0)
+
+
+async def _load_for_learning(harness: CoreHarness, core: CoreConfig, network: Network,
+                             synapses: golden.SynapseState | None = None) -> None:
+    """Load ``network`` (with a learned state's pruning counters and LFSR), then clear the counters."""
+    counts = None if synapses is None or not core.pruning else synapses.prune_count
+    await harness.send(encode_load(network, core, prune_count=counts))
+    await harness.source.wait()  # the CONFIG (which reseeds the LFSR) is in before the LFSR is restored
+    await ClockCycles(harness.dut.aclk, 4)
+    if synapses is not None:
+        await harness.write("lfsr", synapses.lfsr)
+    await harness.write("control", 1)  # clear the counters
+    harness.observed_inputs.clear()
+
+
+@cocotb.test()
+async def learning_networks(dut):
+    """Learning and pruning: every packet, the stored synapses, LFSR and counters equal golden.learn after each sample."""
+    parameters = tb_parameters()
+    core = CoreConfig.from_dict(parameters["core"])
+    pause = parameters.get("pause", 0.0)
+    harness = await _start(dut, pause, parameters["seeds"][0] if parameters["seeds"] else 0)
+    report = {}
+    all_ok = True
+    for seed in parameters["seeds"]:
+        case = random_learning_case(core, seed, parameters.get("samples", 4))
+        scoreboard = Scoreboard(label=f"learning seed {seed}: ")
+        await _load_for_learning(harness, core, case.network)
+        run = _LearningRun(harness, core, case.network, golden.initial_synapse_state(case.network), scoreboard)
+        for index, (raster, flags, reward) in enumerate(zip(case.inputs, case.enabled, case.rewards)):
+            await run.sample(index, raster, flags, reward)
+        await run.check_registers(pause)
+        await harness.write("learning_enable", 0)
+        report[str(seed)] = scoreboard.mismatches
+        all_ok &= scoreboard.ok
+        dut._log.info("learning seed %d: %d checks, %d mismatches", seed, scoreboard.checked,
+                      len(scoreboard.mismatches))
+        for line in scoreboard.mismatches[:10]:
+            dut._log.error(line)
+    if parameters.get("results"):
+        Path(parameters["results"]).write_text(json.dumps(report, indent=1))
+    assert all_ok, f"mismatches in seeds {[s for s, m in report.items() if m]}"
+
+
+def _edge_network(core: CoreConfig) -> Network:
+    """Weights at the clamp bounds, a reward-modulated layer that prunes itself away, silent outputs."""
+    from spikestream.model.network import LearningKind, LearningRule, PruningRule
+
+    bound = min(40, core.weight_max)
+    hidden = np.array([[bound, -bound, bound], [-bound, bound, -bound], [bound, bound, bound],
+                       [-bound, -bound, -bound]])
+    at_bounds = LearningRule(a_plus=255, a_minus=255, shift=0, soft_bound=True, w_min=-bound, w_max=bound,
+                             pre_increment=min(200, core.trace_max), post_increment=min(200, core.trace_max),
+                             trace_decay_shift=1, stochastic_rounding=True)
+    rewarded = LearningRule(a_plus=60, a_minus=60, shift=2, w_min=-bound, w_max=bound, trace_decay_shift=1,
+                            pre_increment=min(100, core.trace_max), post_increment=min(100, core.trace_max),
+                            reward_modulated=True)
+    ttfs = LearningRule(kind=LearningKind.TTFS, a_plus=20, a_minus=20, shift=0, w_min=-bound, w_max=bound,
+                        reward_modulated=True, winner_only=True)
+    return Network(4, [Population("hidden", 3, threshold=bound // 2, voltage_decay=1000),
+                       Population("out", 2, threshold=core.state_max)],
+                   [SynapseGroup(INPUT, "hidden", hidden, learning=at_bounds),
+                    # |w| <= bound always: every rewarded update prunes (all fan-in of both outputs goes).
+                    SynapseGroup("hidden", "out", np.full((3, 2), 3), learning=rewarded,
+                                 pruning=PruningRule(threshold=bound, patience=1)),
+                    SynapseGroup(INPUT, "out", np.full((4, 2), 2), learning=ttfs)],
+                   6, "out", Decision(DecisionMode.MAX_POTENTIAL))
+
+
+@cocotb.test()
+async def learning_edge_cases(dut):
+    """Clamp bounds, reward without an output spike, a neuron's whole fan-in pruned, learning off mid-run, reload.
+
+    Samples: all groups learn at reward 0 (the reward-modulated layer only accumulates and
+    is cleared), then at reward +1 (every synapse onto the outputs is pruned), then with
+    the first group disabled at reward -1, then inference; then the pruned network is
+    reloaded with its pruning counters and LFSR and learns on, as golden does from that state.
+    """
+    parameters = tb_parameters()
+    core = CoreConfig.from_dict(parameters["core"])
+    harness = await _start(dut, 0.0, 0)
+    network = _edge_network(core)
+    rng = np.random.default_rng(5)
+    rasters = rng.random((6, network.timesteps, network.n_inputs)) < 0.6
+    scoreboard = Scoreboard(label="learning edge cases: ")
+    await _load_for_learning(harness, core, network)
+    run = _LearningRun(harness, core, network, golden.initial_synapse_state(network), scoreboard)
+    plan = [([True, True, True], 0), ([True, True, True], 1), ([False, True, True], -1), ([False] * 3, 0)]
+    for index, (flags, reward) in enumerate(plan):
+        await run.sample(index, rasters[index], flags, reward)
+    state = run.synapses
+    table = network.synapses()
+    onto_outputs = table.group == 1
+    scoreboard._check("every synapse onto the outputs is pruned", bool(state.live[onto_outputs].any()), False)
+    scoreboard._check("weights reached the clamp bounds", bool(np.isin(
+        state.weight[table.group == 0], [-min(40, core.weight_max), min(40, core.weight_max)]).all()), True)
+    await run.check_registers(0.0)
+    # Reload what was learned (the pruned network, its counters and LFSR) and learn on.
+    learned = golden.network_with_synapses(network, state)
+    kept = golden.SynapseState(state.weight[state.live], np.ones(int(state.live.sum()), bool),
+                               state.prune_count[state.live], state.lfsr)
+    await _load_for_learning(harness, core, learned, kept)
+    run = _LearningRun(harness, core, learned, kept, scoreboard)
+    for index in (4, 5):
+        await run.sample(index, rasters[index], [True, True, True], 1)
+    await run.check_registers(0.0)
+    await harness.write("learning_enable", 0)
     for line in scoreboard.mismatches[:20]:
         dut._log.error(line)
     assert scoreboard.ok, f"{len(scoreboard.mismatches)} mismatches"

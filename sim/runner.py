@@ -40,9 +40,11 @@ import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 __all__ = [
     "BASE_BUILD_ARGS",
+    "SPEED_BUILD_ARGS",
     "PARAMETERS_ENV",
     "SimBuild",
     "SimResults",
@@ -53,6 +55,7 @@ __all__ = [
     "run_cocotb",
     "simulate",
     "source_hash",
+    "speed_build_args",
     "tb_parameters",
     "verilator_env",
 ]
@@ -68,6 +71,14 @@ _BUILD_COMPLETE = "build-complete.json"
 #: warnings (incomplete ``casez``, unused bits) that say nothing about behaviour; they are
 #: checked, with a reasoned waiver list, by :mod:`spikestream.sim.lint` instead.
 BASE_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+#: Verilator arguments of a build made for speed (see :func:`speed_build_args`), after
+#: :data:`BASE_BUILD_ARGS`: Verilator's own optimisations at their highest; X values
+#: (Amaranth's Verilog initialises every register, so only out-of-range array reads make
+#: any) resolved once to zero instead of per evaluation; no ``assert`` code; and the C++
+#: model compiled with ``-O3`` instead of ``verilated.mk``'s ``-Os``. The fast testbench
+#: (:mod:`spikestream.sim.stream_player`) checks every run against the golden model, so
+#: a difference these options made would show as a mismatch.
+SPEED_BUILD_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-CFLAGS", "-O3")
 _SRC_ATTRIBUTE = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
 
 
@@ -158,6 +169,48 @@ def source_hash(verilog: str, *parts: str) -> str:
     for part in parts:
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()[:16]
+
+
+def speed_build_args(module: str, inputs: Sequence[str] = ("*",), outputs: Sequence[str] = ()) -> tuple[str, ...]:
+    """Return the Verilator arguments of a speed build in which only the named signals are public.
+
+    cocotb's runner always passes ``--public-flat-rw``, which keeps every signal of the
+    design readable and writable through VPI. That stops Verilator from optimising
+    most of the design (inlining, constant propagation, dead-signal removal), and since
+    a signal writable through VPI may change at any time, every combinational path from
+    it is evaluated on every evaluation (both clock edges) instead of once after the
+    clock edge. ``--no-public-flat-rw`` undoes the runner's flag and a configuration
+    file (written once to ``<cache>/sim/``, named by its content, so part of the cache
+    key) makes only ``module``'s ``inputs`` writable and its ``outputs`` readable
+    through VPI. Then :data:`SPEED_BUILD_ARGS` follow.
+
+    Parameters
+    ----------
+    module : str
+        The module whose signals cocotb accesses (the toplevel).
+    inputs : sequence of str
+        Signals cocotb writes (and may read); ``"*"`` (the default) makes every
+        signal of ``module`` public, its internal ones too.
+    outputs : sequence of str
+        Signals cocotb only reads.
+
+    Returns
+    -------
+    tuple of str
+        ``build_args`` for :func:`build_verilog`.
+    """
+    names = [module, *inputs, *outputs]
+    bad = [name for name in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*|\*", name)]
+    if bad:
+        raise ValueError(f"{bad} are not Verilog names")
+    lines = ["`verilator_config"]
+    lines += [f'public_flat_rw -module "{module}" -var "{name}"' for name in inputs]
+    lines += [f'public_flat_rd -module "{module}" -var "{name}"' for name in outputs]
+    text = "\n".join(lines) + "\n"
+    config = cache_dir("sim") / f"public-{module}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.vlt"
+    if not config.is_file() or config.read_text() != text:
+        config.write_text(text)
+    return ("--no-public-flat-rw", str(config), *SPEED_BUILD_ARGS)
 
 
 @dataclass(frozen=True)
@@ -315,6 +368,7 @@ def run_cocotb(
     extra_env: dict[str, str] | None = None,
     test_dir: str | os.PathLike | None = None,
     waves: bool = False,
+    plusargs: list[str] | tuple[str, ...] = (),
 ) -> SimResults:
     """Run the cocotb tests of ``test_module`` on a finished build.
 
@@ -340,6 +394,9 @@ def run_cocotb(
         concurrently.
     waves : bool
         Dump ``dump.vcd`` into ``test_dir`` (needs a build made with ``waves=True``).
+    plusargs : sequence of str
+        Simulator plusargs, e.g. ``["+stimulus=/tmp/words.hex"]`` (read by
+        ``$value$plusargs`` in the design).
 
     Returns
     -------
@@ -378,6 +435,7 @@ def run_cocotb(
             seed=seed,
             extra_env=env,
             waves=waves,
+            plusargs=list(plusargs),
             log_file=log_file,
         )
     except SystemExit:

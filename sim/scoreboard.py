@@ -16,13 +16,15 @@ import numpy as np
 
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
-from spikestream.model.cycles import end_cycles, step_cycles
+from spikestream.model.cycles import end_cycles, learning_sample_cycles, step_cycles
 from spikestream.model.golden import Counter
 from spikestream.model.network import Network
-from spikestream.model.protocol import (InOpcode, OutOpcode, ProtocolError, StepReport, Summary, decode_output,
-                                        parse_header)
+from spikestream.model.protocol import (InOpcode, Learned, OutOpcode, ProtocolError, StepReport, Summary,
+                                        decode_fanout_rows, decode_fanout_table, decode_output,
+                                        decode_synapse_rows, parse_header, synapse_format)
 
-__all__ = ["ExpectedSample", "expected_samples", "inputs_from_packets", "split_samples", "Scoreboard"]
+__all__ = ["ExpectedSample", "ExpectedLearning", "expected_samples", "expected_learning_sample", "stored_synapses",
+           "inputs_from_packets", "split_samples", "Scoreboard"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ def expected_samples(network: Network, core: CoreConfig, inputs: np.ndarray) -> 
             counters = result.counters[b, t]
             steps.append(StepReport(t, np.flatnonzero(result.spikes[b, t]).tolist(), int(counters[Counter.EVENTS]),
                                     int(counters[Counter.SYNAPTIC_OPS]), int(counters[Counter.SPIKES]),
+                                    int(counters[Counter.LEARNING_UPDATES]), int(counters[Counter.SYNAPSES_SKIPPED]),
                                     int(cycles[b, t])))
         summary = Summary(int(result.decision[b]), int(result.decision_step[b]), int(result.steps_run[b]),
                           end_cycles(network))
@@ -53,6 +56,46 @@ def expected_samples(network: Network, core: CoreConfig, inputs: np.ndarray) -> 
                           result.state.refractory_left[b]], axis=1)
         samples.append(ExpectedSample(steps, summary, state, result.counters[b]))
     return samples
+
+
+@dataclass(frozen=True)
+class ExpectedLearning:
+    """What the core must report for one learning sample, and hold after it."""
+
+    sample: ExpectedSample
+    learned: Learned
+    synapses: golden.SynapseState  #: after the sample
+
+
+def expected_learning_sample(network: Network, core: CoreConfig, raster: np.ndarray, synapses: golden.SynapseState,
+                             enabled, reward: int | None = None) -> ExpectedLearning:
+    """Run one sample through ``golden.learn`` and the learning cycle model."""
+    rewards = None if reward is None else [reward]
+    results, after, walks = golden.learn_recorded(network, core, raster[None], rewards, synapses, enabled)
+    result, walks = results[0], walks[0]
+    cycle = learning_sample_cycles(network, core, raster, result, walks, enabled, synapses.live, reward is not None)
+    steps = []
+    for t in range(int(result.steps_run[0])):
+        counters = result.counters[0, t]
+        steps.append(StepReport(t, np.flatnonzero(result.spikes[0, t]).tolist(), int(counters[Counter.EVENTS]),
+                                int(counters[Counter.SYNAPTIC_OPS]), int(counters[Counter.SPIKES]),
+                                int(counters[Counter.LEARNING_UPDATES]), int(counters[Counter.SYNAPSES_SKIPPED]),
+                                int(cycle.steps[t])))
+    summary = Summary(int(result.decision[0]), int(result.decision_step[0]), int(result.steps_run[0]), cycle.end)
+    state = np.stack([result.state.u[0], result.state.v[0], result.state.theta[0], result.state.refractory_left[0]],
+                     axis=1)
+    pruned_at_end = sum(int(w.live.sum() - w.live_after.sum()) for w in walks if w.step < 0)
+    learned = Learned(int(result.end_learning_updates[0]), pruned_at_end, int(after.live.sum()), cycle.learned)
+    return ExpectedLearning(ExpectedSample(steps, summary, state, result.counters[0]), learned, after)
+
+
+def stored_synapses(core: CoreConfig, fanout_packet: list[int], row_packet: list[int] | None) -> dict:
+    """Decode a FANOUT_TABLE and a SYNAPSE_ROWS readback (from row 0) into the live synapses the core holds."""
+    _, table = decode_fanout_table(fanout_packet)
+    rows = np.zeros((0, core.lanes), np.int64) if row_packet is None else decode_synapse_rows(row_packet, core.lanes)[1]
+    fields = decode_fanout_rows(synapse_format(core), table, rows)
+    fields["pruned_per_source"] = table[:, 2]
+    return fields
 
 
 def inputs_from_packets(packets: list[list[int]], timesteps: int, n_inputs: int) -> np.ndarray:

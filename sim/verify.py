@@ -9,6 +9,7 @@ cases, mismatches, failing seeds, and a command that reruns the first failing ca
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--samples", type=int, default=2, help="samples per case")
     parser.add_argument("--pause", type=float, default=0.3,
                         help="probability of an idle input cycle / backpressure output cycle")
+    parser.add_argument("--learning", action="store_true",
+                        help="learning cases: PAIR STDP and pruning on, synapses / LFSR / counters checked after "
+                             "every sample (cores drawn with learning on)")
 
 
 def verilator_make_workaround() -> None:
@@ -41,17 +45,27 @@ def verilator_make_workaround() -> None:
     verilator_env()
 
 
-def core_configurations(seed: int, count: int) -> list[CoreConfig]:
-    """The small reference core, then ``count - 1`` random cores drawn from ``seed``."""
+def core_configurations(seed: int, count: int, learning: bool = False) -> list[CoreConfig]:
+    """The small reference core, then ``count - 1`` random cores drawn from ``seed``.
+
+    With ``learning`` the random cores are built with learning (pruning at random).
+    """
     from spikestream.sim.cases import SMALL_CORE, random_core
 
     rng = np.random.default_rng(seed)
-    return [SMALL_CORE] + [random_core(rng) for _ in range(count - 1)]
+    cores = [random_core(rng) for _ in range(count - 1)]
+    if learning:
+        cores = [dataclasses.replace(core, learning=True, pruning=bool(rng.random() < 0.7)) for core in cores]
+    return [SMALL_CORE] + cores
 
 
 def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, pause: float,
-                   work_dir: Path) -> dict:
-    """Run the seeds (seed ``k`` on ``cores[k % len(cores)]``) and return the JSON summary."""
+                   work_dir: Path, learning: bool = False) -> dict:
+    """Run the seeds (seed ``k`` on ``cores[k % len(cores)]``) and return the JSON summary.
+
+    ``learning`` runs the ``learning_networks`` test (learning and pruning on) instead of
+    ``random_networks``.
+    """
     from spikestream.rtl.top import TOPLEVEL, generate_verilog
     from spikestream.sim.runner import build_verilog, run_cocotb
 
@@ -67,7 +81,8 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         log.info("configuration %d: seeds %s on %s", index, mine, core.to_json())
         build = build_verilog(generate_verilog(core), TOPLEVEL)
         results_path = work_dir / f"results-{index}.json"
-        run = run_cocotb(build, "spikestream.sim.core_tb", testcase="random_networks",
+        run = run_cocotb(build, "spikestream.sim.core_tb",
+                         testcase="learning_networks" if learning else "random_networks",
                          parameters={"core": core.to_dict(), "seeds": mine, "samples": samples, "pause": pause,
                                      "results": str(results_path)},
                          test_dir=work_dir / f"run-{index}")
@@ -90,7 +105,7 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         "first_failing_seed": first,
         "reproducer": None if first is None else (
             f"spikestream verify --cases 1 --seed {first} --samples {samples} --pause {pause} "
-            f"--core '{core_of[first].to_json()}'"),
+            f"{'--learning ' if learning else ''}--core '{core_of[first].to_json()}'"),
         "first_mismatches": [] if first is None else failing[first][:10],
         "errors": errors,
         "seconds": round(time.monotonic() - started, 1),
@@ -99,11 +114,11 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
 
 
 def main(args: argparse.Namespace) -> int:
-    cores = [CoreConfig.from_dict(json.loads(args.core))] if args.core else core_configurations(args.seed,
-                                                                                                 args.configs)
+    cores = ([CoreConfig.from_dict(json.loads(args.core))] if args.core
+             else core_configurations(args.seed, args.configs, args.learning))
     seeds = list(range(args.seed, args.seed + args.cases))
     work = Path(tempfile.mkdtemp(prefix="spikestream-verify-"))
-    summary = run_regression(cores, seeds, args.samples, args.pause, work)
+    summary = run_regression(cores, seeds, args.samples, args.pause, work, args.learning)
     ok = summary["failing_cases"] == 0 and not summary["errors"]
     if ok:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spikestream.model.audio import EncoderKind, FrontendConfig, audio_to_events, audio_to_raster, encode_features
-from spikestream.model.audio.encoders import encode_delta, encode_rate, encode_ttfs
+from spikestream.model.audio.encoders import encode_delta, encode_rate, encode_rate_delta, encode_ttfs
 from spikestream.model.encoding import events_to_raster, ttfs_latency
 
 RNG = np.random.default_rng(5)
@@ -54,6 +54,15 @@ def test_rate_gives_rounded_counts_spread_over_the_frame():
     np.testing.assert_array_equal(counts, np.rint(features * steps))
     half = encode_rate(np.array([[0.5]]), 6)[:, 0]
     assert half.tolist() == [False, True, False, True, False, True]
+
+
+def test_rate_delta_is_the_rate_raster_then_the_delta_raster():
+    features = random_features(frames=10, bands=6)
+    raster = encode_rate_delta(features, 4, 0.15)
+    assert raster.shape == (40, 18)
+    np.testing.assert_array_equal(raster[:, :6], encode_rate(features, 4))
+    np.testing.assert_array_equal(raster[:, 6:], encode_delta(features, 4, 0.15))
+    assert FrontendConfig(bands=6, encoder="rate_delta").channels == 18
 
 
 @pytest.mark.parametrize("kind", list(EncoderKind))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from spikestream.model.config import CoreConfig
-from spikestream.model.cycles import DELIVER_PIPELINE_CYCLES
+from spikestream.model.cycles import DELIVER_PIPELINE_CYCLES, REPORT_CYCLES
 from spikestream.sim.cases import SMALL_CORE
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_core.py"
@@ -74,30 +74,32 @@ def test_audio_figures_are_consistent(bench):
 
 
 def test_simulation_matches_the_cycle_model(bench, tmp_path):
-    """One Verilator build of the small reference core (shared with the RTL tests), two short runs."""
+    """The small reference core: the stream player's speed build and the standard build (shared with the RTL tests)."""
     core = SMALL_CORE
     rng = np.random.default_rng(5)
     inputs = rng.random((2, 10, 8)) < 0.25
     network = bench.random_audio_network(rng, inputs, hidden=12, outputs=3)
     audio_jobs = {name: (variant, inputs) for name, variant in bench.audio_networks(network).items()}
     check_jobs = {"burst": bench.burst_network([core.lanes * 2 + 1, core.lanes, 3], core.max_neurons)}
-    report = bench.sim_benchmark(core, audio_jobs, check_jobs, runs=(("lean", 0.0), ("cocotbext", 0.3)))
+    runs = (("player", 0.0), ("player", 0.3), ("lean", 0.0), ("cocotbext", 0.3))
+    report = bench.sim_benchmark(core, audio_jobs, check_jobs, runs=runs)
     json.dumps(report)
     assert report["rtl_matches_model"], report
-    assert set(report["rtl_checks"]) == {"burst"}
-    assert [(r["harness"], r["pause"]) for r in report["runs"]] == [("lean", 0.0)] * 2 + [("cocotbext", 0.3)] * 2
+    assert set(report["rtl_checks"]) == {"burst"} and report["rtl_checks"]["burst"]["harness"] == "player"
+    assert [(r["harness"], r["pause"]) for r in report["runs"]] == [run for run in runs for _ in audio_jobs]
     for run in report["runs"]:
         assert run["rtl_matches_model"] and not run["mismatches"]
         assert run["clock_cycles"] >= run["busy_cycles"] > 0
         # wall_s is rounded to milliseconds, the speed is not
-        slowest = run["busy_cycles"] / (run["wall_s"] + 5e-4)
-        fastest = run["busy_cycles"] / max(run["wall_s"] - 5e-4, 1e-9)
-        assert slowest <= run["busy_cycles_per_s"] <= fastest
+        for cycles in ("busy_cycles", "clock_cycles"):
+            slowest = run[cycles] / (run["wall_s"] + 5e-4)
+            fastest = run[cycles] / max(run["wall_s"] - 5e-4, 1e-9)
+            assert slowest <= run[f"{cycles}_per_s"] <= fastest
     # The burst's busy cycles by hand: step 0 delivers nothing, step 1 the rows of 3 sources.
     fanouts = [core.lanes * 2 + 1, core.lanes, 3]
     rows = sum(-(-f // core.lanes) for f in fanouts)
     update = -(-core.max_neurons // core.neuron_lanes) + 5
-    step0, step1 = 1 + update + 4, DELIVER_PIPELINE_CYCLES + rows + update + 4
+    step0, step1 = 1 + update + REPORT_CYCLES, DELIVER_PIPELINE_CYCLES + rows + update + REPORT_CYCLES
     end = core.max_neurons + 2 + 5  # decision scan over the (silent) output population, SUMMARY
     assert report["rtl_checks"]["burst"]["busy_cycles"] == (step0 + 1) + (step1 + 1) + (end + 1)
     assert {r["job"] for r in report["runs"]} == set(audio_jobs)

@@ -26,8 +26,8 @@ def test_step_cycles_by_hand():
     inputs = np.zeros((3, 2), bool)
     inputs[0] = True
     result = golden.run(network, CORE, inputs)
-    # step 0: nothing to deliver (1) + update 5 + 5 + trailer 4; step 1: 4 + (3 + 1) + 14.
-    assert step_cycles(network, CORE, inputs, result).tolist() == [[15, 22, 15]]
+    # step 0: nothing to deliver (1) + update 5 + 5 + trailer 6; step 1: 4 + (3 + 1) + 16.
+    assert step_cycles(network, CORE, inputs, result).tolist() == [[17, 24, 17]]
     assert end_cycles(network) == 5 + 2 + 5
     assert readback_cycles(network) == 1 + 5 * 5
 
@@ -36,7 +36,7 @@ def test_silent_sources_and_zero_weights_cost_nothing():
     dense = _network(np.full((8, 30), 3, np.int64))
     silent = np.zeros((3, 8), bool)
     result = golden.run(dense, CORE, silent)
-    assert step_cycles(dense, CORE, silent, result).tolist() == [[1 + 30 + 9] * 3]
+    assert step_cycles(dense, CORE, silent, result).tolist() == [[1 + 30 + 11] * 3]
     # Zero weights are not stored: a one-spike step costs the same as a fan-out of one row.
     sparse = np.zeros((8, 30), np.int64)
     sparse[0, :2] = 1
@@ -44,7 +44,7 @@ def test_silent_sources_and_zero_weights_cost_nothing():
     one = np.zeros((3, 8), bool)
     one[0, 0] = True
     result = golden.run(network, CORE, one)
-    assert step_cycles(network, CORE, one, result)[0, 1] == 4 + 1 + 30 + 9
+    assert step_cycles(network, CORE, one, result)[0, 1] == 4 + 1 + 30 + 11
 
 
 def test_cycles_scale_with_lanes():
@@ -55,7 +55,7 @@ def test_cycles_scale_with_lanes():
     for lanes, rows in ((1, 32), (2, 16), (8, 4), (32, 1)):
         core = CoreConfig(max_neurons=32, max_inputs=8, max_synapses=256, lanes=lanes, neuron_lanes=4)
         result = golden.run(network, core, inputs)
-        assert step_cycles(network, core, inputs, result)[0, 1] == 4 + 4 * rows + 32 // 4 + 9
+        assert step_cycles(network, core, inputs, result)[0, 1] == 4 + 4 * rows + 32 // 4 + 11
 
 
 def test_spikes_leave_one_per_cycle():
@@ -67,3 +67,25 @@ def test_spikes_leave_one_per_cycle():
     assert update_cycles(8, 4, np.arange(8)) == 14
     # Spikes in group 1 only: the first can leave at 6; three of them leave at 6, 7, 8.
     assert update_cycles(8, 4, np.array([4, 5, 7])) == 10
+
+
+def test_learning_cycles_by_hand():
+    """A PAIR group on 2 inputs x 2 neurons (one row per input at 2 lanes); pruning at the first update."""
+    from spikestream.model.cycles import learning_cycles
+    from spikestream.model.network import LearningRule, PruningRule
+
+    group = SynapseGroup(INPUT, "a", np.full((2, 2), 5, np.int64), learning=LearningRule(a_minus=16, shift=0),
+                         pruning=PruningRule(threshold=127, patience=1))
+    network = Network(2, [Population("a", 2, threshold=10_000)], [group], 3, "a")
+    inputs = np.zeros((1, 3, 2), bool)
+    inputs[0, 0, 0] = inputs[0, 2, 1] = True
+    results, final, cycles = learning_cycles(network, CORE, inputs)
+    # learn(t) = select 1 + (select 1 + trace max(2, 2) + 1 + [spike] (7 + sum_s (R_s + 1))).
+    # Step 0: input 0 spikes: walk 7 + (1 + 1) + (1 + 1) = 11, its 2 synapses are updated and pruned.
+    # Step 1: delivery of input 0 reads no row (4 + 1), no spike in the group: learn 5.
+    # Step 2: input 1 spikes: walk 7 + (0 + 1) + (1 + 1) = 10.
+    update = 2 + 5
+    assert cycles[0].steps.tolist() == [1 + update + 16 + 6, 5 + update + 5 + 6, 1 + update + 15 + 6]
+    assert cycles[0].learned == 1 + 5 and cycles[0].end == end_cycles(network)
+    assert results[0].counters[0, :, golden.Counter.LEARNING_UPDATES].tolist() == [2, 0, 2]
+    assert final.live.tolist() == [False, False, False, False]

@@ -1,7 +1,9 @@
 """Bounded model checks of the AXI handshake rules (spikestream.sim.formal).
 
 Each harness is proved on the real block, and refuted on a deliberately broken variant,
-so that a check which could never fail would be noticed.
+so that a check which could never fail would be noticed. The blocks alone (skid buffer,
+FIFO, AXI4-Lite bridge), then the whole top level ``spikestream_core`` of a tiny core
+(its streams and registers as a host sees them).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from amaranth.lib import wiring
 
 from spikestream.rtl.axi import SkidBuffer, StreamFifo
 from spikestream.rtl.csr import Access, AxiLiteCsr, AxiResponse, Register, RegisterMap
-from spikestream.sim.formal import AxiLiteHarness, StreamBufferHarness, bounded_model_check
+from spikestream.rtl.top import SpikestreamCore
+from spikestream.sim.formal import (FORMAL_CORE, AxiLiteHarness, CoreTopHarness, StreamBufferHarness,
+                                    bounded_model_check)
 
 #: Cycles from reset the checks cover (the issue asks for at least 20).
 DEPTH = 20
@@ -56,6 +60,36 @@ class EagerCsr(AxiLiteCsr):
         return m
 
 
+class FlickeringOutputCore(SpikestreamCore):
+    """Broken on purpose: every other cycle ``m_axis_tvalid`` is low, even while a word waits for ``tready``."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        flicker = Signal()
+        m.d.sync += flicker.eq(~flicker)
+        with m.If(flicker):
+            m.d.comb += self.m_axis_tvalid.eq(0)
+        return m
+
+
+class BeatLosingCore(SpikestreamCore):
+    """Broken on purpose: ``s_axis_tready`` always high, so words offered while the engine is busy are lost."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.s_axis_tready.eq(1)
+        return m
+
+
+class OkayUnmappedCore(SpikestreamCore):
+    """Broken on purpose: every read answers OKAY, unmapped words too."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.s_axi_rresp.eq(AxiResponse.OKAY)
+        return m
+
+
 def test_skid_buffer_keeps_the_handshake_rules(tmp_path):
     harness = StreamBufferHarness(SkidBuffer(8), capacity=2, offers_what_it_holds=True)
     result = bounded_model_check(harness, depth=DEPTH, workdir=tmp_path)
@@ -74,8 +108,17 @@ def test_axi_lite_csr_keeps_the_handshake_and_register_rules(tmp_path):
     assert result.passed, f"{result.failed_assertion} fails; trace {result.trace_vcd}"
 
 
+def test_core_top_keeps_the_stream_and_register_rules(tmp_path):
+    """The whole spikestream_core (tiny configuration): m_axis hold rules, s_axis accounting, AXI4-Lite."""
+    result = bounded_model_check(CoreTopHarness(FORMAL_CORE), depth=DEPTH, workdir=tmp_path)
+    assert result.passed, f"{result.failed_assertion} fails; trace {result.trace_vcd}"
+
+
 @pytest.mark.parametrize("harness", [
     pytest.param(lambda: StreamBufferHarness(DroppingSkidBuffer(8), capacity=2), id="skid-drops-beats"),
+    pytest.param(lambda: CoreTopHarness(FORMAL_CORE, top=FlickeringOutputCore), id="core-output-flickers"),
+    pytest.param(lambda: CoreTopHarness(FORMAL_CORE, top=BeatLosingCore), id="core-loses-input-beats"),
+    pytest.param(lambda: CoreTopHarness(FORMAL_CORE, top=OkayUnmappedCore), id="core-okay-unmapped"),
     pytest.param(lambda: AxiLiteHarness(REGISTERS, address_width=5, bridge=AlwaysOkayCsr), id="csr-okay-unmapped"),
     pytest.param(lambda: AxiLiteHarness(REGISTERS, address_width=5, bridge=EagerCsr), id="csr-loses-reads"),
 ])

@@ -125,7 +125,7 @@ def test_synapse_readback_catches_a_corrupted_memory():
     _, transport, chip = _loaded(4)
     assert chip.synapses().weight.size == chip.network.synapses().count
     transport._rows[0, 0] ^= 1 << 3  # one flipped bit in the stored weights / targets
-    with pytest.raises(CoreError, match="row 0 lane 0"):
+    with pytest.raises(CoreError, match="does not have"):
         chip.synapses()
 
 
@@ -150,7 +150,10 @@ def test_learning_equals_golden_learn(reward_modulated, tmp_path):
     assert np.array_equal(batch.decisions, [r.decision[0] for r in results])
     assert np.array_equal(batch.spikes, np.concatenate([r.spikes for r in results]))
     learned = chip.synapses()
-    assert np.array_equal(learned.weight, synapses.weight) and np.array_equal(learned.live, synapses.live)
+    assert np.array_equal(learned.live, synapses.live)
+    assert np.array_equal(learned.weight[synapses.live], synapses.weight[synapses.live])
+    assert np.array_equal(learned.prune_count[synapses.live], synapses.prune_count[synapses.live])
+    assert learned.lfsr == synapses.lfsr
     # Inference afterwards runs on the learned, compacted synapses.
     assert np.array_equal(chip.run(inputs).decisions, golden.run(network, SMALL_CORE, inputs, synapses).decision)
     path = tmp_path / "learned.spkn"
@@ -174,18 +177,61 @@ def test_rewards_from_a_function_see_each_decision():
     batch = chip.learn(inputs, reward)
     assert seen == list(enumerate(batch.decisions.tolist()))
     _, synapses = golden.learn(network, SMALL_CORE, inputs, [1 if d == 0 else -1 for d in batch.decisions])
-    assert np.array_equal(chip.synapses().weight, synapses.weight)
+    learned = chip.synapses()
+    assert np.array_equal(learned.live, synapses.live)
+    assert np.array_equal(learned.weight[synapses.live], synapses.weight[synapses.live])
 
 
-def test_learning_is_gated_on_backends_without_it():
+def test_learning_is_refused_without_a_rule_or_engine():
     network = _plastic_network(SMALL_CORE, False)
-    chip = SpikeCore(GoldenTransport(SMALL_CORE, learning=False), SMALL_CORE)
+    chip = SpikeCore.golden(SMALL_CORE)
     chip.load(network, SMALL_CORE)
-    with pytest.raises(LearningUnavailable, match="no on-chip learning"):
+    with pytest.raises(LearningUnavailable, match="no synapse group"):
+        chip.learn(np.zeros((1, 10, 6), bool), enabled=[False])
+    lean = dataclasses.replace(SMALL_CORE, learning=False, pruning=False)
+    still = dataclasses.replace(network, groups=[dataclasses.replace(network.groups[0], learning=None, pruning=None)])
+    chip = SpikeCore.golden(lean)
+    chip.load(still, lean)
+    with pytest.raises(LearningUnavailable, match="built without learning"):
         chip.learn(np.zeros((1, 10, 6), bool))
-    transport = chip.transport
-    transport.send([header(InOpcode.REWARD, 1)])  # ignored, as by the RTL
+    chip.transport.send([header(InOpcode.REWARD, 1)])  # no sample waits for it: ignored, as by the RTL
     assert chip.errors() == []
+
+
+def test_reload_after_pruning_goes_on_learning_exactly(tmp_path):
+    """Save what was learned (.spkn and the exact state), reload it, learn on: equal to one long golden run."""
+    network = _plastic_network(SMALL_CORE, False)
+    inputs = np.random.default_rng(10).random((8, 10, 6)) < 0.5
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    chip.learn(inputs[:4])
+    state = chip.synapses()
+    assert not state.live.all(), "the case should prune"
+    fresh = SpikeCore.golden(SMALL_CORE)
+    fresh.load(network, SMALL_CORE, synapses=state)  # weights, connectivity, counters, LFSR
+    batch = fresh.learn(inputs[4:])
+    results, final = golden.learn(network, SMALL_CORE, inputs)
+    assert np.array_equal(batch.spikes, np.concatenate([r.spikes for r in results[4:]]))
+    again = fresh.synapses()
+    assert np.array_equal(again.live, final.live) and again.lfsr == final.lfsr
+    assert np.array_equal(again.weight[final.live], final.weight[final.live])
+    chip.save(tmp_path / "pruned.spkn")  # the file keeps the pruned connectivity
+    reloaded = SpikeCore.golden(SMALL_CORE)
+    reloaded.load(tmp_path / "pruned.spkn")
+    assert reloaded.connectivity()["live"] == int(state.live.sum())
+
+
+def test_learning_disabled_mid_run_is_inference():
+    network = _plastic_network(SMALL_CORE, False)
+    inputs = np.random.default_rng(11).random((3, 10, 6)) < 0.5
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    chip.learn(inputs[:1])
+    before = chip.synapses()
+    batch = chip.run(inputs[1:])  # learning_enable back at 0: weights stay
+    assert batch.learned == [None, None] and not batch.learning_updates.any()
+    after = chip.synapses()
+    assert np.array_equal(after.live, before.live) and np.array_equal(after.weight, before.weight)
 
 
 def test_inputs_are_checked():
@@ -194,3 +240,35 @@ def test_inputs_are_checked():
         chip.run(np.zeros((1, 3, 2), bool))
     with pytest.raises(ValueError, match="0 or 1"):
         chip.run(np.full((1, case.network.timesteps, case.network.n_inputs), 2))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_learning_on_the_emulation_equals_golden_and_the_cycle_model(seed):
+    """Every rule (PAIR, TTFS, reward, pruning) through the driver's packets: spikes, cycles, LEARNED, synapses."""
+    from spikestream.model.cycles import learning_cycles
+    from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
+
+    rng = np.random.default_rng(seed)
+    options = RandomNetworkOptions(max_populations=3, max_population_size=12, max_inputs=12, timesteps=(3, 10),
+                                   learning=True, pruning=True)
+    network = random_network(rng, SMALL_CORE, options)
+    inputs = random_inputs(rng, network, 4)
+    rewards = rng.integers(-1, 2, 4).tolist()
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    if not any(g.learning is not None for g in network.groups):
+        pytest.skip("the drawn network has no plastic group")
+    batch = chip.learn(inputs, rewards)
+    results, final, cycles = learning_cycles(network, SMALL_CORE, inputs, rewards)
+    assert np.array_equal(batch.spikes, np.concatenate([r.spikes for r in results]))
+    assert np.array_equal(batch.step_cycles, np.stack([c.steps for c in cycles]))
+    assert np.array_equal(batch.learning_updates,
+                          np.concatenate([r.counters[:, :, golden.Counter.LEARNING_UPDATES] for r in results]))
+    assert [l.cycles for l in batch.learned] == [c.learned for c in cycles]
+    assert [l.updates for l in batch.learned] == [int(r.end_learning_updates[0]) for r in results]
+    assert batch.learned[-1].live_synapses == int(final.live.sum())
+    learned = chip.synapses()
+    assert np.array_equal(learned.live, final.live) and learned.lfsr == final.lfsr
+    assert np.array_equal(learned.weight[final.live], final.weight[final.live])
+    assert chip.read_register("live_synapses") == int(final.live.sum())
+    assert chip.read_register("pruned_synapses") == int((~final.live).sum())

@@ -66,7 +66,12 @@ def test_on_chip_learning_notebook(tmp_path, monkeypatch):
     live = summary["live_synapses"]
     assert live[-1] < live[0], "pruning shrinks the connectivity"
     assert all(b <= a for a, b in zip(live, live[1:])), "pruned synapses never come back"
-    assert summary["speedup"] > 1.2, "fewer synapses, fewer synaptic operations per word"
+    assert len(set(summary["live_synapses_no_pruning"])) == 1, "without pruning every synapse stays"
+    assert summary["speedup"] > 1.2, "fewer synapses, fewer cycles per learning sample"
+    assert summary["learning_cycles_first"] / summary["learning_cycles_last"] == pytest.approx(summary["speedup"])
+    assert summary["readout_accuracy"][-1] > 0.25, "the learned hidden spikes beat chance on four words"
     adaptation = summary["adaptation_accuracy"]
     assert len(adaptation) == 4 and adaptation[-1] > adaptation[0], "rewards adapt the core to the new voice"
+    inference = summary["inference_cycles"]
+    assert inference[-1] < inference[0], "a pruned network infers in fewer cycles"
     assert summary["_images"] >= 2

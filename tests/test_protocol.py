@@ -65,9 +65,10 @@ def test_decode_output_rejects_garbage():
         decode_output([[header(0x7E)]])
     with pytest.raises(ProtocolError, match="without tlast"):
         decode_packets([1, 2, 3], [False, True, False])
-    steps, summaries, states = decode_output([[header(OutOpcode.STEP, 2), 5, 7, 1, 9, 2, 30],
+    steps, summaries, states = decode_output([[header(OutOpcode.STEP, 2), 5, 7, 1, 9, 2, 3, 1, 30],
                                               [header(OutOpcode.SUMMARY), 1, 0xFFFFFFFF, 3, 12]])
     assert steps[0].step == 2 and steps[0].spikes == [5, 7] and steps[0].cycles == 30
+    assert (steps[0].events, steps[0].spike_count, steps[0].learning_updates, steps[0].synapses_skipped) == (1, 2, 3, 1)
     assert summaries[0].decision_step == -1
 
 

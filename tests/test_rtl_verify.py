@@ -14,3 +14,11 @@ def test_verify_prints_a_clean_summary(capsys):
     assert status == 0, summary
     assert summary["cases"] == 2 and summary["mismatches"] == 0 and summary["first_failing_seed"] is None
     assert summary["reproducer"] is None and summary["errors"] == []
+
+
+def test_verify_learning_prints_a_clean_summary(capsys):
+    status = main(["verify", "--learning", "--cases", "2", "--seed", "4", "--samples", "3", "--core",
+                   SMALL_CORE.to_json()])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0, summary
+    assert summary["cases"] == 2 and summary["mismatches"] == 0 and summary["errors"] == []

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from spikestream.sim.runner import (SimulationError, build_verilog, cache_dir, run_cocotb, simulate, source_hash,
-                                    verilator_env)
+from spikestream.sim.runner import (SPEED_BUILD_ARGS, SimulationError, build_verilog, cache_dir, run_cocotb,
+                                    simulate, source_hash, speed_build_args, verilator_env)
 
 COUNTER = """
 module counter(input wire clk, input wire rst, output reg [7:0] count);
@@ -35,6 +35,24 @@ def test_source_hash_ignores_src_attributes_only():
     assert source_hash(base, "m") == source_hash(moved, "m")
     assert source_hash(base, "m") != source_hash(base.replace("wire x", "wire y"), "m")
     assert source_hash(base, "m") != source_hash(base, "m", "-O3")
+
+
+def test_speed_build_makes_only_the_named_signals_public(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path))
+    args = speed_build_args("player", inputs=["clk", "go"], outputs=["done"])
+    assert args[0] == "--no-public-flat-rw" and args[2:] == SPEED_BUILD_ARGS
+    config = args[1]
+    assert config.startswith(str(tmp_path / "sim")) and config.endswith(".vlt")
+    assert open(config).read().splitlines() == [
+        "`verilator_config",
+        'public_flat_rw -module "player" -var "clk"',
+        'public_flat_rw -module "player" -var "go"',
+        'public_flat_rd -module "player" -var "done"',
+    ]
+    # Another selection is another file (the path is part of the build's cache key).
+    assert speed_build_args("player", inputs=["clk"])[1] != config
+    with pytest.raises(ValueError, match="not Verilog names"):
+        speed_build_args("player", inputs=['x" -var "*'])
 
 
 def _build_in_subprocess(cache: str, queue) -> None:

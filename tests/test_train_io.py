@@ -175,3 +175,21 @@ def test_command_line_parses_without_importing_torch():
     code = "import sys; from spikestream.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("setting", ["full", "quick"])
+def test_demo_networks_fit_the_default_core(setting):
+    # The demo exports for CoreConfig(): its front end's channels and its network, for
+    # the digits and for all 36 words, must fit (build_network checks, and raises if not).
+    from spikestream.model.audio.config import FrontendConfig
+    from spikestream.model.network import DecisionMode
+    from spikestream.model.train.demo import DEMO_SETTINGS
+    from spikestream.model.train.layers import build_network
+
+    settings = DEMO_SETTINGS[setting]
+    frontend = FrontendConfig(encoder=settings["encoder"])
+    assert frontend.channels <= CORE.max_inputs
+    for classes in (10, 36):
+        network = build_network(ArchitectureConfig(hidden=settings["hidden"], decision=DecisionMode.MAX_POTENTIAL),
+                                frontend.channels, classes, frontend.timesteps, CORE)
+        assert network.n_inputs == frontend.channels

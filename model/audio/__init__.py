@@ -8,7 +8,8 @@ Modules
 :mod:`.wavio`, :mod:`.features`, :mod:`.encoders`
     The front end, numpy only (it runs on the board): WAV / NIST SPHERE input, FFT
     resampling, mel filterbank, speech detection, time alignment, log normalisation,
-    and the TTFS / delta / rate encoders. ``audio_to_raster`` gives
+    and the TTFS / delta / rate / rate_delta encoders (the demo trains on rate_delta:
+    level and change of each band, 96 channels). ``audio_to_raster`` gives
     ``bool [timesteps, channels]``, ``audio_to_events`` the core's ``(timestep, channel)`` rows.
 :mod:`.corpus`
     The built-in TI46-style corpus (digits and letters) synthesized with espeak-ng,

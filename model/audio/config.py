@@ -37,6 +37,11 @@ class EncoderKind(enum.Enum):
     DELTA = "delta"
     #: ``round(x * steps_per_frame)`` spikes per band and frame, evenly spaced (deterministic).
     RATE = "rate"
+    #: ``RATE`` channels (the level) followed by ``DELTA``'s up and down channels (its
+    #: changes): 3 x bands channels. The change channels give hidden neurons, which see
+    #: one timestep at a time, what came just before; on unseen voices this beat
+    #: ``RATE`` alone by 4 points (see docs/training.md).
+    RATE_DELTA = "rate_delta"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,8 +147,8 @@ class FrontendConfig:
 
     @property
     def channels(self) -> int:
-        """Input channels of the network (``2 * bands`` for the up/down ``DELTA`` code)."""
-        return 2 * self.bands if self.encoder is EncoderKind.DELTA else self.bands
+        """Input channels of the network (``2 * bands`` for ``DELTA``, ``3 * bands`` for ``RATE_DELTA``)."""
+        return {EncoderKind.DELTA: 2, EncoderKind.RATE_DELTA: 3}.get(self.encoder, 1) * self.bands
 
     def replace(self, **changes) -> "FrontendConfig":
         """Return a copy with some fields changed (validated again)."""

@@ -17,6 +17,9 @@ DELTA
 RATE
     ``n = round(x * steps_per_frame)`` spikes per band and frame, spread evenly over the
     frame's steps (deterministic, so training and board agree spike for spike).
+RATE_DELTA
+    The ``RATE`` raster (channels ``0 .. bands - 1``) next to the ``DELTA`` raster
+    (``bands .. 3 bands - 1``): level and change of every band. Channels: ``3 * bands``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from ..encoding import raster_to_events, ttfs_encode
 from .config import EncoderKind, FrontendConfig
 from .features import log_mel_features
 
-__all__ = ["encode_ttfs", "encode_delta", "encode_rate", "encode_features", "audio_to_raster", "audio_to_events"]
+__all__ = ["encode_ttfs", "encode_delta", "encode_rate", "encode_rate_delta", "encode_features", "audio_to_raster", "audio_to_events"]
 
 
 def _check_features(features: np.ndarray) -> np.ndarray:
@@ -84,6 +87,16 @@ def encode_rate(features: np.ndarray, steps_per_frame: int) -> np.ndarray:
     return (fires > 0).reshape(-1, features.shape[1])
 
 
+def encode_rate_delta(features: np.ndarray, steps_per_frame: int, threshold: float) -> np.ndarray:
+    """Encode level (rate) and change (delta up / down): channels ``[rate bands, up bands, down bands]``.
+
+    >>> encode_rate_delta(np.array([[0.5], [0.5], [0.1]]), 2, 0.2).astype(int).tolist()
+    [[0, 1, 0], [1, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]]
+    """
+    return np.concatenate([encode_rate(features, steps_per_frame),
+                           encode_delta(features, steps_per_frame, threshold)], axis=1)
+
+
 def encode_features(features: np.ndarray, config: FrontendConfig) -> np.ndarray:
     """Encode features ``[frames, bands]`` with ``config.encoder``: ``bool [timesteps, channels]``."""
     if config.encoder is EncoderKind.TTFS:
@@ -92,6 +105,8 @@ def encode_features(features: np.ndarray, config: FrontendConfig) -> np.ndarray:
         return encode_delta(features, config.steps_per_frame, config.delta_threshold)
     if config.encoder is EncoderKind.RATE:
         return encode_rate(features, config.steps_per_frame)
+    if config.encoder is EncoderKind.RATE_DELTA:
+        return encode_rate_delta(features, config.steps_per_frame, config.delta_threshold)
     raise AssertionError(config.encoder)
 
 

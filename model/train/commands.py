@@ -16,7 +16,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", type=int, metavar="K",
                         help="keep the first K classes of the data (e.g. 10: the digits of the 'all' corpus)")
     parser.add_argument("--frontend", help="front-end configuration JSON (default: FrontendConfig())")
-    parser.add_argument("--encoder", choices=("ttfs", "delta", "rate"),
+    parser.add_argument("--encoder", choices=("ttfs", "delta", "rate", "rate_delta"),
                         help="override the front end's spike encoder (audio sources)")
 
 
@@ -41,6 +41,8 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=128)
     group.add_argument("--lr", type=float, default=5e-3, help="learning rate of the float phase")
     group.add_argument("--quant-lr", type=float, default=1e-3, help="learning rate of the quantization-aware phase")
+    group.add_argument("--cosine", action="store_true",
+                       help="cosine learning-rate decay to 5 %% within each phase (the demo uses it)")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--input-dropout", type=float, default=0.0, help="drop each training input spike with this "
                                                                         "probability (augmentation)")
@@ -112,7 +114,7 @@ def configs_from_args(args):
         refractory=args.refractory, reset=args.reset, early_exit=args.early_exit)
     training = TrainConfig(float_epochs=args.float_epochs, quant_epochs=args.quant_epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
-                           input_dropout=args.input_dropout, shift=args.shift,
+                           input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
                            pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
                            device=args.device)
     return architecture, training

@@ -1,0 +1,216 @@
+"""Benchmark on-chip learning and pruning (issue 4) on spoken digits; print (and write) JSON.
+
+Three demonstrations (:mod:`spikestream.model.learning_demos`), all computed with the
+golden model (the specification, bit-exact with the core) and the exact cycle model
+(:mod:`spikestream.model.cycles`):
+
+``a`` unsupervised
+    Pair STDP of a 32 -> ``hidden`` layer on TTFS-encoded digits, pruning on and off:
+    live synapses after every learning sample, exact core cycles of every learning
+    sample (goal: >= 4x fewer by the end with pruning), and a readout (nearest centroid,
+    logistic regression) of the learned hidden spikes.
+``b`` reward
+    A network trained by backpropagation (``spikestream.model.train``, rate coding,
+    max-potential readout), turned into a first-spike decider
+    (:func:`~spikestream.model.learning_demos.first_spike_readout`), adapts its output layer
+    with reward-modulated STDP to an engine it never heard (the corpus's ``holdout``
+    split: festival voices); half of those speakers adapt, the other half measure.
+``c`` pruned inference
+    The same trained network against magnitude-pruned versions and networks pruned
+    during training: connectivity cut within 1 accuracy point (goal >= 90 %) and the
+    inference speed-up from exact cycles (goal >= 5x), on the default core and on one
+    with 16 neuron lanes (``wide_update_core``).
+
+Trained networks are cached under ``<cache>/bench-learning`` (``.spkn`` files), keyed by
+their settings, so a second run skips training.
+
+Usage::
+
+    python bench/bench_learning.py --out bench-learning.json            # small (minutes)
+    python bench/bench_learning.py --full --out bench-learning-full.json
+    python bench/bench_learning.py --only a                             # one demonstration
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+
+# One BLAS thread: the golden model's matrix products are small (see bench/README.md).
+for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+
+from spikestream.model import learning_demos  # noqa: E402
+from spikestream.model.audio import FrontendConfig  # noqa: E402
+from spikestream.model.audio.datasets import load_dataset  # noqa: E402
+
+#: Sizes of the two runs. ``stdp_samples``: learning samples of demo a; ``readout_samples``:
+#: training rasters its readout is fitted on; ``hidden``: trained network's hidden layer.
+SETTINGS = {
+    "small": dict(stdp_samples=150, stdp_hidden=64, readout_samples=400, hidden=64, float_epochs=20,
+                  quant_epochs=4, prune_targets=(0.08,), rounds=3),
+    "full": dict(stdp_samples=900, stdp_hidden=64, readout_samples=900, hidden=256, float_epochs=30,
+                 quant_epochs=6, prune_targets=(0.3, 0.08, 0.05), rounds=4),
+}
+
+
+#: The default core with 16 neuron lanes (the widest the configuration allows).
+WIDE_UPDATE_CORE = dataclasses.replace(learning_demos.LEARNING_CORE, neuron_lanes=16)
+
+
+def _trained_network(splits, hidden: int, float_epochs: int, quant_epochs: int, prune_target: float | None,
+                     seed: int):
+    """Train (or load from the cache) a rate-coded max-potential network on the training voices."""
+    import torch
+
+    from spikestream.model.audio.corpus import CORPUS_VERSION, cache_root
+    from spikestream.model.config import CoreConfig
+    from spikestream.model.fileformat import load_network, save_network
+    from spikestream.model.network import DecisionMode
+    from spikestream.model.train.layers import ArchitectureConfig, build_model
+    from spikestream.model.train.prune import PruningConfig, PruningMethod
+    from spikestream.model.train.trainer import Dataset, TrainConfig, train
+
+    core = CoreConfig()
+    pruning = (PruningConfig() if prune_target is None
+               else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target))
+    key = f"digits-v{CORPUS_VERSION}-rate-h{hidden}-e{float_epochs}+{quant_epochs}-p{prune_target or 1}-s{seed}"
+    path = cache_root() / "bench-learning" / f"{key}.spkn"
+    if path.exists():
+        network, stored_core = load_network(path)
+        if stored_core == core:
+            return network, {"cached": str(path), "training_seconds": None}
+    torch.set_num_threads(1)
+    architecture = ArchitectureConfig(hidden=(hidden,), decision=DecisionMode.MAX_POTENTIAL)
+    training = TrainConfig(float_epochs=float_epochs, quant_epochs=quant_epochs, seed=seed, threads=1,
+                           input_dropout=0.15, pruning=pruning)
+    model = build_model(architecture, splits["train"].X.shape[2], len(splits["train"].classes),
+                        splits["train"].X.shape[1], core, torch.Generator().manual_seed(seed))
+    began = time.monotonic()
+    train(model, Dataset(splits["train"].X, splits["train"].y), Dataset(splits["val"].X, splits["val"].y),
+          training, progress=False)
+    network = model.cpu().to_network()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_network(path, network, core)
+    return network, {"cached": None, "training_seconds": round(time.monotonic() - began, 1)}
+
+
+def demo_unsupervised(settings: dict, seed: int) -> dict:
+    """Demo a on TTFS-encoded digits: learn ``stdp_samples`` training utterances, score on ``test``."""
+    frontend = FrontendConfig()  # TTFS, the core's coding
+    train = load_dataset("digits", frontend, split="train")
+    test = load_dataset("digits", frontend, split="test")
+    order = np.random.default_rng(seed).permutation(len(train))[:settings["readout_samples"]]
+    return learning_demos.unsupervised_stdp(train.X[order], train.y[order], test.X, test.y,
+                                            learning_samples=settings["stdp_samples"],
+                                            hidden=settings["stdp_hidden"], seed=seed)
+
+
+def _rate_splits() -> dict:
+    """The rate-coded digit splits the trained networks use (rate coding trained best, docs/training.md)."""
+    frontend = FrontendConfig(encoder="rate")
+    return {name: load_dataset("digits", frontend, split=name) for name in ("train", "val", "test", "holdout")}
+
+
+def demo_reward(settings: dict, seed: int, splits: dict) -> dict:
+    """Demo b: first-spike readout of the trained network, adapted with rewards to half the holdout speakers."""
+    from spikestream.model.config import CoreConfig
+
+    core = CoreConfig()
+    dense, training = _trained_network(splits, settings["hidden"], settings["float_epochs"],
+                                       settings["quant_epochs"], None, seed)
+    train = splits["train"]
+    calibration = np.random.default_rng(seed).permutation(len(train))[:300]
+    network, calibrated = learning_demos.first_spike_readout(dense, core, train.X[calibration], train.y[calibration])
+    holdout = splits["holdout"]
+    adapt, evaluate = learning_demos.split_by_speaker(holdout.speakers, seed)
+    result = learning_demos.reward_adaptation(network, core, holdout.X[adapt], holdout.y[adapt], holdout.X[evaluate],
+                                              holdout.y[evaluate], rounds=settings["rounds"],
+                                              retain=(splits["test"].X, splits["test"].y), seed=seed)
+    result["adapt_speakers"] = sorted(set(holdout.speakers[adapt].tolist()))
+    result["eval_speakers"] = sorted(set(holdout.speakers[evaluate].tolist()))
+    result["threshold_calibration"] = calibrated["calibration"]
+    result["training"] = training
+    # The trained network with its own (max-potential) readout, for reference.
+    result["max_potential_accuracy"] = {
+        "holdout_eval": learning_demos.inference_cost(dense, core, holdout.X[evaluate],
+                                                      holdout.y[evaluate])["accuracy"],
+        "test": learning_demos.inference_cost(dense, core, splits["test"].X, splits["test"].y)["accuracy"]}
+    # Bulky per-sample lists stay out of the report; the digest identifies the learned weights.
+    result.pop("orders")
+    result["rewards_per_round"] = [int(np.sum(np.array(r) == 1)) for r in result.pop("rewards")]
+    return result
+
+
+def demo_pruned(settings: dict, seed: int, splits: dict) -> dict:
+    """Demo c: the trained network against magnitude-pruned and pruned-in-training versions, on two cores."""
+    from spikestream.model.config import CoreConfig
+
+    core = CoreConfig()
+    dense, training = _trained_network(splits, settings["hidden"], settings["float_epochs"],
+                                       settings["quant_epochs"], None, seed)
+    candidates, trainings = {}, {"dense": training}
+    for target in settings["prune_targets"]:
+        network, info = _trained_network(splits, settings["hidden"], settings["float_epochs"],
+                                         settings["quant_epochs"], target, seed)
+        candidates[f"pruned_in_training_{target:g}"] = network
+        trainings[f"pruned_in_training_{target:g}"] = info
+    test = splits["test"]
+    result = learning_demos.pruned_inference(dense, core, test.X, test.y, candidates)
+    # The same networks on a core that updates 16 neurons per cycle instead of 4: the update
+    # phase is the fixed cost of every step that pruning cannot remove (see bench/README.md).
+    wide = learning_demos.pruned_inference(dense, WIDE_UPDATE_CORE, test.X, test.y, candidates)
+    result["wide_update_core"] = {"neuron_lanes": WIDE_UPDATE_CORE.neuron_lanes, "dense": wide["dense"],
+                                  "candidates": wide["candidates"], "summary": wide["summary"]}
+    result["training"] = trainings
+    result["evaluated_on"] = f"digits test split ({len(test)} utterances of unseen espeak-ng and flite voices)"
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="benchmark size (tens of minutes on 1 core)")
+    parser.add_argument("--only", default="abc", help="which demonstrations: any of a, b, c (default abc)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args(argv)
+    unknown = set(args.only) - set("abc")
+    if unknown:
+        parser.error(f"--only takes letters among a, b, c; got {''.join(sorted(unknown))}")
+    size = "full" if args.full else "small"
+    settings = SETTINGS[size]
+    report = {"benchmark": "on-chip learning and pruning (issue 4)",
+              "command": "python bench/bench_learning.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "size": size, "settings": settings, "seed": args.seed,
+              "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+                          "load_average_1min": round(os.getloadavg()[0], 2)},
+              "core": learning_demos.LEARNING_CORE.to_dict()}
+    seconds = {}
+    splits = _rate_splits() if set(args.only) & set("bc") else None
+    for letter, name, run in (("a", "unsupervised_stdp", lambda: demo_unsupervised(settings, args.seed)),
+                              ("b", "reward_adaptation", lambda: demo_reward(settings, args.seed, splits)),
+                              ("c", "pruned_inference", lambda: demo_pruned(settings, args.seed, splits))):
+        if letter not in args.only:
+            continue
+        began = time.monotonic()
+        print(f"[{letter}] {name} ...", file=sys.stderr, flush=True)
+        report[name] = run()
+        seconds[name] = round(time.monotonic() - began, 1)
+    report["seconds"] = seconds
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Amaranth-simulator tests of the learning phases' small pieces (rtl/learning_walk.py).
+
+The RULES decoder against the host packing: random rules packed by
+:func:`spikestream.model.protocol.pack_rules` and decoded by the RTL equal
+:func:`spikestream.rtl.learning.learning_rule_const` (the engine's reference), ranges and
+trace bases included; out-of-range words are refused.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from spikestream.model.config import CoreConfig
+from spikestream.model.generate import RandomNetworkOptions, random_network
+from spikestream.model.protocol import RULE_WORDS, pack_rules, trace_layout
+from spikestream.rtl.learning import learning_rule_const
+from spikestream.rtl.learning_walk import parse_rule, rule_entry_layout
+
+CORES = [CoreConfig(max_neurons=48, max_inputs=16, max_synapses=1024, max_groups=8, lanes=4, timestep_bits=6),
+         CoreConfig(max_neurons=40, max_inputs=12, max_synapses=512, max_groups=6, lanes=2, weight_bits=6,
+                    trace_bits=11, prune_counter_bits=2, timestep_bits=6, trace_entries=128)]
+
+
+def _decoder(core: CoreConfig):
+    m = Module()
+    words = [Signal(32, name=f"w{k}") for k in range(RULE_WORDS)]
+    e = SimpleNamespace(core=core, entry_layout=rule_entry_layout(core))
+    entry, ok, _ = parse_rule(m, e, words)
+    return m, words, entry, ok
+
+
+@pytest.mark.parametrize("core", CORES, ids=["small", "odd-widths"])
+def test_rules_decode_as_packed(core):
+    m, words, entry, ok = _decoder(core)
+    rng = np.random.default_rng(3)
+    networks = [random_network(rng, core, RandomNetworkOptions(learning=True, pruning=core.pruning, max_inputs=8,
+                                                               max_population_size=10)) for _ in range(12)]
+    checked = []
+
+    async def bench(ctx):
+        for network in networks:
+            packed = pack_rules(network, core)
+            traces = trace_layout(network, core)
+            for index, group in enumerate(network.groups):
+                for k in range(RULE_WORDS):
+                    ctx.set(words[k], int(packed[index, k]))
+                assert ctx.get(ok) == 1, f"group {index} refused: {packed[index]}"
+                expected = learning_rule_const(core, group.learning, group.pruning)
+                decoded = ctx.get(entry.rule)
+                if group.learning is None:
+                    assert decoded.enabled == 0
+                else:
+                    assert decoded.as_value().value == expected.as_value().value, (group.learning, group.pruning)
+                assert ctx.get(entry.source_first) == network.source_offset(group.source)
+                assert ctx.get(entry.source_count) == network.source_size(group.source)
+                assert ctx.get(entry.target_first) == network.neuron_offset(group.target)
+                assert ctx.get(entry.target_count) == network.population(group.target).size
+                if group.learning is not None and group.learning.kind.name == "PAIR":
+                    assert ctx.get(entry.pre_base) == traces.pre_base[index]
+                    assert ctx.get(entry.post_base) == traces.post_base[index]
+                checked.append(group.learning is not None)
+            # A clamp outside the weight range is refused.
+            bad = packed[0].copy()
+            bad[0] |= 1 << 24  # plastic
+            bad[1] = (core.weight_min - 1) & 0xFFFF | (0 << 16)
+            for k in range(RULE_WORDS):
+                ctx.set(words[k], int(bad[k]))
+            assert ctx.get(ok) == 0
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert sum(checked) >= 5, "too few plastic groups drawn to prove anything"
+
+
+class _MemoryModel:
+    """A naive synaptic memory: rows of lane values, written whole."""
+
+    def __init__(self, rows: int, lanes: int):
+        self.rows = np.full((rows, lanes), -1, np.int64)  # -1: never written
+
+    def write(self, address: int, row: list) -> None:
+        self.rows[address] = row
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 4, 8])
+def test_compactor_packs_survivors_in_place(lanes):
+    """Random sources, rows and survivor masks: after each end token the survivors lie packed, padded with 0."""
+    from amaranth.hdl import unsigned
+
+    from spikestream.rtl.compactor import RowCompactor
+
+    dut = RowCompactor(unsigned(16), lanes, 8)
+    rng = np.random.default_rng(lanes)
+    memory = _MemoryModel(256, lanes)
+    sources, first_row, value = [], 0, 1
+    for _ in range(30):
+        count = int(rng.integers(0, 3 * lanes + 2))
+        rows = -(-count // lanes)
+        values = list(range(value, value + count))
+        value += count
+        keep = rng.random(count) < rng.choice([0.0, 0.5, 0.9, 1.0])
+        sources.append((first_row, rows, values, keep))
+        first_row += rows
+    checked = []
+
+    async def bench(ctx):
+        for first, rows, values, keep in sources:
+            memory.rows[first:first + rows] = -1
+            ctx.set(dut.in_first_row, first)
+            tokens = []
+            for r in range(rows):
+                lane_values = values[r * lanes:(r + 1) * lanes]
+                lane_keep = keep[r * lanes:(r + 1) * lanes]
+                tokens.append((0, lane_values, lane_keep))
+            tokens.append((1, [], []))
+            for end, lane_values, lane_keep in tokens:
+                ctx.set(dut.in_valid, 1)
+                ctx.set(dut.in_end, end)
+                ctx.set(dut.in_keep, sum(int(k) << i for i, k in enumerate(lane_keep)))
+                for lane in range(lanes):
+                    ctx.set(dut.in_lanes[lane], lane_values[lane] if lane < len(lane_values) else 0)
+                if ctx.get(dut.write_en):
+                    address = ctx.get(dut.write_address)
+                    assert first <= address < first + max(rows, 1), f"write at row {address} outside the source"
+                    memory.write(address, [ctx.get(dut.write_row[lane]) for lane in range(lanes)])
+                await ctx.tick()
+            ctx.set(dut.in_valid, 0)
+            survivors = [v for v, k in zip(values, keep) if k]
+            used = -(-len(survivors) // lanes)
+            stored = memory.rows[first:first + used].reshape(-1)
+            expected = survivors + [0] * (used * lanes - len(survivors))
+            assert stored.tolist() == expected, (first, rows, values, keep.tolist())
+            assert ctx.get(dut.fill) == 0
+            checked.append(len(values) - len(survivors))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert sum(checked) > 0 and any(c == 0 for c in checked), "both pruned and intact sources must occur"
