@@ -96,7 +96,6 @@ class BoardTransport:
     """
 
     name = "board"
-    learning = None  # on-chip learning is not in the RTL yet
 
     def __init__(self, mmio, dma, allocate: Callable, core: CoreConfig, max_send_words: int = 4096,
                  poll_seconds: float = 0.0, send_timeout: float = 10.0):

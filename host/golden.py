@@ -121,7 +121,6 @@ class GoldenTransport:
 
     def __init__(self, core: CoreConfig, learning: bool = True, registers: RegisterView | None = None):
         self.core = core
-        self.learning = None  # learning is in the packet format and registers (no side port)
         self._learns = learning and core.learning
         self._format = synapse_format(core)
         self._map = registers if registers is not None else RegisterView.default()

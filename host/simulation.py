@@ -60,7 +60,6 @@ class SimulationTransport:
     """
 
     name = "rtl-sim"
-    learning = None  # learning is in the packets and registers (the driver's learn() needs no side port)
 
     def __init__(self, dut, core: CoreConfig, pause: float = 0.0, seed: int = 0):
         self.dut = dut

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
-__all__ = ["Transport", "TransportError", "TransportTimeout", "LearningUnavailable", "LearningPort"]
+__all__ = ["Transport", "TransportError", "TransportTimeout", "LearningUnavailable"]
 
 
 class TransportError(RuntimeError):
@@ -30,7 +30,7 @@ class TransportTimeout(TransportError):
 
 
 class LearningUnavailable(TransportError):
-    """The backend has no on-chip learning (the RTL core ignores REWARD so far)."""
+    """Learning was asked of a core built without it, or of a network with no learning rule."""
 
 
 @runtime_checkable
@@ -47,9 +47,6 @@ class Transport(Protocol):
 
     #: Short name for logs and reports ("board", "rtl-sim", "golden").
     name: str
-    #: Learning extension (:class:`LearningPort`), or None when the core cannot learn on chip.
-    learning: "LearningPort | None"
-
     def read(self, offset: int) -> int:
         """Return the 32-bit register at byte ``offset``."""
 
@@ -64,22 +61,3 @@ class Transport(Protocol):
 
     def flush(self, timeout: float) -> None:
         """Wait until the core has accepted every word sent; raise :class:`TransportTimeout` after ``timeout``."""
-
-
-@runtime_checkable
-class LearningPort(Protocol):
-    """What a backend with on-chip learning offers beyond the packet format.
-
-    The packet format carries REWARD but not yet the learning rules, the per-group enable
-    or a weight readback (they come with the learning RTL); until then this is the
-    backend-specific part, used by :meth:`SpikeCore.learn`.
-    """
-
-    def enable(self, network, core, enabled: Sequence[bool] | None) -> None:
-        """Learn with the rules of ``network`` (one enable flag per synapse group; None: all)."""
-
-    def disable(self) -> None:
-        """Stop learning (samples are inference only)."""
-
-    def synapse_state(self):
-        """Return the :class:`spikestream.model.golden.SynapseState` the core holds now."""
