@@ -109,6 +109,25 @@ class BatchResult:
         return len(self.decisions) / self.wall_seconds if self.wall_seconds > 0 else float("inf")
 
 
+
+def _check_synapse_state(synapses: golden.SynapseState, network: Network, core: CoreConfig) -> None:
+    """Refuse a learned state that does not belong to ``network`` on ``core`` (before anything is sent)."""
+    count = network.synapses().count
+    for name in ("weight", "live", "prune_count"):
+        size = np.asarray(getattr(synapses, name)).size
+        if size != count:
+            raise ValueError(f"synapses.{name} has {size} entries, the network has {count} synapses "
+                             "(canonical order, as SpikeCore.synapses() returns them)")
+    weight = np.asarray(synapses.weight)
+    outside = np.flatnonzero((weight < core.weight_min) | (weight > core.weight_max))
+    if outside.size:
+        k = int(outside[0])
+        raise ValueError(f"synapses.weight[{k}] = {int(weight[k])} is outside the core's weight range "
+                         f"[{core.weight_min}, {core.weight_max}]")
+    if not 1 <= int(synapses.lfsr) <= 0xFFFF:
+        raise ValueError(f"synapses.lfsr = {int(synapses.lfsr)} must be a non-zero 16-bit LFSR state [1, 65535] "
+                         "(0 would never change, and stochastic rounding would stop)")
+
 class SpikeCore:
     """A spiking core behind a transport: load, run, learn, read back.
 
@@ -217,6 +236,8 @@ class SpikeCore:
             core = self.hardware
         self.check_identity(core)
         network.check_fits(core)
+        if synapses is not None:
+            _check_synapse_state(synapses, network, core)
         self.clear_errors()
         started = time.perf_counter()
         if synapses is None:
@@ -352,7 +373,8 @@ class SpikeCore:
         Writes ``learning_enable`` (the plastic groups, those in ``enabled`` if given),
         runs each sample, answers its SUMMARY with a REWARD when an enabled group is
         reward modulated (``rewards``: one per sample, or ``reward(sample, decision)``;
-        default 0), collects its LEARNED report, and sets ``learning_enable`` back to 0.
+        default 0; as in :func:`spikestream.model.golden.learn`, only reward-modulated
+        groups use them), collects its LEARNED report, and sets ``learning_enable`` back to 0.
         :meth:`synapses` then reads the learned state back.
 
         Raises
@@ -432,11 +454,18 @@ class SpikeCore:
         wanted = key(canonical.source, canonical.group, canonical.target)  # ascending: canonical order
         found = key(stored["source"], stored["group"], stored["target"])
         index = np.searchsorted(wanted, found)
-        bad = (index >= wanted.size) | (wanted[np.minimum(index, wanted.size - 1)] != found)
+        # A target or group out of range would alias another synapse's key: check them before the key lookup.
+        bad = ((stored["target"] >= network.n_neurons) | (stored["group"] >= len(network.groups))
+               | (index >= wanted.size) | (wanted[np.minimum(index, wanted.size - 1)] != found))
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             raise CoreError(f"the core stores a synapse the network does not have: source {stored['source'][k]} -> "
                             f"neuron {stored['target'][k]} in group {stored['group'][k]}")
+        unique, counts = np.unique(found, return_counts=True)
+        if (counts > 1).any():
+            k = int(np.flatnonzero(found == unique[counts > 1][0])[0])
+            raise CoreError(f"the core stores the synapse source {stored['source'][k]} -> neuron "
+                            f"{stored['target'][k]} in group {stored['group'][k]} more than once")
         live = np.zeros(canonical.count, bool)
         live[index] = True
         weight = self._synapses.weight.copy()

@@ -32,10 +32,10 @@ from spikestream.model.cycles import (DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCL
                                       LEARN_SELECT_CYCLES, LEARNED_CYCLES, REPORT_CYCLES, SUMMARY_CYCLES, sweep_cycles,
                                       trace_cycles, update_cycles)
 from spikestream.model.network import LearningKind, LearningRule, PruningRule
-from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, FANOUT_WORDS, KEEP_BITS,
-                                        NEURON_FIELDS, NEURON_WORDS, RULE_FLAGS, RULE_WORDS, WORD_BITS, ErrorFlag,
-                                        InOpcode, OutOpcode, header, pack_synapse, parse_header, synapse_format,
-                                        synapse_rows, to_signed)
+from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, FANOUT_TABLE_WORDS,
+                                        FANOUT_WORDS, KEEP_BITS, NEURON_FIELDS, NEURON_WORDS, RULE_WORDS, WORD_BITS,
+                                        ErrorFlag, InOpcode, OutOpcode, header, pack_synapse, parse_header,
+                                        synapse_format, synapse_rows, to_signed, unpack_rule_fields)
 from .regmap import RegisterView
 from .transport import TransportError, TransportTimeout
 
@@ -81,17 +81,16 @@ class _Rules(NamedTuple):
 
 def _decode_rule(words: Sequence[int]) -> _Rule:
     """Decode the RULE_WORDS of one group (:func:`spikestream.model.protocol.pack_rules`)."""
-    w0, w1, w2, w3, w4, w5, _, w7 = (int(w) for w in words)
-    flag = {name: bool(w0 >> bit & 1) for name, bit in RULE_FLAGS.items()}
-    ranges = (w4 & 0xFFFF, w4 >> 16, w5 & 0xFFFF, w5 >> 16)
-    if not flag["plastic"]:
+    f = unpack_rule_fields(words)
+    ranges = (f["source_first"], f["source_count"], f["target_first"], f["target_count"])
+    if not f["plastic"]:
         return _Rule(None, None, *ranges)
-    rule = LearningRule(kind=LearningKind.TTFS if flag["ttfs"] else LearningKind.PAIR, a_plus=w0 & 0xFF,
-                        a_minus=w0 >> 8 & 0xFF, shift=w0 >> 16 & 0x1F, soft_bound=flag["soft_bound"],
-                        w_min=to_signed(w1 & 0xFFFF, 16), w_max=to_signed(w1 >> 16, 16), pre_increment=w2 & 0xFFFF,
-                        post_increment=w2 >> 16, trace_decay_shift=w7, stochastic_rounding=flag["stochastic_rounding"],
-                        reward_modulated=flag["reward_modulated"], winner_only=flag["winner_only"])
-    pruning = PruningRule(threshold=w3 & 0xFFFF, patience=w3 >> 16) if flag["pruning"] else None
+    rule = LearningRule(kind=LearningKind.TTFS if f["ttfs"] else LearningKind.PAIR, a_plus=f["a_plus"],
+                        a_minus=f["a_minus"], shift=f["shift"], soft_bound=f["soft_bound"], w_min=f["w_min"],
+                        w_max=f["w_max"], pre_increment=f["pre_increment"], post_increment=f["post_increment"],
+                        trace_decay_shift=f["trace_decay_shift"], stochastic_rounding=f["stochastic_rounding"],
+                        reward_modulated=f["reward_modulated"], winner_only=f["winner_only"])
+    pruning = PruningRule(threshold=f["prune_threshold"], patience=f["patience"]) if f["pruning"] else None
     return _Rule(rule, pruning, *ranges)
 
 
@@ -131,7 +130,7 @@ class GoldenTransport:
         self._output: collections.deque[list[int]] = collections.deque()
         self._config: list[int] | None = None
         self._neuron_words = np.zeros((core.max_neurons, NEURON_WORDS), np.int64)
-        self._fanout = np.zeros((core.num_sources, 3), np.int64)  # first row, live count, pruned count
+        self._fanout = np.zeros((core.num_sources, FANOUT_TABLE_WORDS), np.int64)  # first row, live, pruned
         self._rows = np.zeros((synapse_rows(core), core.lanes), np.int64)
         self._rules: dict[int, _Rule] = {}
         self._compiled = None  # (params, SynapseState in storage order), rebuilt after a load

@@ -13,11 +13,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-__all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY"]
+__all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS"]
 
 #: Decay constants are 12-bit fractions of 4096, as in Loihi (lava ``decay_shift``).
 DECAY_BITS = 12
 DECAY_UNITY = 1 << DECAY_BITS
+#: Synapse groups a learning core can name: the ``learning_enable`` register is one 32-bit word.
+LEARNING_GROUPS = 32
 
 
 class ConfigError(ValueError):
@@ -126,6 +128,14 @@ class CoreConfig:
                 raise ConfigError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.pruning and not self.learning:
             raise ConfigError("pruning = True needs learning = True: synapses are pruned by learning")
+        if self.learning and self.max_inputs + self.max_neurons > 0xFFFF:
+            raise ConfigError(f"max_inputs + max_neurons = {self.max_inputs + self.max_neurons}: a learning core "
+                              "names its groups' source and target ranges in 16-bit fields (RULES packet), so it "
+                              "must be <= 65535 (or learning = False)")
+        if self.learning and self.max_groups > LEARNING_GROUPS:
+            raise ConfigError(f"max_groups = {self.max_groups}: a learning core enables its groups through the "
+                              f"{LEARNING_GROUPS}-bit learning_enable register, so max_groups must be <= "
+                              f"{LEARNING_GROUPS} (or learning = False)")
 
     # Derived ranges: everything below is computed, never typed twice.
     @property

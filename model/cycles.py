@@ -358,7 +358,7 @@ def learning_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, rewa
     for b, (result, sample_walks) in enumerate(zip(results, walks)):
         enabled = learning_enabled[b] if per_sample else learning_enabled
         cycles.append(learning_sample_cycles(network, core, inputs[b], result, sample_walks, enabled, live,
-                                             rewards is not None and _has_reward_group(network, enabled)))
+                                             _has_reward_group(network, enabled)))
         if sample_walks:
             live = sample_walks[-1].live_after
     return results, final, cycles

@@ -37,6 +37,7 @@ import numpy as np
 
 from . import cycles, golden
 from .config import CoreConfig
+from .encoding import check_spike_batch
 from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, Population, PruningRule,
                       SynapseGroup)
 
@@ -241,7 +242,9 @@ def stdp_learning(network: Network, core: CoreConfig, inputs: np.ndarray, readou
         checkpoint: ``samples_seen``, ``live_synapses``, readout accuracies,
         ``inference_cycles`` and ``hidden_spikes``; the final ``weight_digest``.
     """
-    inputs = np.asarray(inputs, bool)
+    if checkpoints < 1:
+        raise ValueError(f"checkpoints = {checkpoints}: at least 1 (the readout is scored at the end)")
+    inputs = check_spike_batch(inputs, network.timesteps, network.n_inputs)
     synapses = golden.initial_synapse_state(network)
     if chip is not None:
         chip.load(network, core)

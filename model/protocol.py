@@ -104,10 +104,12 @@ from .network import DecisionMode, LearningKind, Network, ResetMode
 __all__ = [
     "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
     "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "FANOUT_TABLE_WORDS", "RULE_WORDS", "LEARNED_WORDS",
-    "RULE_FLAGS", "pack_rules", "trace_layout", "TraceLayout", "Learned", "decode_fanout_rows", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
+    "RULE_FLAGS", "RULE_FIELDS", "RULE_SIGNED_FIELDS", "pack_rules", "unpack_rule_fields", "trace_layout",
+    "TraceLayout", "Learned", "decode_fanout_rows", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
     "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
-    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "decode_fanout_table", "decode_learned", "to_signed",
+    "StepReport", "Summary", "decode_output", "decode_neuron_state", "decode_synapse_rows", "decode_fanout_table",
+    "decode_learned", "to_signed",
 ]
 
 WORD_BITS = 32
@@ -125,6 +127,19 @@ LEARNED_WORDS = 4  #: updates, pruned, live_synapses, cycles
 #: Bit positions of the flags in RULES word 0 (bits 24 and up).
 RULE_FLAGS = {"plastic": 24, "ttfs": 25, "soft_bound": 26, "stochastic_rounding": 27, "reward_modulated": 28,
               "winner_only": 29, "pruning": 30}
+#: The fields of a group's RULES words: ``name: (word, lowest bit, bits)``; ``w_min`` and
+#: ``w_max`` are two's complement. The packer, the golden emulation and the RTL read this.
+RULE_FIELDS = {
+    "a_plus": (0, 0, 8), "a_minus": (0, 8, 8), "shift": (0, 16, 5),
+    "w_min": (1, 0, 16), "w_max": (1, 16, 16),
+    "pre_increment": (2, 0, 16), "post_increment": (2, 16, 16),
+    "prune_threshold": (3, 0, 16), "patience": (3, 16, 16),
+    "source_first": (4, 0, 16), "source_count": (4, 16, 16), "target_first": (5, 0, 16), "target_count": (5, 16, 16),
+    "pre_trace_base": (6, 0, 16), "post_trace_base": (6, 16, 16),
+    "trace_decay_shift": (7, 0, 32),  # the whole word: the core refuses any value above trace_bits
+}
+#: RULES fields holding two's complement numbers.
+RULE_SIGNED_FIELDS = ("w_min", "w_max")
 
 # Bit positions inside the packed neuron words 3 and 4 (see pack_neurons).
 _KEEP_BITS = 13  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
@@ -328,37 +343,46 @@ def trace_layout(network: Network, core: CoreConfig) -> TraceLayout:
 def pack_rules(network: Network, core: CoreConfig) -> np.ndarray:
     """Return the RULES payload words ``int64 [n_groups, RULE_WORDS]``.
 
-    Words of group ``g`` (a group without a learning rule is all 0 except its ranges)::
-
-        w0  a_plus[7:0] | a_minus[15:8] | shift[20:16] | flags (RULE_FLAGS, bits 24..30)
-        w1  w_min[15:0] | w_max[31:16]                 (16-bit two's complement each)
-        w2  pre_increment[15:0] | post_increment[31:16]
-        w3  prune_threshold[15:0] | patience[31:16]     (0, 0 without a pruning rule)
-        w4  source_first[15:0] | source_count[31:16]   (source ids: inputs, then neurons)
-        w5  target_first[15:0] | target_count[31:16]   (neuron ids)
-        w6  pre_trace_base[15:0] | post_trace_base[31:16]   (:func:`trace_layout`)
-        w7  trace_decay_shift
+    Each group's words hold the fields of :data:`RULE_FIELDS` (the rule's amplitudes,
+    shift, clamp, trace increments and decay, the pruning threshold and patience, the
+    group's source and target ranges and its trace bases from :func:`trace_layout`) and
+    the flags of :data:`RULE_FLAGS` in word 0. A group without a learning rule has only
+    its ranges set.
     """
     traces = trace_layout(network, core)
     words = np.zeros((len(network.groups), RULE_WORDS), np.int64)
     for index, group in enumerate(network.groups):
-        words[index, 4] = network.source_offset(group.source) | network.source_size(group.source) << 16
-        words[index, 5] = network.neuron_offset(group.target) | network.population(group.target).size << 16
+        # A learning CoreConfig keeps max_inputs + max_neurons <= 0xFFFF: the 16-bit ranges never wrap.
+        fields = {"source_first": network.source_offset(group.source),
+                  "source_count": network.source_size(group.source),
+                  "target_first": network.neuron_offset(group.target),
+                  "target_count": network.population(group.target).size}
         rule = group.learning
-        if rule is None:
-            continue
-        flags = {"plastic": True, "ttfs": rule.kind is LearningKind.TTFS, "soft_bound": rule.soft_bound,
-                 "stochastic_rounding": rule.stochastic_rounding, "reward_modulated": rule.reward_modulated,
-                 "winner_only": rule.winner_only, "pruning": group.pruning is not None}
-        words[index, 0] = (rule.a_plus | rule.a_minus << 8 | rule.shift << 16
-                           | sum(int(on) << RULE_FLAGS[name] for name, on in flags.items()))
-        words[index, 1] = (rule.w_min & 0xFFFF) | (rule.w_max & 0xFFFF) << 16
-        words[index, 2] = rule.pre_increment | rule.post_increment << 16
-        if group.pruning is not None:
-            words[index, 3] = group.pruning.threshold | group.pruning.patience << 16
-        words[index, 6] = traces.pre_base[index] | traces.post_base[index] << 16
-        words[index, 7] = rule.trace_decay_shift
+        if rule is not None:
+            flags = {"plastic": True, "ttfs": rule.kind is LearningKind.TTFS, "soft_bound": rule.soft_bound,
+                     "stochastic_rounding": rule.stochastic_rounding, "reward_modulated": rule.reward_modulated,
+                     "winner_only": rule.winner_only, "pruning": group.pruning is not None}
+            words[index, 0] = sum(int(on) << RULE_FLAGS[name] for name, on in flags.items())
+            fields.update(a_plus=rule.a_plus, a_minus=rule.a_minus, shift=rule.shift, w_min=rule.w_min,
+                          w_max=rule.w_max, pre_increment=rule.pre_increment, post_increment=rule.post_increment,
+                          pre_trace_base=int(traces.pre_base[index]), post_trace_base=int(traces.post_base[index]),
+                          trace_decay_shift=rule.trace_decay_shift)
+            if group.pruning is not None:
+                fields.update(prune_threshold=group.pruning.threshold, patience=group.pruning.patience)
+        for name, value in fields.items():
+            word, low, bits = RULE_FIELDS[name]
+            words[index, word] |= (int(value) & ((1 << bits) - 1)) << low  # ranges checked by Network.fit_problems
     return words
+
+
+def unpack_rule_fields(words: Sequence[int]) -> dict[str, int]:
+    """Decode one group's RULES words into ``{field: value}`` (:data:`RULE_FIELDS`, flags as bools)."""
+    values = {}
+    for name, (word, low, bits) in RULE_FIELDS.items():
+        value = int(words[word]) >> low & ((1 << bits) - 1)
+        values[name] = value - (1 << bits) if name in RULE_SIGNED_FIELDS and value >> (bits - 1) else value
+    values.update({name: bool(int(words[0]) >> bit & 1) for name, bit in RULE_FLAGS.items()})
+    return values
 
 
 def pack_neurons(network: Network) -> np.ndarray:

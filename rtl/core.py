@@ -48,7 +48,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikestream.model.config import CoreConfig
+from spikestream.model.config import LEARNING_GROUPS, CoreConfig
 from spikestream.model.golden import LFSR_SEED
 from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, LEARNED_WORDS, NEURON_WORDS, OPCODE_SHIFT,
                                         RULE_WORDS, STATE_WORDS, STEP_TRAILER_WORDS, SUMMARY_WORDS, WORD_BITS, ErrorFlag,
@@ -69,8 +69,6 @@ log = logging.getLogger("spikestream.rtl")
 
 #: The activity counters the core exposes (32-bit, wrapping, cleared by ``counters_clear``).
 COUNTERS = ("cycles", "synaptic_ops", "events_in", "events_out", "dropped_packets", "learning_updates")
-#: Groups the ``learning_enable`` port can name.
-LEARNING_GROUPS = 32
 
 
 def _bits(count: int) -> int:
@@ -135,9 +133,6 @@ class SpikingCore(wiring.Component):
         core = self.core
         lanes = core.lanes
         log.info("elaborating SpikingCore for %s", core.to_json())
-        if core.learning and core.max_groups > LEARNING_GROUPS:
-            raise ValueError(f"a learning core names its groups in the {LEARNING_GROUPS}-bit learning_enable "
-                             f"register: max_groups = {core.max_groups} is too many")
         fmt = synapse_format(core)
         rows = synapse_rows(core)
         acc_bits = accumulator_bits(core)

@@ -44,8 +44,8 @@ from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 from amaranth.lib.memory import Memory
 
-from spikestream.model.protocol import (LEARNED_WORDS, RULE_FLAGS, RULE_WORDS, ErrorFlag, InOpcode, OutOpcode, header,
-                                        synapse_rows)
+from spikestream.model.protocol import (LEARNED_WORDS, RULE_FIELDS, RULE_FLAGS, RULE_SIGNED_FIELDS, RULE_WORDS,
+                                        ErrorFlag, InOpcode, OutOpcode, header, synapse_rows)
 
 from .compactor import RowCompactor
 from .learning import LEARNING_LATENCY, LearningEngine, learning_rule_layout
@@ -172,23 +172,30 @@ def source_fired(m, e: SimpleNamespace, source):
 def parse_rule(m, e: SimpleNamespace, words) -> tuple:
     """Decode the :data:`RULE_WORDS` RULES words of one group; return ``(entry, ok, flags)``."""
     core = e.core
-    w0, w1, w2, w3, w4, w5, w6, w7 = words
     entry = Signal(e.entry_layout)
     rule = entry.rule
-    flag = {name: w0[bit] for name, bit in RULE_FLAGS.items()}
-    w_min = w1[:16].as_signed()
-    w_max = w1[16:].as_signed()
-    threshold, patience = w3[:16], w3[16:]
-    source_first, source_count, target_first, target_count = w4[:16], w4[16:], w5[:16], w5[16:]
-    pre_base, post_base = w6[:16], w6[16:]
+    flag = {name: words[0][bit] for name, bit in RULE_FLAGS.items()}
+
+    def field(name: str):
+        word, low, bits = RULE_FIELDS[name]
+        value = words[word][low:low + bits]
+        return value.as_signed() if name in RULE_SIGNED_FIELDS else value
+
+    w_min, w_max = field("w_min"), field("w_max")
+    pre_increment, post_increment = field("pre_increment"), field("post_increment")
+    trace_decay_shift = field("trace_decay_shift")
+    threshold, patience = field("prune_threshold"), field("patience")
+    source_first, source_count = field("source_first"), field("source_count")
+    target_first, target_count = field("target_first"), field("target_count")
+    pre_base, post_base = field("pre_trace_base"), field("post_trace_base")
     m.d.comb += [
         rule.enabled.eq(flag["plastic"]), rule.ttfs.eq(flag["ttfs"]),
-        rule.a_plus.eq(w0[:8]), rule.a_minus.eq(w0[8:16]), rule.shift.eq(w0[16:21]),
+        rule.a_plus.eq(field("a_plus")), rule.a_minus.eq(field("a_minus")), rule.shift.eq(field("shift")),
         rule.soft_bound.eq(flag["soft_bound"]), rule.stochastic_rounding.eq(flag["stochastic_rounding"]),
         rule.reward_modulated.eq(flag["reward_modulated"]), rule.winner_only.eq(flag["winner_only"]),
         rule.w_min.eq(w_min), rule.w_max.eq(w_max),
-        rule.pre_increment.eq(w2[:16]), rule.post_increment.eq(w2[16:]),
-        rule.trace_decay_shift.eq(w7), rule.pruning.eq(flag["pruning"]),
+        rule.pre_increment.eq(pre_increment), rule.post_increment.eq(post_increment),
+        rule.trace_decay_shift.eq(trace_decay_shift), rule.pruning.eq(flag["pruning"]),
         rule.prune_threshold.eq(threshold), rule.patience.eq(patience),
         entry.source_first.eq(source_first), entry.source_count.eq(source_count),
         entry.target_first.eq(target_first), entry.target_count.eq(target_count),
@@ -198,7 +205,8 @@ def parse_rule(m, e: SimpleNamespace, words) -> tuple:
     ok = Signal()
     m.d.comb += ok.eq(
         (w_min >= core.weight_min) & (w_max <= core.weight_max) & (w_min <= w_max)
-        & (w2[:16] <= core.trace_max) & (w2[16:] <= core.trace_max) & (w7 <= core.trace_bits)
+        & (pre_increment <= core.trace_max) & (post_increment <= core.trace_max)
+        & (trace_decay_shift <= core.trace_bits)
         & (threshold <= core.weight_max) & (patience <= core.prune_patience_max)
         & (~flag["pruning"] | ((patience != 0) & core.pruning))
         & (source_first + source_count <= core.num_sources) & (target_first + target_count <= core.max_neurons)

@@ -6,6 +6,7 @@ testbench and the board build; nothing else types an offset.
 
 from __future__ import annotations
 
+from spikestream.model.config import LEARNING_GROUPS
 from spikestream.model.golden import LFSR_SEED
 from spikestream.model.protocol import ErrorFlag
 
@@ -17,8 +18,8 @@ __all__ = ["LEARNING_GROUPS", "CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "C
 #: Bumped whenever the packet format, register map or cycle model changes.
 CORE_VERSION = 3  #: 3: on-chip learning (RULES, LEARNED, 6-word STEP trailer, 3-word FANOUT_TABLE, pruning
 #: counter in the synapse word, learning registers); 2: early-exit SUMMARY after the deciding step, DUPLICATE_EVENT
-#: Groups the ``learning_enable`` register can name (a learning core needs ``max_groups`` <= this).
-LEARNING_GROUPS = DATA_WIDTH
+# ``learning_enable`` names the groups of a learning core (CoreConfig checks max_groups <= LEARNING_GROUPS).
+assert LEARNING_GROUPS <= DATA_WIDTH, "learning_enable is one register"
 #: High half of the version register: "SS" (spikestream).
 VERSION_MAGIC = 0x5353
 

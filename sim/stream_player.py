@@ -355,9 +355,10 @@ class PlayerJob:
     @classmethod
     def samples(cls, name: str, network: Network, core: CoreConfig, inputs: np.ndarray) -> "PlayerJob":
         """Return the job that loads ``network`` and runs ``inputs`` (``bool [B, T, n_inputs]``)."""
+        from spikestream.model.encoding import check_spike_batch
         from spikestream.model.protocol import encode_load, encode_sample
 
-        inputs = np.asarray(inputs, bool)
+        inputs = check_spike_batch(inputs, network.timesteps, network.n_inputs)
         return cls(name, encode_load(network, core), [packet for raster in inputs for packet in encode_sample(raster)],
                    int(inputs.shape[0]))
 
@@ -507,9 +508,12 @@ def run_network(network: Network, core: CoreConfig, inputs: np.ndarray,
     fits the player's memories. Raises RuntimeError if the core flags an error.
     """
     from spikestream.model.cycles import input_cycles
+    from spikestream.model.encoding import check_spike_batch
     from spikestream.model.protocol import decode_output, parse_header
 
-    inputs = np.asarray(inputs, bool)
+    if batch < 1:
+        raise ValueError(f"batch = {batch}: samples per player job must be at least 1")
+    inputs = check_spike_batch(inputs, network.timesteps, network.n_inputs)
     jobs = [PlayerJob.samples(f"samples {start}-{start + len(chunk) - 1}", network, core, chunk)
             for start, chunk in ((k, inputs[k:k + batch]) for k in range(0, inputs.shape[0], batch))]
     decisions, cycles = [], []

@@ -98,3 +98,13 @@ def test_hash_changes_with_any_field_and_differences_name_them():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         CoreConfig().lanes = 4
+
+
+def test_learning_core_limits_are_named():
+    with pytest.raises(ConfigError, match=r"max_groups = 40: .*32-bit learning_enable register, so max_groups must "
+                                          r"be <= 32 \(or learning = False\)"):
+        CoreConfig(max_groups=40)
+    with pytest.raises(ConfigError, match=r"max_inputs \+ max_neurons = 65664: .*16-bit fields"):
+        CoreConfig(max_neurons=1 << 16)
+    assert CoreConfig(max_groups=40, learning=False, pruning=False).max_groups == 40
+    assert CoreConfig(max_neurons=1 << 16, learning=False, pruning=False).num_sources == (1 << 16) + 128

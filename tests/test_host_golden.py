@@ -272,3 +272,35 @@ def test_random_learning_on_the_emulation_equals_golden_and_the_cycle_model(seed
     assert np.array_equal(learned.weight[final.live], final.weight[final.live])
     assert chip.read_register("live_synapses") == int(final.live.sum())
     assert chip.read_register("pruned_synapses") == int((~final.live).sum())
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s._replace(weight=np.where(np.arange(s.weight.size) == 0, 300, s.weight)),
+     r"synapses.weight\[0\] = 300 is outside the core's weight range \[-128, 127\]"),
+    (lambda s: s._replace(lfsr=0x12345), r"synapses.lfsr = 74565 must be a non-zero 16-bit LFSR state"),
+    (lambda s: s._replace(lfsr=0), r"synapses.lfsr = 0 must be a non-zero 16-bit LFSR state"),
+    (lambda s: s._replace(live=s.live[:3]), r"synapses.live has 3 entries, the network has \d+ synapses"),
+])
+def test_loading_a_learned_state_checks_it_first(change, message):
+    network = _plastic_network(SMALL_CORE, False)
+    chip = SpikeCore.golden(SMALL_CORE)
+    with pytest.raises(ValueError, match=message):
+        chip.load(network, SMALL_CORE, synapses=change(golden.initial_synapse_state(network)))
+    assert chip.network is None, "nothing was loaded"
+
+
+def test_readback_of_a_corrupted_synapse_target_is_an_error():
+    from spikestream.model.protocol import synapse_format
+
+    core = CoreConfig(max_inputs=8, max_neurons=16, max_synapses=256, lanes=2, timestep_bits=5)
+    network = Network(2, [Population("a", 2, threshold=10), Population("b", 2, threshold=10)],
+                      [SynapseGroup(INPUT, "a", np.full((2, 2), 11), np.ones((2, 2), bool)),
+                       SynapseGroup(INPUT, "b", np.full((2, 2), 22), np.ones((2, 2), bool))], 4, "b")
+    chip = SpikeCore.golden(core)
+    chip.load(network, core)
+    assert chip.synapses().live.all()
+    target_mask = (1 << synapse_format(core).target_bits) - 1
+    rows = chip.transport._rows  # the emulated synaptic memory: corrupt one stored target (0 -> 6 of 4 neurons)
+    rows[0, 0] = (int(rows[0, 0]) & ~target_mask) | 6
+    with pytest.raises(CoreError, match="the core stores a synapse the network does not have: source 0 -> neuron 6"):
+        chip.synapses()

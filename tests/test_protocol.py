@@ -158,3 +158,32 @@ def test_early_exit_sends_the_summary_right_after_the_deciding_step():
     assert _drain(transport) == [] and _register(transport, "errors") == 0
     transport.send(encode_sample(raster)[0])  # the next sample starts at step 0
     assert _register(transport, "errors") == 0
+
+
+def test_rules_words_round_trip_every_field():
+    from spikestream.model.protocol import pack_rules, trace_layout, unpack_rule_fields
+    from spikestream.sim.cases import SMALL_CORE, random_learning_case
+
+    for seed in range(6):
+        network = random_learning_case(SMALL_CORE, seed).network
+        words, traces = pack_rules(network, SMALL_CORE), trace_layout(network, SMALL_CORE)
+        for index, group in enumerate(network.groups):
+            fields = unpack_rule_fields(words[index])
+            assert (fields["source_first"], fields["source_count"]) == (network.source_offset(group.source),
+                                                                        network.source_size(group.source))
+            assert (fields["target_first"], fields["target_count"]) == (network.neuron_offset(group.target),
+                                                                        network.population(group.target).size)
+            rule = group.learning
+            assert fields["plastic"] == (rule is not None)
+            if rule is None:
+                continue
+            for name in ("a_plus", "a_minus", "shift", "w_min", "w_max", "pre_increment", "post_increment",
+                         "trace_decay_shift", "soft_bound", "stochastic_rounding", "reward_modulated", "winner_only"):
+                assert fields[name] == getattr(rule, name), (seed, index, name)
+            assert fields["ttfs"] == (rule.kind.name == "TTFS")
+            assert (fields["pre_trace_base"], fields["post_trace_base"]) == (traces.pre_base[index],
+                                                                             traces.post_base[index])
+            assert fields["pruning"] == (group.pruning is not None)
+            if group.pruning is not None:
+                assert (fields["prune_threshold"], fields["patience"]) == (group.pruning.threshold,
+                                                                           group.pruning.patience)
