@@ -333,7 +333,7 @@ def trace_layout(network: Network, core: CoreConfig) -> TraceLayout:
             pre_base[index], post_base[index] = pre, post
             pre += network.source_size(group.source)
             post += network.population(group.target).size
-    limit = getattr(core, "trace_entries", 0)
+    limit = core.trace_entries
     if pre > limit or post > limit:
         raise ProtocolError(f"the PAIR groups need {pre} pre-trace and {post} post-trace entries, the core has "
                             f"{limit} of each (CoreConfig.trace_entries)")

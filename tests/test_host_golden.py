@@ -304,3 +304,29 @@ def test_readback_of_a_corrupted_synapse_target_is_an_error():
     rows[0, 0] = (int(rows[0, 0]) & ~target_mask) | 6
     with pytest.raises(CoreError, match="the core stores a synapse the network does not have: source 0 -> neuron 6"):
         chip.synapses()
+
+
+@pytest.mark.parametrize("enabled", [[True, False], [False, True], None])
+def test_learning_only_the_enabled_groups_equals_golden(enabled):
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.integers(-40, 80, (6, 4)), rng.integers(-40, 80, (4, 3))
+    network = Network(6, [Population("h", 4, threshold=40, voltage_decay=400),
+                          Population("out", 3, threshold=40, voltage_decay=400)],
+                      [SynapseGroup(INPUT, "h", w1, w1 != 0, learning=LearningRule(a_plus=40, a_minus=30, shift=4),
+                                    pruning=PruningRule(6, 2)),
+                       SynapseGroup("h", "out", w2, w2 != 0,
+                                    learning=LearningRule(a_plus=40, a_minus=30, shift=4, reward_modulated=True))],
+                      10, "out")
+    inputs, rewards = rng.random((6, 10, 6)) < 0.5, [1, -1, 1, 1, -1, 1]
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    batch = chip.learn(inputs, rewards, enabled=enabled)
+    results, expected = golden.learn(network, SMALL_CORE, inputs, rewards, learning_enabled=enabled)
+    learned = chip.synapses()
+    assert np.array_equal(batch.decisions, [r.decision[0] for r in results])
+    assert np.array_equal(learned.live, expected.live) and learned.lfsr == expected.lfsr
+    assert np.array_equal(learned.weight[expected.live], expected.weight[expected.live])
+    changed = expected.weight != golden.initial_synapse_state(network).weight
+    group = network.synapses().group
+    for index, on in enumerate(enabled or [True, True]):
+        assert changed[group == index].any() == on, f"group {index} learnt although disabled, or did not learn"

@@ -187,3 +187,19 @@ def test_rules_words_round_trip_every_field():
             if group.pruning is not None:
                 assert (fields["prune_threshold"], fields["patience"]) == (group.pruning.threshold,
                                                                            group.pruning.patience)
+
+
+def test_pair_groups_beyond_the_trace_memories_are_refused():
+    import dataclasses
+
+    from spikestream.model.network import INPUT, LearningRule, Network, Population, SynapseGroup
+    from spikestream.model.protocol import encode_load
+    from spikestream.sim.cases import SMALL_CORE
+
+    core = dataclasses.replace(SMALL_CORE, trace_entries=8)
+    weights = np.full((12, 4), 5)
+    network = Network(12, [Population("out", 4, threshold=50)],
+                      [SynapseGroup(INPUT, "out", weights, weights != 0, learning=LearningRule())], 6, "out")
+    with pytest.raises(ProtocolError, match=r"the PAIR groups need 12 pre-trace and 4 post-trace entries, the core "
+                                            r"has 8 of each \(CoreConfig.trace_entries\)"):
+        encode_load(network, core)
