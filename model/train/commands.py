@@ -85,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--subset", choices=("digits", "letters", "all"), default="digits")
         parser.add_argument("--out", help="folder for the network and report (default: ~/.cache/spikestream/demo)")
         parser.add_argument("--quick", action="store_true", help="a one-minute run (smaller network, few epochs)")
-        parser.add_argument("--rtl-samples", type=int, default=4, help="samples run through the RTL simulation")
+        parser.add_argument("--rtl-samples", type=int, default=None,
+                            help="test samples run through the RTL simulation (default: the whole test split)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--threads", type=int, default=0)
     else:

@@ -6,7 +6,7 @@
    model + cycle model) on unseen voices (``test``) and an unseen synthesiser
    (``holdout``), checking that the quantized torch model and the golden model make
    the same decision on every sample;
-4. runs a few samples through the RTL simulation when the runner exists;
+4. runs the test samples (all by default) through the RTL simulation when Verilator is installed;
 5. prints a summary table and writes it as JSON next to the network.
 """
 
@@ -38,7 +38,7 @@ def _row(name: str, *values) -> str:
     return f"{name:<36}" + "".join(f"{v:>26}" for v in values)
 
 
-def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False, rtl_samples: int = 4,
+def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False, rtl_samples: int | None = None,
              seed: int = 0, threads: int = 0) -> int:
     """Run the demo (module docstring) and return a process exit code."""
     import torch
@@ -112,9 +112,10 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
                "threads": threads, "stored_synapses": network.synapses().count, "neurons": network.n_neurons,
                "results": rows}
     export_network(path, network, core, splits.frontend, splits.classes, training=summary)
-    print(f"[4/5] RTL simulation of {rtl_samples} test samples ...", flush=True)
+    rtl_samples = len(splits.test) if rtl_samples is None else min(rtl_samples, len(splits.test))
+    print(f"[4/5] RTL simulation of {rtl_samples} test samples (Verilator, stream player) ...", flush=True)
     try:
-        sample = splits.test.subset(np.arange(min(rtl_samples, len(splits.test))))
+        sample = splits.test.subset(np.arange(rtl_samples))
         rtl = _run_rtl(network, core, sample.inputs)
         expected = run_golden(network, core, sample.inputs)
         summary["rtl"] = {"samples": int(len(sample)),
