@@ -124,8 +124,9 @@ def _check_synapse_state(synapses: golden.SynapseState, network: Network, core: 
         k = int(outside[0])
         raise ValueError(f"synapses.weight[{k}] = {int(weight[k])} is outside the core's weight range "
                          f"[{core.weight_min}, {core.weight_max}]")
-    if not 1 <= int(synapses.lfsr) <= 0xFFFF:
-        raise ValueError(f"synapses.lfsr = {int(synapses.lfsr)} must be a non-zero 16-bit LFSR state [1, 65535] "
+    if not 1 <= int(synapses.lfsr) < 1 << golden.LFSR_BITS:
+        raise ValueError(f"synapses.lfsr = {int(synapses.lfsr)} must be a non-zero {golden.LFSR_BITS}-bit LFSR state "
+                         f"[1, {(1 << golden.LFSR_BITS) - 1}] "
                          "(0 would never change, and stochastic rounding would stop)")
 
 class SpikeCore:

@@ -32,10 +32,10 @@ from spikestream.model.cycles import (DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCL
                                       LEARN_SELECT_CYCLES, LEARNED_CYCLES, REPORT_CYCLES, SUMMARY_CYCLES, sweep_cycles,
                                       trace_cycles, update_cycles)
 from spikestream.model.network import LearningKind, LearningRule, PruningRule
-from spikestream.model.protocol import (CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT, FANOUT_TABLE_WORDS,
-                                        FANOUT_WORDS, KEEP_BITS, NEURON_FIELDS, NEURON_WORDS, RULE_WORDS, WORD_BITS,
-                                        ErrorFlag, InOpcode, OutOpcode, header, pack_synapse, parse_header,
-                                        synapse_format, synapse_rows, to_signed, unpack_rule_fields)
+from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT,
+                                        FANOUT_TABLE_WORDS, FANOUT_WORDS, KEEP_BITS, NEURON_FIELDS, NEURON_WORDS,
+                                        RULE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, header, pack_synapse,
+                                        parse_header, synapse_format, synapse_rows, to_signed, unpack_rule_fields)
 from .regmap import RegisterView
 from .transport import TransportError, TransportTimeout
 
@@ -156,9 +156,9 @@ class GoldenTransport:
         elif name == "learning_enable" and self._learns:
             self._registers[name] = value & _WORD_MASK
         elif name == "lfsr":
-            self._registers[name] = value & 0xFFFF
+            self._registers[name] = value & ((1 << golden.LFSR_BITS) - 1)
             if self._compiled is not None:  # the LFSR state the next learning step draws from
-                self._compiled = (self._compiled[0], self._compiled[1]._replace(lfsr=value & 0xFFFF))
+                self._compiled = (self._compiled[0], self._compiled[1]._replace(lfsr=value & ((1 << golden.LFSR_BITS) - 1)))
 
     def send(self, words: Sequence[int]) -> None:
         words = [int(w) & _WORD_MASK for w in words]
@@ -560,7 +560,7 @@ class GoldenTransport:
     def _on_reward(self, argument: int, payload: list[int]) -> None:
         if not self._awaiting_reward:
             return  # a reward without a learning sample waiting for it changes nothing
-        reward = to_signed(argument, 24)
+        reward = to_signed(argument, ARGUMENT_BITS)
         if reward not in (-1, 0, 1):
             self._error(ErrorFlag.INDEX_RANGE, f"reward {reward} is not -1, 0 or 1")
             return

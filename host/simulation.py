@@ -185,6 +185,19 @@ def run_scenario(core: CoreConfig, scenario: str, arguments: dict | None = None,
     return json.loads(results_path.read_text())
 
 
+def rtl_against_golden(core: CoreConfig, scenario: str, arguments: dict, work_dir: str | os.PathLike | None = None,
+                       pause: float = 0.0, seed: int = 0) -> tuple[dict, list[str]]:
+    """Run ``scenario`` on the simulated core and on the golden backend; return the RTL's results and the differing keys.
+
+    Both runs get the same JSON ``arguments``; an empty list means the backends agree.
+    """
+    from .driver import SpikeCore
+
+    on_rtl = run_scenario(core, scenario, arguments, work_dir, pause, seed)
+    on_golden = _resolve(scenario)(SpikeCore.golden(core), **arguments)
+    return on_rtl, [key for key in on_golden if on_rtl.get(key) != on_golden[key]]
+
+
 def learning_report(chip, network_path: str, inputs_path: str, rewards: list, split: int) -> dict:
     """A learning session through the driver (a scenario for :func:`run_scenario` or any backend).
 

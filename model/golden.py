@@ -143,8 +143,10 @@ __all__ = [
     "lfsr_next",
     "LFSR_SEED",
     "LFSR_TAPS",
+    "LFSR_BITS",
 ]
 
+LFSR_BITS = 16  #: width of the stochastic-rounding LFSR state
 LFSR_SEED = 0xACE1
 LFSR_TAPS = 0xB400
 

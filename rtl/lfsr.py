@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value
 
-from spikestream.model.golden import LFSR_SEED, LFSR_TAPS
+from spikestream.model.golden import LFSR_BITS, LFSR_SEED, LFSR_TAPS
 
 __all__ = ["LFSR_BITS", "LFSR_SEED", "LFSR_TAPS", "lfsr_next_value", "lfsr_chain"]
-
-#: Width of the LFSR state (and of each draw).
-LFSR_BITS = 16
 
 
 def lfsr_next_value(state: Value) -> Value:

@@ -7,7 +7,7 @@ testbench and the board build; nothing else types an offset.
 from __future__ import annotations
 
 from spikestream.model.config import LEARNING_GROUPS
-from spikestream.model.golden import LFSR_SEED
+from spikestream.model.golden import LFSR_BITS, LFSR_SEED
 from spikestream.model.protocol import ErrorFlag
 
 from .csr import DATA_WIDTH, Access, Register, RegisterMap
@@ -55,7 +55,7 @@ REGISTERS = RegisterMap([
     Register("pruned_synapses", Access.RO, DATA_WIDTH, doc="synapses pruned since the last CONFIG"),
     Register("learning_enable", Access.RW, LEARNING_GROUPS,
              doc="bit g: synapse group g learns (latched when a sample's step 0 runs); 0: inference"),
-    Register("lfsr", Access.RW, 16, reset=LFSR_SEED,
+    Register("lfsr", Access.RW, LFSR_BITS, reset=LFSR_SEED,
              doc="stochastic-rounding LFSR state (save / restore it with the weights; CONFIG resets it)"),
 ])
 
