@@ -179,13 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="benchmark size (tens of minutes on 1 core)")
     parser.add_argument("--only", default="abc", help="which demonstrations: any of a, b, c (default abc)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stdp-hidden", type=int, help="hidden neurons of demonstration a (default: the size's)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set("abc")
     if unknown:
         parser.error(f"--only takes letters among a, b, c; got {''.join(sorted(unknown))}")
     size = "full" if args.full else "small"
-    settings = SETTINGS[size]
+    settings = dict(SETTINGS[size])
+    if args.stdp_hidden is not None:
+        if args.stdp_hidden < 1:
+            parser.error(f"--stdp-hidden {args.stdp_hidden}: at least 1 neuron")
+        settings["stdp_hidden"] = args.stdp_hidden
     report = {"benchmark": "on-chip learning and pruning (issue 4)",
               "command": "python bench/bench_learning.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "size": size, "settings": settings, "seed": args.seed,

@@ -244,6 +244,17 @@ class GoldenTransport:
         self._start_sample()
         self._state = None
 
+    def _trace_problem(self, rule: _Rule, fields: dict) -> str:
+        """Why a PAIR rule's trace bases do not fit the trace memories ('' when they do)."""
+        if rule.learning is None or rule.learning.kind is not LearningKind.PAIR:
+            return ""
+        for side, count in (("pre", rule.source_count), ("post", rule.target_count)):
+            base = fields[f"{side}_trace_base"]
+            if base + count > self.core.trace_entries or base % self.core.trace_lanes:
+                return (f"{side}-trace entries {base} .. {base + count - 1}: expected within "
+                        f"{self.core.trace_entries} entries, starting at a multiple of {self.core.trace_lanes}")
+        return ""
+
     def _on_rules(self, argument: int, payload: list[int]) -> None:
         if len(payload) % RULE_WORDS:
             self._error(ErrorFlag.MALFORMED, f"RULES payload of {len(payload)} words, not a multiple of {RULE_WORDS}")
@@ -257,6 +268,10 @@ class GoldenTransport:
                 continue
             if group >= self.core.max_groups:
                 self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group} >= {self.core.max_groups}")
+                continue
+            problem = self._trace_problem(rule, unpack_rule_fields(payload[k * RULE_WORDS:(k + 1) * RULE_WORDS]))
+            if problem:
+                self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group}: {problem}")
                 continue
             self._rules[group] = rule
         self._compiled = None
@@ -489,7 +504,8 @@ class GoldenTransport:
         cycles = 0
         if pair:
             cycles = LEARN_SELECT_CYCLES + sum(
-                LEARN_SELECT_CYCLES + trace_cycles(self._rules[g].source_count, self._rules[g].target_count)
+                LEARN_SELECT_CYCLES + trace_cycles(self._rules[g].source_count, self._rules[g].target_count,
+                                                   self.core.trace_lanes)
                 for g in pair)
             cycles += sum(self._walk_cycles(walk) for walk in walks)
         self._compiled = (params, synapses._replace(lfsr=lfsr))

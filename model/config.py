@@ -71,7 +71,11 @@ class CoreConfig:
         Spike events the core can hold for one timestep.
     trace_entries : int
         Capacity of each STDP trace memory (learning cores): the PAIR groups together
-        need one pre-trace entry per source and one post-trace entry per target neuron.
+        need one pre-trace entry per source and one post-trace entry per target neuron,
+        each group's entries starting at a multiple of ``trace_lanes``.
+    trace_lanes : int
+        Trace entries per trace-memory word (a power of two dividing ``trace_entries``):
+        the trace walk after each learning step decays and bumps that many per cycle.
     adaptation, refractory, learning, pruning, ttfs : bool
         Feature switches; a network using a switched-off feature does not fit.
     clock_hz : int
@@ -95,6 +99,7 @@ class CoreConfig:
     prune_counter_bits: int = 4
     event_queue_depth: int = 1024
     trace_entries: int = 1024
+    trace_lanes: int = 8
     adaptation: bool = True
     refractory: bool = True
     learning: bool = True
@@ -122,6 +127,10 @@ class CoreConfig:
         _check_range("prune_counter_bits", self.prune_counter_bits, 1, 16)
         _check_range("event_queue_depth", self.event_queue_depth, 1, 1 << 20)
         _check_range("trace_entries", self.trace_entries, 1, 1 << 16)
+        _check_range("trace_lanes", self.trace_lanes, 1, 64)
+        if self.trace_lanes & (self.trace_lanes - 1) or self.trace_entries % self.trace_lanes:
+            raise ConfigError(f"trace_lanes = {self.trace_lanes} must be a power of two that divides "
+                              f"trace_entries = {self.trace_entries}")
         _check_range("clock_hz", self.clock_hz, 1, 10**10)
         for name in ("adaptation", "refractory", "learning", "pruning", "ttfs"):
             if not isinstance(getattr(self, name), bool):

@@ -200,10 +200,10 @@ def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result
 # range and ``tgt(g)`` the target range of group ``g``, ``R_s = ceil(f_s / L)`` the rows
 # of source ``s`` from its live fan-out (all groups) *when the walk starts*::
 #
-#     walk(g)    = SWEEP_PIPELINE_CYCLES + sum_{s in src(g)} (R_s + 1)   # a row per cycle, then
-#                                                                       # one cycle per source to
-#                                                                       # flush its compacted rows
-#     trace(g)   = max(|src(g)|, |tgt(g)|) + TRACE_PIPELINE_CYCLES      # decay + bump the traces
+#     walk(g)    = SWEEP_PIPELINE_CYCLES + sum_{s in src(g)} max(1, R_s)  # a row per cycle, sources
+#                                                                         # back to back
+#     trace(g)   = ceil(max(|src(g)|, |tgt(g)|) / W) + TRACE_PIPELINE_CYCLES  # decay + bump the traces,
+#                                                                         # W = trace_lanes per cycle
 #     learn(t)   = 0                                       if E is empty
 #                = LEARN_SELECT_CYCLES + sum_{g in E} (LEARN_SELECT_CYCLES + trace(g)
 #                                                     + walk(g) if a source or target of g spiked at t)
@@ -236,12 +236,13 @@ class LearningCycles(NamedTuple):
 
 def sweep_cycles(source_rows: np.ndarray, source_first: int, source_count: int) -> int:
     """Cycles of a walk over the sources ``source_first ..`` (``source_rows``: rows of every source)."""
-    return SWEEP_PIPELINE_CYCLES + int((np.asarray(source_rows)[source_first:source_first + source_count] + 1).sum())
+    rows = np.asarray(source_rows)[source_first:source_first + source_count]
+    return SWEEP_PIPELINE_CYCLES + int(np.maximum(rows, 1).sum())
 
 
-def trace_cycles(source_count: int, target_count: int) -> int:
+def trace_cycles(source_count: int, target_count: int, trace_lanes: int) -> int:
     """Cycles of the trace walk of a PAIR group with these source and target counts."""
-    return max(source_count, target_count) + TRACE_PIPELINE_CYCLES
+    return -(-max(source_count, target_count) // trace_lanes) + TRACE_PIPELINE_CYCLES
 
 
 def walk_cycles(network: Network, core: CoreConfig, group: int, live: np.ndarray) -> int:
@@ -252,10 +253,10 @@ def walk_cycles(network: Network, core: CoreConfig, group: int, live: np.ndarray
     return sweep_cycles(source_rows, network.source_offset(g.source), network.source_size(g.source))
 
 
-def trace_walk_cycles(network: Network, group: int) -> int:
+def trace_walk_cycles(network: Network, core: CoreConfig, group: int) -> int:
     """Cycles of the trace walk of a PAIR group after every step of a learning sample."""
     g = network.groups[group]
-    return trace_cycles(network.source_size(g.source), network.population(g.target).size)
+    return trace_cycles(network.source_size(g.source), network.population(g.target).size, core.trace_lanes)
 
 
 def _pair_groups(network: Network, enabled: Sequence[bool] | None) -> list[int]:
@@ -278,7 +279,7 @@ def learning_step_cycles(network: Network, core: CoreConfig, steps_run: int, wal
     cycles = np.zeros(network.timesteps, np.int64)
     if not pair:
         return cycles
-    per_step = LEARN_SELECT_CYCLES + sum(LEARN_SELECT_CYCLES + trace_walk_cycles(network, g) for g in pair)
+    per_step = LEARN_SELECT_CYCLES + sum(LEARN_SELECT_CYCLES + trace_walk_cycles(network, core, g) for g in pair)
     cycles[:steps_run] = per_step
     for walk in walks:
         if walk.step >= 0:

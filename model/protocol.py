@@ -323,20 +323,24 @@ class TraceLayout(NamedTuple):
 def trace_layout(network: Network, core: CoreConfig) -> TraceLayout:
     """Allocate trace entries to the PAIR groups in group order (others get base 0).
 
-    Raises :class:`ProtocolError` when they exceed ``core.trace_entries``.
+    Each group starts at a multiple of ``core.trace_lanes`` (a trace-memory word), so
+    the trace walk handles ``trace_lanes`` of its entries per cycle. Raises
+    :class:`ProtocolError` when they exceed ``core.trace_entries``.
     """
     pre_base = np.zeros(len(network.groups), np.int64)
     post_base = np.zeros(len(network.groups), np.int64)
     pre = post = 0
+    words = core.trace_lanes
     for index, group in enumerate(network.groups):
         if group.learning is not None and group.learning.kind is LearningKind.PAIR:
             pre_base[index], post_base[index] = pre, post
-            pre += network.source_size(group.source)
-            post += network.population(group.target).size
+            pre += -(-network.source_size(group.source) // words) * words
+            post += -(-network.population(group.target).size // words) * words
     limit = core.trace_entries
     if pre > limit or post > limit:
-        raise ProtocolError(f"the PAIR groups need {pre} pre-trace and {post} post-trace entries, the core has "
-                            f"{limit} of each (CoreConfig.trace_entries)")
+        raise ProtocolError(f"the PAIR groups need {pre} pre-trace and {post} post-trace entries (each group "
+                            f"from a multiple of trace_lanes = {words}), the core has {limit} of each "
+                            "(CoreConfig.trace_entries)")
     return TraceLayout(pre_base, post_base, pre, post)
 
 

@@ -6,6 +6,14 @@ packed from the source's first row, so that the source's live fan-out is again
 contiguous and ``ceil(live / lanes)`` rows long: a pruned synapse costs no cycle and no
 lane afterwards. The write cursor never passes the read cursor, so the walk compacts in
 place.
+
+Why one write port is enough with no cycle between sources: a row completes at most one
+output row, except a source's last row, which may complete one and leave a partial one
+(the *spill*). The spill is held in a one-row buffer and written in the next cycle
+without a direct write. A spill needs survivors carried over from an earlier row of the
+same source, and the first row that carries survivors completes no output row, so that
+cycle has already written any earlier spill: the buffer is always free when a spill
+arrives. After a walk the buffer is written in the walk's first idle cycle.
 """
 
 from __future__ import annotations
@@ -22,30 +30,35 @@ def _popcount(bits, width: int):
 
 
 class RowCompactor(wiring.Component):
-    """Pack the kept lanes of a stream of rows; write each output row once it changes.
+    """Pack the kept lanes of a stream of rows; write each output row once it is complete.
 
     Ports
     -----
-    in_valid, in_end : In(1)
-        A row this cycle (``in_end = 0``), or the source's end token (``in_end = 1``; its
-        ``in_keep`` and ``in_lanes`` are ignored). Every source ends with one end token.
+    in_valid : In(1)
+        A row this cycle.
+    in_end : In(1)
+        The row is its source's last (a source without synapses sends one row with
+        ``in_keep = 0`` and ``in_end = 1``).
     in_keep : In(lanes)
         The lanes of the row that survive (padding lanes and pruned synapses are 0).
     in_lanes : In(ArrayLayout(lane_shape, lanes))
         The row's lanes (a survivor's new contents).
     in_first_row : In(row_bits)
-        The source's first row (held for all its tokens).
+        The source's first row (held for all its rows).
     write_en, write_address, write_row : Out
-        Combinational: write ``write_row`` (all lanes) at ``write_address`` this cycle.
-        On a row, the current output row (the survivors so far that do not fill a whole
-        earlier row, then this row's survivors, then zeros); lanes that overflow it are
-        kept and written with the next row or, on the end token, alone (zero padded).
+        Combinational: write ``write_row`` (all lanes) at ``write_address`` this cycle:
+        an output row completed by this row, the partial last row of a source (zero
+        padded), or else the spill buffer.
     fill : Out(range(lanes))
-        Survivors waiting in the current output row (0 after an end token).
+        Survivors waiting for the current output row (0 after a source's last row).
+    spill_pending : Out(1)
+        The spill buffer holds a row not yet written.
+    overrun : Out(1)
+        A spill arrived while the buffer was full (impossible by the argument in the
+        module docstring; a test watches it).
 
-    The current output row is rewritten on every row that adds to it, so after a
-    source's end token its survivors lie packed from ``in_first_row``, the last row
-    zero padded; rows after them keep their old words.
+    A source's survivors lie packed from ``in_first_row`` once its last row has passed and
+    the spill buffer is empty; rows after them keep their old words.
     """
 
     def __init__(self, lane_shape, lanes: int, row_bits: int):
@@ -55,7 +68,7 @@ class RowCompactor(wiring.Component):
             "in_valid": In(1), "in_end": In(1), "in_keep": In(lanes), "in_lanes": In(self.row_layout),
             "in_first_row": In(row_bits),
             "write_en": Out(1), "write_address": Out(row_bits), "write_row": Out(self.row_layout),
-            "fill": Out(range(max(2, lanes))),
+            "fill": Out(range(max(2, lanes))), "spill_pending": Out(1), "overrun": Out(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -65,6 +78,8 @@ class RowCompactor(wiring.Component):
         buffer = Signal(self.row_layout)  # lanes [0, fill) of the current output row
         fill = self.fill
         keep = self.in_keep
+        spill_address = Signal.like(self.in_first_row)
+        spill_row = Signal(self.row_layout)
 
         def below_fill(o):
             """``o < fill`` (fill <= lanes - 1: constant for the last lane)."""
@@ -82,19 +97,30 @@ class RowCompactor(wiring.Component):
         kept = Signal(range(lanes + 1))
         total = Signal(range(2 * lanes + 1))
         m.d.comb += [kept.eq(_popcount(keep, lanes)), total.eq(fill + kept)]
-        current = Signal(self.row_layout)
-        flushed = Signal(self.row_layout)
+        current = Signal(self.row_layout)  # the output row with this row's survivors, zero padded
+        overflow = Signal(self.row_layout)  # survivors past a completed row, zero padded
         for o in range(lanes):
             m.d.comb += [current[o].eq(Mux(below_fill(o), buffer[o], Mux(o < total, rotated[o], 0))),
-                         flushed[o].eq(Mux(below_fill(o), buffer[o], 0))]
+                         overflow[o].eq(Mux(o + lanes < total, rotated[o], 0))]
+        direct = Signal()
         m.d.comb += self.write_address.eq(self.in_first_row + offset)
-        with m.If(self.in_valid & ~self.in_end):
-            m.d.comb += [self.write_en.eq(total > 0), self.write_row.eq(current)]
+        with m.If(self.in_valid):
             with m.If(total >= lanes):
+                m.d.comb += [direct.eq(1), self.write_row.eq(current)]
                 m.d.sync += [offset.eq(offset + 1), fill.eq(total - lanes), buffer.eq(rotated)]
             with m.Else():
                 m.d.sync += [fill.eq(total), buffer.eq(current)]
-        with m.If(self.in_valid & self.in_end):
-            m.d.comb += [self.write_en.eq(fill > 0), self.write_row.eq(flushed)]
-            m.d.sync += [fill.eq(0), offset.eq(0)]
+            with m.If(self.in_end):
+                m.d.sync += [fill.eq(0), offset.eq(0)]
+                with m.If((total > 0) & (total < lanes)):
+                    m.d.comb += [direct.eq(1), self.write_row.eq(current)]  # the partial last row
+                with m.If(total > lanes):
+                    m.d.comb += self.overrun.eq(self.spill_pending)
+                    m.d.sync += [self.spill_pending.eq(1), spill_address.eq(self.in_first_row + offset + 1),
+                                 spill_row.eq(overflow)]
+        m.d.comb += self.write_en.eq(direct | self.spill_pending)
+        with m.If(~direct & self.spill_pending):
+            # (no direct write: this row spills nothing either)
+            m.d.comb += [self.write_address.eq(spill_address), self.write_row.eq(spill_row)]
+            m.d.sync += self.spill_pending.eq(0)
         return m

@@ -21,9 +21,10 @@ in ``learning_enable``), before the STEP trailer:
     source of the group in ascending order, every row of its fan-out, one row (``lanes``
     synapses) per cycle, through the :class:`~spikestream.rtl.learning.LearningEngine`,
     lanes of other groups passing unchanged. This is canonical order within the group,
-    so the LFSR draws are the golden model's. Each source ends with one more token, in
-    whose cycle the compactor flushes the source's last partial row and rewrites its
-    pointer (``count -= pruned``, ``pruned +=``).
+    so the LFSR draws are the golden model's. A source costs ``max(1, rows)`` cycles,
+    back to back with the next; when its last row leaves the engine its pointer is
+    rewritten (``count -= pruned``, ``pruned +=``) and the compactor writes its last rows
+    (a second one through the compactor's spill buffer, in a later free write cycle).
 
 After a learning sample's SUMMARY (and the host's REWARD when an enabled group is reward
 modulated), ``LEARN_END`` walks each group that acts at the end with the same ``SWEEP``
@@ -79,12 +80,15 @@ def add_learning_storage(m, e: SimpleNamespace) -> None:
     lanes = core.lanes
     entry_layout = rule_entry_layout(core)
     m.submodules.rules = rules_mem = Memory(shape=entry_layout, depth=core.max_groups, init=[])
-    m.submodules.pre_traces = pre_mem = Memory(shape=unsigned(core.trace_bits), depth=core.trace_entries, init=[])
+    # Trace memories hold `trace_lanes` entries per word: the trace walk handles a word per cycle.
+    words = core.trace_entries // core.trace_lanes
+    m.submodules.pre_traces = pre_mem = Memory(
+        shape=data.ArrayLayout(unsigned(core.trace_bits), core.trace_lanes), depth=words, init=[])
     post_layout = data.StructLayout({"decayed": unsigned(core.trace_bits), "spiked": unsigned(1)})
     post_mems = []
     for lane in range(lanes):
         # One replica per lane: a row's lanes read the traces of unrelated targets.
-        memory = Memory(shape=post_layout, depth=core.trace_entries, init=[])
+        memory = Memory(shape=data.ArrayLayout(post_layout, core.trace_lanes), depth=words, init=[])
         m.submodules[f"post_traces{lane}"] = memory
         post_mems.append(memory)
     # First-spike steps of the sample (TTFS rule): per source, and one replica per lane for
@@ -114,6 +118,7 @@ def add_learning_storage(m, e: SimpleNamespace) -> None:
     e.target_first_r = [memory.read_port() for memory in target_mems]
     for port in (e.rules_r, e.pre_r, *e.post_r, e.first_r, *e.target_first_r, e.elig_r):
         m.d.comb += port.en.eq(0)
+    e.trace_select_bits = (core.trace_lanes - 1).bit_length()  # entry within a trace word
     e.input_fired = Signal(core.max_inputs)  # input channels that spiked in this sample
     e.neuron_fired = Signal(core.max_neurons)  # neurons that spiked in this sample
     e.ttfs_mask = Signal(core.max_groups)
@@ -202,6 +207,7 @@ def parse_rule(m, e: SimpleNamespace, words) -> tuple:
         entry.pre_base.eq(pre_base), entry.post_base.eq(post_base),
     ]
     pair = flag["plastic"] & ~flag["ttfs"]
+    select_bits = (core.trace_lanes - 1).bit_length()  # a group's traces start a trace word
     ok = Signal()
     m.d.comb += ok.eq(
         (w_min >= core.weight_min) & (w_max <= core.weight_max) & (w_min <= w_max)
@@ -210,7 +216,8 @@ def parse_rule(m, e: SimpleNamespace, words) -> tuple:
         & (threshold <= core.weight_max) & (patience <= core.prune_patience_max)
         & (~flag["pruning"] | ((patience != 0) & core.pruning))
         & (source_first + source_count <= core.num_sources) & (target_first + target_count <= core.max_neurons)
-        & (~pair | ((pre_base + source_count <= core.trace_entries) & (post_base + target_count <= core.trace_entries))))
+        & (~pair | ((pre_base + source_count <= core.trace_entries) & (post_base + target_count <= core.trace_entries)
+                    & (pre_base[:select_bits] == 0) & (post_base[:select_bits] == 0))))
     return entry, ok, flag
 
 
@@ -272,6 +279,7 @@ def add_learning_states(m, e: SimpleNamespace) -> None:
 
     with m.State("LEARN_SELECT"):
         m.d.sync += step_cycles.eq(step_cycles + 1)
+        write_spill(m, e)
         group = _lowest_bit(m, e.pending_groups, "learn_group")
         with m.If(e.pending_groups == 0):
             m.d.sync += e.report_index.eq(0)
@@ -283,43 +291,58 @@ def add_learning_states(m, e: SimpleNamespace) -> None:
             m.next = "TRACE"
 
     # ---- TRACE ---------------------------------------------------------------------
+    width, select_bits = core.trace_lanes, e.trace_select_bits
     with m.State("TRACE"):
         m.d.sync += step_cycles.eq(step_cycles + 1)
         entries = Mux(entry.source_count > entry.target_count, entry.source_count, entry.target_count)
-        issuing = trace_index < entries
-        m.d.comb += [e.pre_r.en.eq(issuing), e.pre_r.addr.eq(entry.pre_base + trace_index),
-                     e.post_r[0].en.eq(issuing), e.post_r[0].addr.eq(entry.post_base + trace_index)]
+        issuing = (trace_index << select_bits) < entries  # words of `width` entries
+        pre_word = Signal.like(e.pre_r.addr)
+        post_word = Signal.like(e.post_r[0].addr)
+        m.d.comb += [pre_word.eq((entry.pre_base >> select_bits) + trace_index),
+                     post_word.eq((entry.post_base >> select_bits) + trace_index)]
+        m.d.comb += [e.pre_r.en.eq(issuing), e.pre_r.addr.eq(pre_word),
+                     e.post_r[0].en.eq(issuing), e.post_r[0].addr.eq(post_word)]
         with m.If(issuing):
             m.d.sync += trace_index.eq(trace_index + 1)
         m.d.sync += [trace_stage.eq(issuing), trace_at.eq(trace_index)]
-        # Write back the entry read last cycle (a new sample's traces start at 0).
+        # Write back the word read last cycle (a new sample's traces start at 0).
         fresh = e.step == 0
         shift = rule.trace_decay_shift
-        old_pre = Mux(fresh, 0, e.pre_r.data)
-        pre_spike = Signal()
-        m.d.comb += pre_spike.eq(source_spiked(entry.source_first + trace_at))
-        pre_sum = Signal(core.trace_bits + 1)
-        m.d.comb += pre_sum.eq(old_pre - (old_pre >> shift) + Mux(pre_spike, rule.pre_increment, 0))
-        old_post = Signal.like(e.post_r[0].data)
-        m.d.comb += old_post.eq(Mux(fresh, 0, e.post_r[0].data))
-        post_sum = Signal(core.trace_bits + 1)  # y(t-1) = sat(yd(t-1) + inc * post(t-1))
-        m.d.comb += post_sum.eq(old_post.decayed + Mux(old_post.spiked, rule.post_increment, 0))
-        post_full = Signal(core.trace_bits)
-        m.d.comb += post_full.eq(Mux(post_sum > trace_max, trace_max, post_sum))
-        target = Signal(e.neuron_bits + 1)
-        m.d.comb += target.eq(entry.target_first + trace_at)
-        post_spike = Signal()
-        m.d.comb += post_spike.eq(e.neuron_spiked.bit_select(target[:e.neuron_bits], 1))
-        pre_valid = trace_stage & (trace_at < entry.source_count)
-        post_valid = trace_stage & (trace_at < entry.target_count)
-        m.d.comb += [e.pre_w.en.eq(pre_valid), e.pre_w.addr.eq(entry.pre_base + trace_at),
-                     e.pre_w.data.eq(Mux(pre_sum > trace_max, trace_max, pre_sum))]
+        first_entry = Signal(len(trace_at) + select_bits)
+        m.d.comb += first_entry.eq(trace_at << select_bits)
+        spiked_now = group_spiked
+        for k in range(width):
+            at = first_entry + k
+            old_pre = Mux(fresh, 0, e.pre_r.data[k])
+            pre_spike = Signal(name=f"trace_pre_spike{k}")
+            m.d.comb += pre_spike.eq(source_spiked(entry.source_first + at))
+            pre_sum = Signal(core.trace_bits + 1, name=f"trace_pre_sum{k}")
+            m.d.comb += pre_sum.eq(old_pre - (old_pre >> shift) + Mux(pre_spike, rule.pre_increment, 0))
+            old_post = Signal.like(e.post_r[0].data[k], name=f"trace_old_post{k}")
+            m.d.comb += old_post.eq(Mux(fresh, 0, e.post_r[0].data[k]))
+            post_sum = Signal(core.trace_bits + 1, name=f"trace_post_sum{k}")  # y(t-1) = sat(yd + inc * post)
+            m.d.comb += post_sum.eq(old_post.decayed + Mux(old_post.spiked, rule.post_increment, 0))
+            post_full = Signal(core.trace_bits, name=f"trace_post_full{k}")
+            m.d.comb += post_full.eq(Mux(post_sum > trace_max, trace_max, post_sum))
+            target = Signal(e.neuron_bits + 1, name=f"trace_target{k}")
+            m.d.comb += target.eq(entry.target_first + at)
+            post_spike = Signal(name=f"trace_post_spike{k}")
+            m.d.comb += post_spike.eq(e.neuron_spiked.bit_select(target[:e.neuron_bits], 1))
+            # Entries past the group's sources / targets pad the word: written, never read.
+            pre_valid = trace_stage & (at < entry.source_count)
+            post_valid = trace_stage & (at < entry.target_count)
+            m.d.comb += e.pre_w.data[k].eq(Mux(pre_sum > trace_max, trace_max, pre_sum))
+            for port in e.post_w:
+                m.d.comb += [port.data[k].decayed.eq(post_full - (post_full >> shift)),
+                             port.data[k].spiked.eq(post_spike)]
+            spiked_now = spiked_now | (pre_valid & pre_spike) | (post_valid & post_spike)
+        m.d.comb += [e.pre_w.en.eq(trace_stage & (first_entry < entry.source_count)),
+                     e.pre_w.addr.eq((entry.pre_base >> select_bits) + trace_at)]
         for port in e.post_w:
-            m.d.comb += [port.en.eq(post_valid), port.addr.eq(entry.post_base + trace_at),
-                         port.data.decayed.eq(post_full - (post_full >> shift)), port.data.spiked.eq(post_spike)]
-        spiked_now = group_spiked | (pre_valid & pre_spike) | (post_valid & post_spike)
+            m.d.comb += [port.en.eq(trace_stage & (first_entry < entry.target_count)),
+                         port.addr.eq((entry.post_base >> select_bits) + trace_at)]
         m.d.sync += group_spiked.eq(spiked_now)
-        with m.If(~issuing):  # this cycle writes the last entry
+        with m.If(~issuing):  # this cycle writes the last word
             with m.If(spiked_now):
                 _start_sweep(m, e, sweep)
                 m.next = "SWEEP"
@@ -339,7 +362,7 @@ def _sweep_signals(m, e: SimpleNamespace) -> SimpleNamespace:
     row_layout = data.ArrayLayout(lane_layout, lanes)
     token_layout = data.StructLayout({
         "valid": unsigned(1),
-        "end": unsigned(1),  # the source's last token: flush and rewrite its pointer
+        "end": unsigned(1),  # the source's last row (or the one token of a source without synapses)
         "row": unsigned(e.row_bits),
         "mask": unsigned(lanes),
         "source": unsigned(_bits(core.num_sources)),
@@ -356,7 +379,9 @@ def _sweep_signals(m, e: SimpleNamespace) -> SimpleNamespace:
     s.pointer_valid = Signal()
     s.pointer_source = Signal(_bits(core.num_sources))
     s.busy = Signal()  # issuing rows of the current source
-    s.end_pending = Signal()  # the current source's end token is next
+    select_shape = unsigned(max(1, e.trace_select_bits))
+    s.pre_select = Signal(select_shape)  # the fetched source's entry in the pre-trace word read
+    s.post_select = [Signal(select_shape, name=f"post_select{lane}") for lane in range(lanes)]
     s.row = Signal(e.row_bits)
     s.left = Signal(e.neuron_bits + 1)
     s.current = Signal(token_layout)  # the current source's fields (row, mask, end unused)
@@ -369,7 +394,7 @@ def _sweep_signals(m, e: SimpleNamespace) -> SimpleNamespace:
 
 
 def _start_sweep(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
-    m.d.sync += [s.next_index.eq(0), s.pointer_valid.eq(0), s.busy.eq(0), s.end_pending.eq(0), s.pruned.eq(0)]
+    m.d.sync += [s.next_index.eq(0), s.pointer_valid.eq(0), s.busy.eq(0), s.pruned.eq(0)]
     m.d.sync += [stage.valid.eq(0) for stage in s.stages]
 
 
@@ -379,6 +404,16 @@ def _write_row(m, e: SimpleNamespace, address, row, lanes: int) -> None:
                  e.elig_w.addr.eq(address), e.elig_w.en.eq((1 << lanes) - 1)]
     for lane in range(lanes):
         m.d.comb += [e.synapse_w.data[lane].eq(row[lane].synapse), e.elig_w.data[lane].eq(row[lane].eligibility)]
+
+
+def write_spill(m, e: SimpleNamespace) -> None:
+    """In the cycle after a walk: write the compactor's spill buffer if it holds a row.
+
+    Every walk ends in ``LEARN_SELECT`` or ``LEARN_END``, which call this; nothing else
+    writes the synaptic memory there, and nothing reads it before.
+    """
+    with m.If(e.compactor.write_en):
+        _write_row(m, e, e.compactor.write_address, e.compactor.write_row, e.core.lanes)
 
 
 def _popcount(bits, width: int):
@@ -396,20 +431,24 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
     with m.State("SWEEP"):
         m.d.sync += e.step_cycles.eq(e.step_cycles + 1)
         # Fetch the pointers ahead of the issuer (as the delivery does).
-        issuer_free = ~s.busy & ~s.end_pending
+        issuer_free = ~s.busy
         pointer_take = ~s.pointer_valid | issuer_free
         fetching = s.next_index < entry.source_count
         next_source = Signal(len(s.pointer_source) + 1)
         m.d.comb += next_source.eq(entry.source_first + s.next_index)
+        select_bits = e.trace_select_bits
+        pre_entry = Signal(len(entry.pre_base) + 1)
+        m.d.comb += pre_entry.eq(entry.pre_base + s.next_index)
         m.d.comb += [pointer_r.en.eq(pointer_take), pointer_r.addr.eq(next_source),
-                     e.pre_r.en.eq(pointer_take), e.pre_r.addr.eq(entry.pre_base + s.next_index),
+                     e.pre_r.en.eq(pointer_take), e.pre_r.addr.eq(pre_entry >> select_bits),
                      e.first_r.en.eq(pointer_take), e.first_r.addr.eq(next_source)]
         with m.If(pointer_take):
-            m.d.sync += [s.pointer_valid.eq(fetching), s.pointer_source.eq(next_source)]
+            m.d.sync += [s.pointer_valid.eq(fetching), s.pointer_source.eq(next_source),
+                         s.pre_select.eq(pre_entry[:select_bits])]
             with m.If(fetching):
                 m.d.sync += s.next_index.eq(s.next_index + 1)
 
-        # Issue: the rows of a source, one per cycle, then its end token.
+        # Issue: the rows of a source, one per cycle (one token for a source without synapses).
         token = Signal(s.token_layout)
         fanout = pointer_r.data
         load = issuer_free & s.pointer_valid
@@ -417,7 +456,8 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
         m.d.comb += [loaded.valid.eq(0), loaded.end.eq(0), loaded.row.eq(fanout.first_row), loaded.mask.eq(0),
                      loaded.source.eq(s.pointer_source), loaded.first_row.eq(fanout.first_row),
                      loaded.count.eq(fanout.count), loaded.pruned.eq(fanout.pruned),
-                     loaded.pre_trace.eq(e.pre_r.data), loaded.pre_spike.eq(e.source_spiked(s.pointer_source)),
+                     loaded.pre_trace.eq(e.pre_r.data[s.pre_select]),
+                     loaded.pre_spike.eq(e.source_spiked(s.pointer_source)),
                      loaded.pre_fired.eq(source_fired(m, e, s.pointer_source)),
                      loaded.pre_first_step.eq(e.first_r.data)]
         fields = Mux(load, loaded, s.current)
@@ -427,13 +467,11 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
             m.d.sync += s.current.eq(loaded)
         m.d.comb += token.eq(fields)
         m.d.comb += [token.row.eq(row), token.mask.eq(Cat(left > lane for lane in range(lanes)))]
-        with m.If(s.end_pending | (load & (fanout.count == 0))):
+        with m.If(load & (fanout.count == 0)):
             m.d.comb += [token.valid.eq(1), token.end.eq(1), token.mask.eq(0)]
-            m.d.sync += s.end_pending.eq(0)
         with m.Elif(s.busy | load):
-            m.d.comb += token.valid.eq(1)
-            m.d.sync += [s.row.eq(row + 1), s.left.eq(left - lanes), s.busy.eq(left > lanes),
-                         s.end_pending.eq(left <= lanes)]
+            m.d.comb += [token.valid.eq(1), token.end.eq(left <= lanes)]
+            m.d.sync += [s.row.eq(row + 1), s.left.eq(left - lanes), s.busy.eq(left > lanes)]
         m.d.comb += [synapse_r.en.eq(1), synapse_r.addr.eq(token.row), e.elig_r.en.eq(1), e.elig_r.addr.eq(token.row)]
 
         # Stage 1: the row is read; read each lane's post trace.
@@ -441,9 +479,11 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
         m.d.sync += t1.eq(token)
         row_data = synapse_r.data
         for lane in range(lanes):
-            m.d.comb += [e.post_r[lane].en.eq(1),
-                         e.post_r[lane].addr.eq(entry.post_base + row_data[lane].target - entry.target_first),
+            post_entry = Signal(len(entry.post_base) + 1, name=f"post_entry{lane}")
+            m.d.comb += post_entry.eq(entry.post_base + row_data[lane].target - entry.target_first)
+            m.d.comb += [e.post_r[lane].en.eq(1), e.post_r[lane].addr.eq(post_entry >> select_bits),
                          e.target_first_r[lane].en.eq(1), e.target_first_r[lane].addr.eq(row_data[lane].target)]
+            m.d.sync += s.post_select[lane].eq(post_entry[:select_bits])
         # Stage 2: present the row to the engine (lanes of this group only).
         t2 = s.stages[1]
         m.d.sync += t2.eq(t1)
@@ -455,7 +495,7 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
         for lane in range(lanes):
             synapse = row2[lane]
             operands = engine.in_synapse[lane]
-            post = e.post_r[lane].data
+            post = e.post_r[lane].data[s.post_select[lane]]
             m.d.comb += [
                 engine.in_valid[lane].eq(t2.valid & t2.mask[lane] & (synapse.group == group_index)),
                 engine.in_rule[lane].eq(rule),
@@ -502,24 +542,26 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
                      compactor.in_lanes.eq(new_row), compactor.in_first_row.eq(out.first_row)]
         with m.If(compactor.write_en):
             _write_row(m, e, compactor.write_address, compactor.write_row, lanes)
-        with m.If(out.valid & ~out.end):
+        pruned_total = Signal.like(s.pruned)  # this source's synapses pruned so far, this row included
+        m.d.comb += pruned_total.eq(s.pruned + _popcount(pruned_now, lanes))
+        with m.If(out.valid):
             m.d.comb += [e.count_updates.eq(_popcount(updated_now, lanes)),
                          e.count_pruned.eq(_popcount(pruned_now, lanes))]
-            m.d.sync += s.pruned.eq(s.pruned + _popcount(pruned_now, lanes))
+            m.d.sync += s.pruned.eq(pruned_total)
             with m.If(e.end_walk):
                 m.d.sync += [e.learned_updates.eq(e.learned_updates + _popcount(updated_now, lanes)),
                              e.learned_pruned.eq(e.learned_pruned + _popcount(pruned_now, lanes))]
             with m.Else():
                 m.d.sync += e.step_updates.eq(e.step_updates + _popcount(updated_now, lanes))
         with m.If(out.valid & out.end):
-            # The compactor flushes the source's last row; rewrite its pointer.
+            # The source's last row: rewrite its pointer.
             m.d.comb += [e.pointer_w.en.eq(1), e.pointer_w.addr.eq(out.source),
                          e.pointer_w.data.first_row.eq(out.first_row),
-                         e.pointer_w.data.count.eq(out.count - s.pruned),
-                         e.pointer_w.data.pruned.eq(out.pruned + s.pruned)]
+                         e.pointer_w.data.count.eq(out.count - pruned_total),
+                         e.pointer_w.data.pruned.eq(out.pruned + pruned_total)]
             m.d.sync += s.pruned.eq(0)
         in_flight = Cat(stage.valid for stage in s.stages[:-1])
-        done = ~fetching & ~s.pointer_valid & ~s.busy & ~s.end_pending & (in_flight == 0)
+        done = ~fetching & ~s.pointer_valid & ~s.busy & (in_flight == 0)
         with m.If(done & e.end_walk):
             m.next = "LEARN_END"
         with m.Elif(done):
@@ -569,6 +611,7 @@ def add_learned_states(m, e: SimpleNamespace) -> None:
 
     with m.State("LEARN_END"):
         m.d.sync += [step_cycles.eq(step_cycles + 1), report_index.eq(0)]
+        write_spill(m, e)
         group = _lowest_bit(m, e.pending_end, "end_group")
         with m.If(e.pending_end == 0):
             m.next = "LEARNED"

@@ -16,7 +16,8 @@ __all__ = ["LEARNING_GROUPS", "CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "C
            "register_map_json"]
 
 #: Bumped whenever the packet format, register map or cycle model changes.
-CORE_VERSION = 3  #: 3: on-chip learning (RULES, LEARNED, 6-word STEP trailer, 3-word FANOUT_TABLE, pruning
+CORE_VERSION = 4  #: 4: trace walk `trace_lanes` entries per cycle, sweep sources back to back (cycle model);
+#: 3: on-chip learning (RULES, LEARNED, 6-word STEP trailer, 3-word FANOUT_TABLE, pruning
 #: counter in the synapse word, learning registers); 2: early-exit SUMMARY after the deciding step, DUPLICATE_EVENT
 # ``learning_enable`` names the groups of a learning core (CoreConfig checks max_groups <= LEARNING_GROUPS).
 assert LEARNING_GROUPS <= DATA_WIDTH, "learning_enable is one register"

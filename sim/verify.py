@@ -48,14 +48,16 @@ def verilator_make_workaround() -> None:
 def core_configurations(seed: int, count: int, learning: bool = False) -> list[CoreConfig]:
     """The small reference core, then ``count - 1`` random cores drawn from ``seed``.
 
-    With ``learning`` the random cores are built with learning (pruning at random).
+    With ``learning`` the random cores are built with learning (pruning and the trace walk's
+    width at random).
     """
     from spikestream.sim.cases import SMALL_CORE, random_core
 
     rng = np.random.default_rng(seed)
     cores = [random_core(rng) for _ in range(count - 1)]
     if learning:
-        cores = [dataclasses.replace(core, learning=True, pruning=bool(rng.random() < 0.7)) for core in cores]
+        cores = [dataclasses.replace(core, learning=True, pruning=bool(rng.random() < 0.7),
+                                     trace_lanes=int(rng.choice([1, 2, 4, 8]))) for core in cores]
     return [SMALL_CORE] + cores
 
 

@@ -86,13 +86,23 @@ def test_hash_changes_with_any_field_and_differences_name_them():
         changes = {field.name: (not value) if isinstance(value, bool) else value - 1}
         if field.name == "learning":  # learning off needs pruning off too
             changes["pruning"] = False
-        if field.name == "neuron_lanes":  # a power of two
+        if field.name in ("neuron_lanes", "trace_lanes"):  # a power of two
             changes = {field.name: value // 2}
+        if field.name == "trace_entries":  # a multiple of trace_lanes
+            changes = {field.name: value - core.trace_lanes}
         other = dataclasses.replace(core, **changes)
         assert other.hash32() != core.hash32(), field.name
         assert any(d.startswith(f"{field.name}: ") for d in core.differences(other)), field.name
     assert core.differences(dataclasses.replace(core, lanes=4)) == ["lanes: 8 != 4"]
     assert core.differences(core) == []
+
+
+def test_trace_lanes_must_divide_the_trace_memory():
+    with pytest.raises(ConfigError, match=r"trace_lanes = 6 must be a power of two that divides trace_entries = 1024"):
+        CoreConfig(trace_lanes=6)
+    with pytest.raises(ConfigError, match=r"trace_lanes = 8 must be a power of two that divides trace_entries = 100"):
+        CoreConfig(trace_entries=100)
+    assert CoreConfig(trace_entries=100, trace_lanes=4).trace_lanes == 4
 
 
 def test_config_is_frozen():

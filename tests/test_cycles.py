@@ -80,12 +80,13 @@ def test_learning_cycles_by_hand():
     inputs = np.zeros((1, 3, 2), bool)
     inputs[0, 0, 0] = inputs[0, 2, 1] = True
     results, final, cycles = learning_cycles(network, CORE, inputs)
-    # learn(t) = select 1 + (select 1 + trace max(2, 2) + 1 + [spike] (7 + sum_s (R_s + 1))).
-    # Step 0: input 0 spikes: walk 7 + (1 + 1) + (1 + 1) = 11, its 2 synapses are updated and pruned.
-    # Step 1: delivery of input 0 reads no row (4 + 1), no spike in the group: learn 5.
-    # Step 2: input 1 spikes: walk 7 + (0 + 1) + (1 + 1) = 10.
+    # learn(t) = select 1 + (select 1 + trace ceil(max(2, 2) / 8) + 1 + [spike] (7 + sum_s max(1, R_s))).
+    # Step 0: input 0 spikes: walk 7 + 1 + 1 = 9, its 2 synapses are updated and pruned.
+    # Step 1: delivery of input 0 reads no row (4 + 1), no spike in the group: learn 4.
+    # Step 2: input 1 spikes: walk 7 + max(1, 0) + 1 = 9 (input 0's fan-out is empty now).
+    assert CORE.trace_lanes == 8
     update = 2 + 5
-    assert cycles[0].steps.tolist() == [1 + update + 16 + 6, 5 + update + 5 + 6, 1 + update + 15 + 6]
+    assert cycles[0].steps.tolist() == [1 + update + 13 + 6, 5 + update + 4 + 6, 1 + update + 13 + 6]
     assert cycles[0].learned == 1 + 5 and cycles[0].end == end_cycles(network)
     assert results[0].counters[0, :, golden.Counter.LEARNING_UPDATES].tolist() == [2, 0, 2]
     assert final.live.tolist() == [False, False, False, False]

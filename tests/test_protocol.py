@@ -200,6 +200,25 @@ def test_pair_groups_beyond_the_trace_memories_are_refused():
     weights = np.full((12, 4), 5)
     network = Network(12, [Population("out", 4, threshold=50)],
                       [SynapseGroup(INPUT, "out", weights, weights != 0, learning=LearningRule())], 6, "out")
-    with pytest.raises(ProtocolError, match=r"the PAIR groups need 12 pre-trace and 4 post-trace entries, the core "
-                                            r"has 8 of each \(CoreConfig.trace_entries\)"):
+    with pytest.raises(ProtocolError, match=r"the PAIR groups need 16 pre-trace and 8 post-trace entries \(each "
+                                            r"group from a multiple of trace_lanes = 8\), the core has 8 of each "
+                                            r"\(CoreConfig.trace_entries\)"):
         encode_load(network, core)
+
+
+def test_pair_group_traces_start_a_trace_word():
+    """Each PAIR group's traces start at a multiple of trace_lanes (the trace walk reads whole words)."""
+    from spikestream.model.network import INPUT, LearningKind, LearningRule, Network, Population, SynapseGroup
+    from spikestream.model.protocol import trace_layout
+    from spikestream.sim.cases import SMALL_CORE
+
+    weights = np.full((5, 3), 5)
+    network = Network(5, [Population("a", 3, threshold=50), Population("b", 3, threshold=50)],
+                      [SynapseGroup(INPUT, "a", weights, learning=LearningRule()),
+                       SynapseGroup(INPUT, "b", weights, learning=LearningRule(kind=LearningKind.TTFS)),
+                       SynapseGroup("a", "b", np.full((3, 3), 5), learning=LearningRule())], 6, "b")
+    traces = trace_layout(network, SMALL_CORE)
+    lanes = SMALL_CORE.trace_lanes
+    assert lanes > 1
+    assert traces.pre_base.tolist() == [0, 0, lanes] and traces.post_base.tolist() == [0, 0, lanes]
+    assert (traces.pre_entries, traces.post_entries) == (2 * lanes, 2 * lanes)

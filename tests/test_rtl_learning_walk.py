@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 
 from spikestream.model.config import CoreConfig
 from spikestream.model.generate import RandomNetworkOptions, random_network
-from spikestream.model.protocol import RULE_WORDS, pack_rules, trace_layout
+from spikestream.model.protocol import RULE_FIELDS, RULE_WORDS, pack_rules, trace_layout
 from spikestream.rtl.learning import learning_rule_const
 from spikestream.rtl.learning_walk import parse_rule, rule_entry_layout
 
@@ -71,11 +71,24 @@ def test_rules_decode_as_packed(core):
             for k in range(RULE_WORDS):
                 ctx.set(words[k], int(bad[k]))
             assert ctx.get(ok) == 0
+            # Trace bases must start a trace word (trace_lanes entries).
+            pair = [i for i, g in enumerate(network.groups) if g.learning is not None and g.learning.kind.name == "PAIR"]
+            if pair:
+                for name in ("pre_trace_base", "post_trace_base"):
+                    word, low, _ = RULE_FIELDS[name]
+                    shifted = packed[pair[0]].copy()
+                    shifted[word] += 1 << low
+                    for k in range(RULE_WORDS):
+                        ctx.set(words[k], int(shifted[k]))
+                    assert ctx.get(ok) == 0, f"{name} off a trace word accepted"
+                misaligned.append(name)
 
+    misaligned = []
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
     assert sum(checked) >= 5, "too few plastic groups drawn to prove anything"
+    assert misaligned, "no PAIR group drawn: the trace-word alignment went untested"
 
 
 class _MemoryModel:
@@ -90,16 +103,20 @@ class _MemoryModel:
 
 @pytest.mark.parametrize("lanes", [1, 3, 4, 8])
 def test_compactor_packs_survivors_in_place(lanes):
-    """Random sources, rows and survivor masks: after each end token the survivors lie packed, padded with 0."""
+    """Random sources back to back, no cycle between them: the survivors end up packed, padded with 0.
+
+    Every write lands in an already read row (in place is safe), the spill buffer is never
+    needed twice (``overrun``) and is written in the first idle cycle after the walk.
+    """
     from amaranth.hdl import unsigned
 
     from spikestream.rtl.compactor import RowCompactor
 
-    dut = RowCompactor(unsigned(16), lanes, 8)
+    dut = RowCompactor(unsigned(16), lanes, 9)
     rng = np.random.default_rng(lanes)
-    memory = _MemoryModel(256, lanes)
+    memory = _MemoryModel(512, lanes)
     sources, first_row, value = [], 0, 1
-    for _ in range(30):
+    for _ in range(60):
         count = int(rng.integers(0, 3 * lanes + 2))
         rows = -(-count // lanes)
         values = list(range(value, value + count))
@@ -107,40 +124,45 @@ def test_compactor_packs_survivors_in_place(lanes):
         keep = rng.random(count) < rng.choice([0.0, 0.5, 0.9, 1.0])
         sources.append((first_row, rows, values, keep))
         first_row += rows
-    checked = []
+    spills = []
 
     async def bench(ctx):
         for first, rows, values, keep in sources:
-            memory.rows[first:first + rows] = -1
             ctx.set(dut.in_first_row, first)
-            tokens = []
-            for r in range(rows):
-                lane_values = values[r * lanes:(r + 1) * lanes]
-                lane_keep = keep[r * lanes:(r + 1) * lanes]
-                tokens.append((0, lane_values, lane_keep))
-            tokens.append((1, [], []))
-            for end, lane_values, lane_keep in tokens:
+            tokens = [(r == rows - 1, values[r * lanes:(r + 1) * lanes], keep[r * lanes:(r + 1) * lanes])
+                      for r in range(rows)] or [(True, [], [])]
+            for r, (end, lane_values, lane_keep) in enumerate(tokens):
                 ctx.set(dut.in_valid, 1)
                 ctx.set(dut.in_end, end)
                 ctx.set(dut.in_keep, sum(int(k) << i for i, k in enumerate(lane_keep)))
                 for lane in range(lanes):
                     ctx.set(dut.in_lanes[lane], lane_values[lane] if lane < len(lane_values) else 0)
+                assert not ctx.get(dut.overrun), f"spill buffer needed twice at source row {first}"
+                spills.append(ctx.get(dut.spill_pending))
                 if ctx.get(dut.write_en):
                     address = ctx.get(dut.write_address)
-                    assert first <= address < first + max(rows, 1), f"write at row {address} outside the source"
+                    assert address <= first + r, f"write at row {address} before row {first + r} was read"
                     memory.write(address, [ctx.get(dut.write_row[lane]) for lane in range(lanes)])
                 await ctx.tick()
-            ctx.set(dut.in_valid, 0)
-            survivors = [v for v, k in zip(values, keep) if k]
-            used = -(-len(survivors) // lanes)
-            stored = memory.rows[first:first + used].reshape(-1)
-            expected = survivors + [0] * (used * lanes - len(survivors))
-            assert stored.tolist() == expected, (first, rows, values, keep.tolist())
-            assert ctx.get(dut.fill) == 0
-            checked.append(len(values) - len(survivors))
+        ctx.set(dut.in_valid, 0)
+        if ctx.get(dut.write_en):  # the walk's first idle cycle writes the spill buffer
+            memory.write(ctx.get(dut.write_address), [ctx.get(dut.write_row[lane]) for lane in range(lanes)])
+        await ctx.tick()
+        assert not ctx.get(dut.spill_pending) and not ctx.get(dut.write_en)
+        assert ctx.get(dut.fill) == 0
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert sum(checked) > 0 and any(c == 0 for c in checked), "both pruned and intact sources must occur"
+    pruned = []
+    for first, rows, values, keep in sources:
+        survivors = [v for v, k in zip(values, keep) if k]
+        used = -(-len(survivors) // lanes)
+        stored = memory.rows[first:first + used].reshape(-1)
+        expected = survivors + [0] * (used * lanes - len(survivors))
+        assert stored.tolist() == expected, (first, rows, values, keep.tolist())
+        pruned.append(len(values) - len(survivors))
+    assert sum(pruned) > 0 and any(c == 0 for c in pruned), "both pruned and intact sources must occur"
+    if lanes > 1:
+        assert any(spills), "no source spilled a second output row: the buffer went untested"

@@ -44,6 +44,11 @@ class EncoderKind(enum.Enum):
     RATE_DELTA = "rate_delta"
 
 
+#: Fields added to :class:`FrontendConfig` after networks were first saved with it, and
+#: the value that behaves as the front end did before the field existed.
+_BEFORE_FIELD_EXISTED: dict[str, object] = {"vad_end_energy_fraction": 1.0}
+
+
 @dataclasses.dataclass(frozen=True)
 class FrontendConfig:
     """Every parameter that turns a waveform into a spike raster ``bool [timesteps, channels]``.
@@ -70,6 +75,14 @@ class FrontendConfig:
         above the noise floor (the 10th percentile of frame energies, so background
         noise is not taken for speech; halfway from floor to peak if that is less);
         the first and last speech frames delimit the utterance.
+    vad_end_energy_fraction : float
+        End-of-word detection, in (0, 1]: the utterance ends at the first frame by which
+        this fraction of the energy of the speech segment above has been spoken, which
+        drops a long quiet ending (one flite voice follows its words with 150 ms of
+        breath 30 dB down; reverberation adds decays) that the level threshold keeps and
+        time alignment would stretch over the window. 1 keeps the level criterion's end,
+        which is what files written before this field existed used (``from_dict`` reads
+        a missing field as 1).
     frames : int
         Feature frames per utterance after time alignment (band powers are averaged
         over the analysis hops each frame covers).
@@ -94,6 +107,7 @@ class FrontendConfig:
     pre_emphasis: float = 0.97
     vad_threshold_db: float = 35.0
     vad_noise_margin_db: float = 10.0
+    vad_end_energy_fraction: float = 1.0
     frames: int = 16
     alignment: TimeAlignment = TimeAlignment.STRETCH
     window_s: float = 1.0
@@ -120,6 +134,8 @@ class FrontendConfig:
             (0 <= self.pre_emphasis < 1, f"pre_emphasis {self.pre_emphasis} is outside [0, 1)"),
             (self.vad_threshold_db > 0, f"vad_threshold_db {self.vad_threshold_db} must be positive"),
             (self.vad_noise_margin_db >= 0, f"vad_noise_margin_db {self.vad_noise_margin_db} must not be negative"),
+            (0 < self.vad_end_energy_fraction <= 1,
+             f"vad_end_energy_fraction {self.vad_end_energy_fraction} is outside (0, 1]"),
             (self.frames >= 1, f"frames = {self.frames} must be at least 1"),
             (self.window_s > 0, f"window_s {self.window_s} must be positive"),
             (self.dynamic_range_db > 0, f"dynamic_range_db {self.dynamic_range_db} must be positive"),
@@ -164,12 +180,17 @@ class FrontendConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "FrontendConfig":
-        """Build from :meth:`to_dict` output; unknown keys are an error (a newer format)."""
+        """Build from :meth:`to_dict` output; unknown keys are an error (a newer format).
+
+        A field added after files were first written and missing from ``data`` takes the
+        value that reproduces those files' front end (:data:`_BEFORE_FIELD_EXISTED`), not
+        the current default, so a network always hears speech encoded as in its training.
+        """
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"FrontendConfig: unknown field(s) {unknown}; known are {sorted(known)}")
-        return cls(**data)
+        return cls(**{**_BEFORE_FIELD_EXISTED, **data})
 
     def to_json(self) -> str:
         """Return the configuration as a JSON object (sorted keys, stable text)."""

@@ -10,7 +10,9 @@ Pipeline (every parameter is a field of :class:`~.config.FrontendConfig`):
 4. speech detection: the first and last analysis frames whose energy is within
    ``vad_threshold_db`` of the loudest frame and ``vad_noise_margin_db`` above the
    noise floor (10th percentile of frame energies; halfway from floor to peak if that
-   is less) delimit the utterance;
+   is less) delimit the utterance; the end then moves back to the frame where the
+   cumulative energy of that segment reaches ``vad_end_energy_fraction`` (a quiet
+   word ending, which a level threshold keeps, holds almost no energy);
 5. time alignment to ``frames`` frames (:class:`~.config.TimeAlignment`): band powers
    are averaged over the analysis hops each output frame covers;
 6. log compression and per-utterance normalisation to [0, 1]:
@@ -97,8 +99,27 @@ def band_powers(samples: np.ndarray, sample_rate: int, config: FrontendConfig) -
 
 
 def speech_bounds(powers: np.ndarray, config: FrontendConfig) -> tuple[int, int]:
-    """Return ``(first, last + 1)`` analysis frames of speech (the whole input if silent)."""
-    energy_db = 10.0 * np.log10(powers.sum(axis=1) + _POWER_FLOOR)
+    """Return ``(first, last + 1)`` analysis frames of speech (the whole input if silent).
+
+    Two criteria, both level-independent (see :class:`~.config.FrontendConfig`):
+
+    - level: the first and last frames whose energy is within ``vad_threshold_db`` of
+      the loudest frame and well above the noise floor;
+    - end energy: within that segment, the word ends at the first frame by which
+      ``vad_end_energy_fraction`` of the segment's energy has been spoken. A long quiet
+      ending (breath or aspiration 30 dB down, a reverberant decay) stays above a level
+      threshold tuned to keep weak consonants, but holds a negligible share of the energy.
+      Time alignment stretches the segment over the window, so a kept tail would squeeze
+      the word into the first part of it.
+
+    >>> word, tail = np.full((30, 1), 1.0), np.full((40, 1), 1e-3)  # a 30 dB-down tail: 0.13 % of the energy
+    >>> silence = np.full((10, 1), 1e-9)
+    >>> powers = np.concatenate([silence, word, tail, silence])
+    >>> [speech_bounds(powers, FrontendConfig(vad_end_energy_fraction=f)) for f in (1.0, 0.999, 0.995)]
+    [(10, 80), (10, 50), (10, 40)]
+    """
+    frame_energy = powers.sum(axis=1)
+    energy_db = 10.0 * np.log10(frame_energy + _POWER_FLOOR)
     noise_floor_db = np.percentile(energy_db, 10)
     peak_db = energy_db.max()
     # In clean audio the peak criterion decides; in noise the floor criterion does, and
@@ -107,7 +128,14 @@ def speech_bounds(powers: np.ndarray, config: FrontendConfig) -> tuple[int, int]
     speech = np.flatnonzero(energy_db >= max(peak_db - config.vad_threshold_db, above_noise_db))
     if speech.size == 0 or powers.sum() <= _POWER_FLOOR:
         return 0, powers.shape[0]
-    return int(speech[0]), int(speech[-1]) + 1
+    first, stop = int(speech[0]), int(speech[-1]) + 1
+    if config.vad_end_energy_fraction < 1.0:
+        spoken = np.cumsum(frame_energy[first:stop])
+        # The first frame by which the fraction has been spoken is the last one kept
+        # (at least the first frame, so a segment never becomes empty).
+        last = int(np.searchsorted(spoken, config.vad_end_energy_fraction * spoken[-1]))
+        stop = first + min(last, stop - first - 1) + 1
+    return first, stop
 
 
 def align_frames(powers: np.ndarray, config: FrontendConfig) -> np.ndarray:
