@@ -5,7 +5,7 @@ golden model (the specification, bit-exact with the core) and the exact cycle mo
 (:mod:`spikestream.model.cycles`):
 
 ``a`` unsupervised
-    Pair STDP of a 32 -> ``hidden`` layer on TTFS-encoded digits, pruning on and off:
+    Pair STDP of a 32 -> ``stdp_hidden`` layer on TTFS-encoded digits, pruning on and off:
     live synapses after every learning sample, exact core cycles of every learning
     sample (goal: >= 4x fewer by the end with pruning), and a readout (nearest centroid,
     logistic regression) of the learned hidden spikes.
@@ -56,7 +56,7 @@ from spikestream.model.audio.datasets import load_dataset  # noqa: E402
 SETTINGS = {
     "small": dict(stdp_samples=150, stdp_hidden=64, readout_samples=400, hidden=64, float_epochs=20,
                   quant_epochs=4, prune_targets=(0.08,), rounds=3),
-    "full": dict(stdp_samples=900, stdp_hidden=64, readout_samples=900, hidden=256, float_epochs=30,
+    "full": dict(stdp_samples=900, stdp_hidden=256, readout_samples=900, hidden=256, float_epochs=30,
                  quant_epochs=6, prune_targets=(0.3, 0.08, 0.05), rounds=4),
 }
 

@@ -251,6 +251,27 @@ def _lowest_bit(m, value, name: str):
     return index
 
 
+def _sliding_window(m, vector, base, index, width: int, name: str):
+    """Bits ``base + (index - 1) * width ..`` (``width`` of them) of ``vector``, zeros past its end.
+
+    Called in a state that advances ``index`` by one every cycle: each cycle reads one
+    ``width``-bit word (``index`` words after the one holding bit ``base``) and keeps it
+    for the next, so the window of the words read in the last two cycles costs one word
+    multiplexer and a ``width``-bit funnel shifter, instead of ``width`` bit selects over
+    the whole vector.
+    """
+    select_bits = (width - 1).bit_length()
+    words = -(-len(vector) // width) + 1
+    padded = Cat(vector, Const(0, words * width - len(vector)))
+    current = Signal(width, name=f"{name}_word")
+    m.d.comb += current.eq(padded.word_select((base >> select_bits) + index, width))
+    previous = Signal(width, name=f"{name}_previous")
+    m.d.sync += previous.eq(current)
+    window = Signal(width, name=name)
+    m.d.comb += window.eq(Cat(previous, current).bit_select(base[:select_bits] if select_bits else 0, width))
+    return window
+
+
 def add_learning_states(m, e: SimpleNamespace) -> None:
     """Add ``LEARN_SELECT``, ``TRACE`` and ``SWEEP`` to the engine FSM (see the module docstring)."""
     core = e.core
@@ -310,12 +331,21 @@ def add_learning_states(m, e: SimpleNamespace) -> None:
         shift = rule.trace_decay_shift
         first_entry = Signal(len(trace_at) + select_bits)
         m.d.comb += first_entry.eq(trace_at << select_bits)
+        # The spike flags of the word written back (index trace_at = trace_index - 1). A
+        # group's sources are the input channels or one population, never both: in the
+        # flags of all sources (channels, then neurons) they start at `source_bit`.
+        source_bit = Signal(range(core.max_inputs + core.max_neurons + 1))
+        m.d.comb += source_bit.eq(Mux(entry.source_first < e.n_inputs, entry.source_first,
+                                      entry.source_first - e.n_inputs + core.max_inputs))
+        pre_spikes = _sliding_window(m, Cat(e.channel_seen, e.neuron_spiked), source_bit, trace_index, width,
+                                     "trace_source_spikes")
+        post_spikes = _sliding_window(m, e.neuron_spiked, entry.target_first, trace_index, width,
+                                      "trace_target_spikes")
         spiked_now = group_spiked
         for k in range(width):
             at = first_entry + k
             old_pre = Mux(fresh, 0, e.pre_r.data[k])
-            pre_spike = Signal(name=f"trace_pre_spike{k}")
-            m.d.comb += pre_spike.eq(source_spiked(entry.source_first + at))
+            pre_spike = pre_spikes[k]
             pre_sum = Signal(core.trace_bits + 1, name=f"trace_pre_sum{k}")
             m.d.comb += pre_sum.eq(old_pre - (old_pre >> shift) + Mux(pre_spike, rule.pre_increment, 0))
             old_post = Signal.like(e.post_r[0].data[k], name=f"trace_old_post{k}")
@@ -324,10 +354,7 @@ def add_learning_states(m, e: SimpleNamespace) -> None:
             m.d.comb += post_sum.eq(old_post.decayed + Mux(old_post.spiked, rule.post_increment, 0))
             post_full = Signal(core.trace_bits, name=f"trace_post_full{k}")
             m.d.comb += post_full.eq(Mux(post_sum > trace_max, trace_max, post_sum))
-            target = Signal(e.neuron_bits + 1, name=f"trace_target{k}")
-            m.d.comb += target.eq(entry.target_first + at)
-            post_spike = Signal(name=f"trace_post_spike{k}")
-            m.d.comb += post_spike.eq(e.neuron_spiked.bit_select(target[:e.neuron_bits], 1))
+            post_spike = post_spikes[k]
             # Entries past the group's sources / targets pad the word: written, never read.
             pre_valid = trace_stage & (at < entry.source_count)
             post_valid = trace_stage & (at < entry.target_count)

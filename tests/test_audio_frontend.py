@@ -155,86 +155,127 @@ def test_speech_bounds_hold_in_background_noise():
     assert stop * hop_s == pytest.approx(0.8, abs=0.03)
 
 
-def hops(stop_or_first, config):
-    """Analysis frames to seconds."""
-    return stop_or_first * config.hop_ms / 1000
+#: Speech detection by the level threshold alone (the front end before the end-of-word detectors).
+LEVEL_ONLY = FrontendConfig(vad_end_energy_fraction=1.0, vad_tail_threshold_db=None)
+#: The two end-of-word detectors beyond the level threshold (FrontendConfig's docstring).
+END_DETECTORS = {
+    "end energy": LEVEL_ONLY.replace(vad_end_energy_fraction=0.995),
+    "quiet run": LEVEL_ONLY.replace(vad_tail_threshold_db=20.0, vad_tail_min_ms=100.0),
+}
 
 
-def word_with_quiet_tail(tail_db=-30.0):
-    """0.5 s silence, a 0.3 s vowel-like sound, 0.4 s of the same sound ``tail_db`` below it, 0.5 s silence."""
-    def vowel(seconds):
-        return tone(300, seconds=seconds) + tone(900, seconds=seconds, amplitude=0.2)
-
-    return np.concatenate([np.zeros(RATE // 2), vowel(0.3), 10 ** (tail_db / 20) * vowel(0.4), np.zeros(RATE // 2)])
+def seconds_of(bounds, config=LEVEL_ONLY):
+    """``(first, stop)`` analysis frames in seconds."""
+    return tuple(frame * config.hop_ms / 1000 for frame in bounds)
 
 
-def test_end_energy_trims_a_long_quiet_tail_that_the_level_threshold_keeps():
+def vowel(seconds, level_db=0.0):
+    return 10 ** (level_db / 20) * (tone(300, seconds=seconds) + tone(900, seconds=seconds, amplitude=0.2))
+
+
+def silence(seconds):
+    return np.zeros(int(seconds * RATE))
+
+
+def word_with_quiet_tail():
+    """0.5 s silence, a 0.3 s vowel, 0.4 s of it 30 dB down (a long quiet ending), 0.5 s silence."""
+    return np.concatenate([silence(0.5), vowel(0.3), vowel(0.4, -30.0), silence(0.5)])
+
+
+def test_the_level_threshold_keeps_a_long_quiet_tail():
+    bounds = speech_bounds(band_powers(word_with_quiet_tail(), RATE, LEVEL_ONLY), LEVEL_ONLY)
+    assert seconds_of(bounds) == pytest.approx((0.5, 1.2), abs=0.03)  # 30 dB down is within 35 dB of the peak
+
+
+@pytest.mark.parametrize("detector", END_DETECTORS)
+def test_end_of_word_detectors_trim_a_long_quiet_tail(detector):
+    config = END_DETECTORS[detector]
+    bounds = speech_bounds(band_powers(word_with_quiet_tail(), RATE, config), config)
+    assert seconds_of(bounds) == pytest.approx((0.5, 0.8), abs=0.03)
+
+
+def test_the_default_front_end_trims_a_long_quiet_tail():
+    config = FrontendConfig()
+    bounds = speech_bounds(band_powers(word_with_quiet_tail(), RATE, config), config)
+    assert seconds_of(bounds) == pytest.approx((0.5, 0.8), abs=0.03)
+
+
+def test_end_energy_keeps_the_part_of_the_tail_above_its_fraction():
+    # The tail holds 0.4 s x 1e-3 / 0.3 s = 0.13 % of the energy: keeping 99.9 % drops
+    # its last 0.1 %, 0.3 of its 0.4 s.
+    config = LEVEL_ONLY.replace(vad_end_energy_fraction=0.999)
+    bounds = speech_bounds(band_powers(word_with_quiet_tail(), RATE, config), config)
+    assert seconds_of(bounds) == pytest.approx((0.5, 0.9), abs=0.03)
+
+
+def test_quiet_run_keeps_a_stop_closure_and_its_release_burst():
+    # "eight": the vowel, 40 ms of closure, a 30 ms noise burst (its frames 23 to 29 dB
+    # below the vowel's). The quiet run after the vowel (70 ms of frames) is shorter than
+    # the hangover, so the burst stays in the word.
+    burst = 0.004 * np.random.default_rng(3).standard_normal(int(0.03 * RATE))
+    samples = np.concatenate([silence(0.5), vowel(0.3), silence(0.04), burst, silence(0.5)])
+    config = END_DETECTORS["quiet run"]
+    powers = band_powers(samples, RATE, config)
+    assert speech_bounds(powers, config) == speech_bounds(powers, LEVEL_ONLY)
+    assert seconds_of(speech_bounds(powers, config))[1] == pytest.approx(0.87, abs=0.03)
+    longer = config.replace(vad_tail_min_ms=50.0)  # a hangover shorter than closure + burst drops both
+    assert seconds_of(speech_bounds(powers, longer))[1] == pytest.approx(0.8, abs=0.03)
+
+
+def test_trimming_the_tail_lets_the_vowel_fill_the_window():
+    # Stretched over 16 frames, the kept tail takes the last 9 frames at 1 - 30 / 45 = 0.33.
     samples = word_with_quiet_tail()
-    level_only = FrontendConfig(vad_end_energy_fraction=1.0)
-    first, stop = speech_bounds(band_powers(samples, RATE, level_only), level_only)
-    assert hops(stop, level_only) == pytest.approx(1.2, abs=0.03)  # 30 dB down is within 35 dB of the peak
-    assert hops(first, level_only) == pytest.approx(0.5, abs=0.03)
-    # The tail holds 0.4 s x 1e-3 / 0.3 s = 0.13 % of the energy: keeping 99.5 % drops all
-    # of it; keeping 99.9 % drops its last 0.1 % (0.3 of its 0.4 s).
-    for fraction, expected_stop_s in ((0.995, 0.8), (0.999, 0.9)):
-        trimmed = FrontendConfig(vad_end_energy_fraction=fraction)
-        assert speech_bounds(band_powers(samples, RATE, trimmed), trimmed)[0] == first
-        assert hops(speech_bounds(band_powers(samples, RATE, trimmed), trimmed)[1], trimmed) == pytest.approx(
-            expected_stop_s, abs=0.03)
+    assert np.all(log_mel_features(samples, RATE, LEVEL_ONLY).max(axis=1)[-6:] < 0.5)
+    for config in END_DETECTORS.values():
+        assert np.all(log_mel_features(samples, RATE, config).max(axis=1) > 0.8)
 
 
-def test_end_energy_trims_the_tail_out_of_the_features():
-    # Stretched over 16 frames, the kept tail takes the last 9 frames; trimmed, the vowel fills them all.
-    samples = word_with_quiet_tail()
-    kept = log_mel_features(samples, RATE, FrontendConfig(vad_end_energy_fraction=1.0)).max(axis=1)
-    trimmed = log_mel_features(samples, RATE, FrontendConfig(vad_end_energy_fraction=0.995)).max(axis=1)
-    assert np.all(kept[-6:] < 0.5)
-    assert np.all(trimmed > 0.8)  # 30 dB down would be 1 - 30 / 45 = 0.33
+@pytest.mark.parametrize("detector", END_DETECTORS)
+def test_end_of_word_detectors_keep_the_bounds_of_a_steady_word(detector):
+    config = END_DETECTORS[detector]
+    powers = band_powers(np.concatenate([silence(0.5), tone(500, seconds=0.3), silence(0.5)]), RATE, config)
+    assert speech_bounds(powers, config) == speech_bounds(powers, LEVEL_ONLY)
 
 
-@pytest.mark.parametrize("fraction", [0.999, 0.995])
-def test_end_energy_keeps_the_bounds_of_a_steady_word(fraction):
-    config = FrontendConfig(vad_end_energy_fraction=fraction)
-    samples = np.concatenate([np.zeros(RATE // 2), tone(500, seconds=0.3), np.zeros(RATE // 2)])
-    first, stop = speech_bounds(band_powers(samples, RATE, config), config)
-    level_only = FrontendConfig(vad_end_energy_fraction=1.0)
-    assert (first, stop) == speech_bounds(band_powers(samples, RATE, level_only), level_only)
+@pytest.mark.parametrize("detector", END_DETECTORS)
+def test_end_of_word_detectors_hold_a_word_in_background_noise(detector):
+    config = END_DETECTORS[detector]
+    samples = np.concatenate([silence(0.5), tone(2000, seconds=0.3), silence(0.5)])
+    noisy = samples + 0.5 / np.sqrt(2) * 10 ** (-10 / 20) * np.random.default_rng(0).standard_normal(samples.size)
+    assert seconds_of(speech_bounds(band_powers(noisy, RATE, config), config)) == pytest.approx((0.5, 0.8), abs=0.03)
 
 
-def test_end_energy_holds_a_word_in_background_noise():
-    config = FrontendConfig(vad_end_energy_fraction=0.999)
-    rng = np.random.default_rng(0)
-    samples = np.concatenate([np.zeros(RATE // 2), tone(2000, seconds=0.3), np.zeros(RATE // 2)])
-    noisy = samples + 0.5 / np.sqrt(2) * 10 ** (-10 / 20) * rng.standard_normal(samples.size)  # 10 dB SNR
-    first, stop = speech_bounds(band_powers(noisy, RATE, config), config)
-    assert hops(first, config) == pytest.approx(0.5, abs=0.03)
-    assert hops(stop, config) == pytest.approx(0.8, abs=0.03)
-
-
-def test_end_energy_on_noise_alone_gives_a_segment_inside_the_input():
-    config = FrontendConfig(vad_end_energy_fraction=0.999)
+@pytest.mark.parametrize("detector", END_DETECTORS)
+def test_end_of_word_detectors_on_noise_alone_give_a_segment_inside_the_input(detector):
+    config = END_DETECTORS[detector]
     powers = band_powers(0.1 * np.random.default_rng(2).standard_normal(RATE), RATE, config)
     first, stop = speech_bounds(powers, config)
     assert 0 <= first < stop <= powers.shape[0]
-    assert (first, stop) == speech_bounds(powers, config)  # deterministic
     assert speech_bounds(np.zeros_like(powers), config) == (0, powers.shape[0])  # digital silence: all of it
 
 
 def test_end_energy_never_empties_a_single_loud_frame():
-    config = FrontendConfig(vad_end_energy_fraction=0.5)
     powers = np.full((9, 1), 1e-9)
     powers[4] = 1.0
-    assert speech_bounds(powers, config) == (4, 5)
+    assert speech_bounds(powers, LEVEL_ONLY.replace(vad_end_energy_fraction=0.5)) == (4, 5)
 
 
-def test_sidecars_without_the_end_energy_field_keep_the_level_end():
-    stored = FrontendConfig(vad_end_energy_fraction=0.99).to_dict()
-    del stored["vad_end_energy_fraction"]  # a file written before the field existed
-    assert FrontendConfig.from_dict(stored).vad_end_energy_fraction == 1.0
-    assert FrontendConfig.from_json(FrontendConfig(vad_end_energy_fraction=0.99).to_json()).vad_end_energy_fraction == 0.99
+def test_sidecars_written_before_the_end_of_word_fields_keep_the_level_end():
+    stored = END_DETECTORS["quiet run"].replace(vad_end_energy_fraction=0.99).to_dict()
+    for field in ("vad_end_energy_fraction", "vad_tail_threshold_db", "vad_tail_min_ms"):
+        del stored[field]  # a file written before the fields existed
+    old = FrontendConfig.from_dict(stored)
+    assert (old.vad_end_energy_fraction, old.vad_tail_threshold_db) == (1.0, None)
+    for config in END_DETECTORS.values():
+        assert FrontendConfig.from_json(config.to_json()) == config
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.5])
-def test_config_rejects_an_end_energy_fraction_outside_0_1(fraction):
-    with pytest.raises(ValueError, match="vad_end_energy_fraction"):
-        FrontendConfig(vad_end_energy_fraction=fraction)
+@pytest.mark.parametrize("changes, message", [
+    ({"vad_end_energy_fraction": 0.0}, "vad_end_energy_fraction"),
+    ({"vad_end_energy_fraction": 1.5}, "vad_end_energy_fraction"),
+    ({"vad_tail_threshold_db": -3.0}, "vad_tail_threshold_db"),
+    ({"vad_tail_min_ms": -10.0}, "vad_tail_min_ms"),
+])
+def test_config_rejects_bad_end_of_word_settings(changes, message):
+    with pytest.raises(ValueError, match=message):
+        FrontendConfig(**changes)

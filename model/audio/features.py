@@ -10,9 +10,10 @@ Pipeline (every parameter is a field of :class:`~.config.FrontendConfig`):
 4. speech detection: the first and last analysis frames whose energy is within
    ``vad_threshold_db`` of the loudest frame and ``vad_noise_margin_db`` above the
    noise floor (10th percentile of frame energies; halfway from floor to peak if that
-   is less) delimit the utterance; the end then moves back to the frame where the
-   cumulative energy of that segment reaches ``vad_end_energy_fraction`` (a quiet
-   word ending, which a level threshold keeps, holds almost no energy);
+   is less) delimit the utterance; the end then moves back over a long quiet ending
+   (``vad_tail_threshold_db`` / ``vad_tail_min_ms``: a trailing run of frames far
+   below the peak that outlasts a hangover) and, optionally, to the frame by which
+   ``vad_end_energy_fraction`` of the segment's energy has been spoken;
 5. time alignment to ``frames`` frames (:class:`~.config.TimeAlignment`): band powers
    are averaged over the analysis hops each output frame covers;
 6. log compression and per-utterance normalisation to [0, 1]:
@@ -101,22 +102,30 @@ def band_powers(samples: np.ndarray, sample_rate: int, config: FrontendConfig) -
 def speech_bounds(powers: np.ndarray, config: FrontendConfig) -> tuple[int, int]:
     """Return ``(first, last + 1)`` analysis frames of speech (the whole input if silent).
 
-    Two criteria, both level-independent (see :class:`~.config.FrontendConfig`):
+    Up to three criteria, all level-independent (see :class:`~.config.FrontendConfig`):
 
     - level: the first and last frames whose energy is within ``vad_threshold_db`` of
       the loudest frame and well above the noise floor;
-    - end energy: within that segment, the word ends at the first frame by which
-      ``vad_end_energy_fraction`` of the segment's energy has been spoken. A long quiet
-      ending (breath or aspiration 30 dB down, a reverberant decay) stays above a level
-      threshold tuned to keep weak consonants, but holds a negligible share of the energy.
-      Time alignment stretches the segment over the window, so a kept tail would squeeze
-      the word into the first part of it.
+    - quiet run (when ``vad_tail_threshold_db`` is set): if that segment ends in frames
+      all more than ``vad_tail_threshold_db`` below the loudest one, lasting at least
+      ``vad_tail_min_ms``, the word ends where they begin; a shorter run (a stop
+      closure and its release burst) is kept;
+    - end energy (when ``vad_end_energy_fraction`` < 1): the word ends at the first
+      frame by which that fraction of the segment's energy has been spoken.
+
+    Both end criteria drop a long quiet ending (breath or aspiration 30 dB down, a
+    reverberant decay) that a level threshold tuned to keep weak consonants keeps.
+    Time alignment stretches the segment over the window, so a kept tail would squeeze
+    the word into the first part of it.
 
     >>> word, tail = np.full((30, 1), 1.0), np.full((40, 1), 1e-3)  # a 30 dB-down tail: 0.13 % of the energy
     >>> silence = np.full((10, 1), 1e-9)
     >>> powers = np.concatenate([silence, word, tail, silence])
-    >>> [speech_bounds(powers, FrontendConfig(vad_end_energy_fraction=f)) for f in (1.0, 0.999, 0.995)]
+    >>> level_only = FrontendConfig(vad_tail_threshold_db=None)
+    >>> [speech_bounds(powers, level_only.replace(vad_end_energy_fraction=f)) for f in (1.0, 0.999, 0.995)]
     [(10, 80), (10, 50), (10, 40)]
+    >>> [speech_bounds(powers, FrontendConfig(vad_tail_threshold_db=20, vad_tail_min_ms=ms)) for ms in (300, 500)]
+    [(10, 40), (10, 80)]
     """
     frame_energy = powers.sum(axis=1)
     energy_db = 10.0 * np.log10(frame_energy + _POWER_FLOOR)
@@ -129,6 +138,13 @@ def speech_bounds(powers: np.ndarray, config: FrontendConfig) -> tuple[int, int]
     if speech.size == 0 or powers.sum() <= _POWER_FLOOR:
         return 0, powers.shape[0]
     first, stop = int(speech[0]), int(speech[-1]) + 1
+    if config.vad_tail_threshold_db is not None:
+        quiet = energy_db[first:stop] < peak_db - config.vad_tail_threshold_db
+        # Length of the run of quiet frames that ends the segment (the loudest frame
+        # is never quiet, so the run never covers the whole segment).
+        tail = int(np.argmin(quiet[::-1]))
+        if tail * config.hop_ms >= config.vad_tail_min_ms:
+            stop -= tail
     if config.vad_end_energy_fraction < 1.0:
         spoken = np.cumsum(frame_energy[first:stop])
         # The first frame by which the fraction has been spoken is the last one kept
