@@ -248,6 +248,10 @@ class GoldenTransport:
         """Why a PAIR rule's trace bases do not fit the trace memories ('' when they do)."""
         if rule.learning is None or rule.learning.kind is not LearningKind.PAIR:
             return ""
+        n_inputs = self._config[0]
+        if rule.source_first < n_inputs < rule.source_first + rule.source_count:
+            return (f"sources {rule.source_first} .. {rule.source_first + rule.source_count - 1} span the "
+                    f"{n_inputs} input channels and the neurons: expected one or the other")
         for side, count in (("pre", rule.source_count), ("post", rule.target_count)):
             base = fields[f"{side}_trace_base"]
             if base + count > self.core.trace_entries or base % self.core.trace_lanes:

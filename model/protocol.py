@@ -330,16 +330,16 @@ def trace_layout(network: Network, core: CoreConfig) -> TraceLayout:
     pre_base = np.zeros(len(network.groups), np.int64)
     post_base = np.zeros(len(network.groups), np.int64)
     pre = post = 0
-    words = core.trace_lanes
+    per_word = core.trace_lanes
     for index, group in enumerate(network.groups):
         if group.learning is not None and group.learning.kind is LearningKind.PAIR:
             pre_base[index], post_base[index] = pre, post
-            pre += -(-network.source_size(group.source) // words) * words
-            post += -(-network.population(group.target).size // words) * words
+            pre += -(-network.source_size(group.source) // per_word) * per_word
+            post += -(-network.population(group.target).size // per_word) * per_word
     limit = core.trace_entries
     if pre > limit or post > limit:
         raise ProtocolError(f"the PAIR groups need {pre} pre-trace and {post} post-trace entries (each group "
-                            f"from a multiple of trace_lanes = {words}), the core has {limit} of each "
+                            f"from a multiple of trace_lanes = {per_word}), the core has {limit} of each "
                             "(CoreConfig.trace_entries)")
     return TraceLayout(pre_base, post_base, pre, post)
 

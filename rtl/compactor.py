@@ -9,11 +9,12 @@ place.
 
 Why one write port is enough with no cycle between sources: a row completes at most one
 output row, except a source's last row, which may complete one and leave a partial one
-(the *spill*). The spill is held in a one-row buffer and written in the next cycle
-without a direct write. A spill needs survivors carried over from an earlier row of the
-same source, and the first row that carries survivors completes no output row, so that
-cycle has already written any earlier spill: the buffer is always free when a spill
-arrives. After a walk the buffer is written in the walk's first idle cycle.
+(the *spill*). The spill is held in a one-row buffer and written in the first later
+cycle without a direct write. A spill needs survivors waiting from an earlier row of the
+same source (``fill > 0``); ``fill`` is 0 when a source starts, and the row after which
+survivors first wait had fewer than ``lanes`` of them, so it completed no output row and
+its cycle wrote any earlier spill: the buffer is always free when a spill arrives. After
+a walk the buffer is written in the walk's first idle cycle.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class RowCompactor(wiring.Component):
         Combinational: write ``write_row`` (all lanes) at ``write_address`` this cycle:
         an output row completed by this row, the partial last row of a source (zero
         padded), or else the spill buffer.
-    fill : Out(range(lanes))
+    fill : Out(range(max(2, lanes)))
         Survivors waiting for the current output row (0 after a source's last row).
     spill_pending : Out(1)
         The spill buffer holds a row not yet written.

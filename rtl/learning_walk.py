@@ -9,8 +9,9 @@ in ``learning_enable``), before the STEP trailer:
     Pick the lowest enabled PAIR group not yet done this step (one cycle; with none left,
     go on to the report). Its rule and ranges are read from the rule memory.
 ``TRACE``
-    Walk the group's traces, one pre entry (per source) and one post entry (per target)
-    per cycle, read then written back the next cycle. The pre trace stored is ``x(t)``
+    Walk the group's traces, one trace word (``trace_lanes`` pre entries, one per
+    source, and as many post entries, one per target) per cycle, read then written back
+    the next cycle. The pre trace stored is ``x(t)``
     (decayed, plus this step's increment); the post entry stored is ``(yd(t), post(t))``
     (decayed *without* this step's increment, and the spike flag), from which the next
     step forms ``y(t) = sat(yd(t) + inc * post(t))`` and decays it: exactly the two
@@ -217,7 +218,10 @@ def parse_rule(m, e: SimpleNamespace, words) -> tuple:
         & (~flag["pruning"] | ((patience != 0) & core.pruning))
         & (source_first + source_count <= core.num_sources) & (target_first + target_count <= core.max_neurons)
         & (~pair | ((pre_base + source_count <= core.trace_entries) & (post_base + target_count <= core.trace_entries)
-                    & (pre_base[:select_bits] == 0) & (post_base[:select_bits] == 0))))
+                    & (pre_base[:select_bits] == 0) & (post_base[:select_bits] == 0)
+                    # the trace walk reads a PAIR group's source spikes from one bitmap:
+                    # the input channels or the neurons, not both (as pack_rules sends them)
+                    & ((source_first >= e.n_inputs) | (source_first + source_count <= e.n_inputs)))))
     return entry, ok, flag
 
 
@@ -300,7 +304,7 @@ def add_learning_states(m, e: SimpleNamespace) -> None:
 
     with m.State("LEARN_SELECT"):
         m.d.sync += step_cycles.eq(step_cycles + 1)
-        write_spill(m, e)
+        _write_spill(m, e)
         group = _lowest_bit(m, e.pending_groups, "learn_group")
         with m.If(e.pending_groups == 0):
             m.d.sync += e.report_index.eq(0)
@@ -433,7 +437,7 @@ def _write_row(m, e: SimpleNamespace, address, row, lanes: int) -> None:
         m.d.comb += [e.synapse_w.data[lane].eq(row[lane].synapse), e.elig_w.data[lane].eq(row[lane].eligibility)]
 
 
-def write_spill(m, e: SimpleNamespace) -> None:
+def _write_spill(m, e: SimpleNamespace) -> None:
     """In the cycle after a walk: write the compactor's spill buffer if it holds a row.
 
     Every walk ends in ``LEARN_SELECT`` or ``LEARN_END``, which call this; nothing else
@@ -638,7 +642,7 @@ def add_learned_states(m, e: SimpleNamespace) -> None:
 
     with m.State("LEARN_END"):
         m.d.sync += [step_cycles.eq(step_cycles + 1), report_index.eq(0)]
-        write_spill(m, e)
+        _write_spill(m, e)
         group = _lowest_bit(m, e.pending_end, "end_group")
         with m.If(e.pending_end == 0):
             m.next = "LEARNED"

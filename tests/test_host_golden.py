@@ -198,6 +198,31 @@ def test_learning_is_refused_without_a_rule_or_engine():
     assert chip.errors() == []
 
 
+def test_rules_with_bad_trace_ranges_are_flagged_and_dropped():
+    """A PAIR group whose traces start off a trace word, or whose sources span the input
+    channels and the neurons, is refused (INDEX_RANGE) as by the RTL's RULES decoder."""
+    from spikestream.model.protocol import RULE_FIELDS, pack_rules
+
+    network = _plastic_network(SMALL_CORE, False)
+    packed = pack_rules(network, SMALL_CORE)[0]
+    inputs = np.random.default_rng(11).random((2, 10, 6)) < 0.5
+    results, final = golden.learn(network, SMALL_CORE, inputs)
+    for name, change in (("pre_trace_base", 1), ("post_trace_base", 1), ("source_first", 4)):
+        word, low, _ = RULE_FIELDS[name]
+        bad = packed.copy()
+        bad[word] += change << low  # sources 4 .. 9 of a network with 6 input channels
+        chip = SpikeCore.golden(SMALL_CORE)
+        chip.load(network, SMALL_CORE)
+        assert chip.errors() == []
+        chip.transport.send([header(InOpcode.RULES, 0), *[int(w) for w in bad]])
+        assert chip.errors() == ["INDEX_RANGE"], name
+        chip.clear_errors()
+        # The loaded rule is kept: learning goes on exactly as golden.learn.
+        batch = chip.learn(inputs)
+        assert np.array_equal(batch.spikes, np.concatenate([r.spikes for r in results])), name
+        assert np.array_equal(chip.synapses().weight, final.weight), name
+
+
 def test_reload_after_pruning_goes_on_learning_exactly(tmp_path):
     """Save what was learned (.spkn and the exact state), reload it, learn on: equal to one long golden run."""
     network = _plastic_network(SMALL_CORE, False)

@@ -9,6 +9,7 @@ build is shared with ``test_rtl_core``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -19,10 +20,13 @@ from spikestream.sim.runner import build_verilog, run_cocotb
 from spikestream.sim.verify import verilator_make_workaround
 
 #: name: (core, seeds, samples per seed, pause probability). Seeds 4, 16 and 18 have
-#: reward-modulated PAIR groups, 2 and 6 reward-modulated TTFS, 5 winner_only TTFS.
+#: reward-modulated PAIR groups, 2 and 6 reward-modulated TTFS, 5 winner_only TTFS. The
+#: backpressure run also walks the traces 2 entries per cycle (SMALL_CORE: 8), so trace
+#: words start at odd channel and neuron offsets.
 CONFIGS = {
     "small-4-lanes": (SMALL_CORE, [1, 2, 3, 4, 5, 6, 16, 18], 4, 0.0),
-    "small-4-lanes-backpressure": (SMALL_CORE, range(11, 15), 3, 0.3),
+    "small-4-lanes-2-trace-lanes-backpressure": (dataclasses.replace(SMALL_CORE, trace_lanes=2), range(11, 15), 3,
+                                                 0.3),
 }
 
 

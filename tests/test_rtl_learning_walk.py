@@ -29,14 +29,15 @@ CORES = [CoreConfig(max_neurons=48, max_inputs=16, max_synapses=1024, max_groups
 def _decoder(core: CoreConfig):
     m = Module()
     words = [Signal(32, name=f"w{k}") for k in range(RULE_WORDS)]
-    e = SimpleNamespace(core=core, entry_layout=rule_entry_layout(core))
+    e = SimpleNamespace(core=core, entry_layout=rule_entry_layout(core),
+                        n_inputs=Signal(range(core.max_inputs + 1), name="n_inputs"))
     entry, ok, _ = parse_rule(m, e, words)
-    return m, words, entry, ok
+    return m, words, entry, ok, e.n_inputs
 
 
 @pytest.mark.parametrize("core", CORES, ids=["small", "odd-widths"])
 def test_rules_decode_as_packed(core):
-    m, words, entry, ok = _decoder(core)
+    m, words, entry, ok, n_inputs = _decoder(core)
     rng = np.random.default_rng(3)
     networks = [random_network(rng, core, RandomNetworkOptions(learning=True, pruning=core.pruning, max_inputs=8,
                                                                max_population_size=10)) for _ in range(12)]
@@ -44,6 +45,7 @@ def test_rules_decode_as_packed(core):
 
     async def bench(ctx):
         for network in networks:
+            ctx.set(n_inputs, network.n_inputs)  # the CONFIG before the RULES
             packed = pack_rules(network, core)
             traces = trace_layout(network, core)
             for index, group in enumerate(network.groups):
@@ -82,13 +84,59 @@ def test_rules_decode_as_packed(core):
                         ctx.set(words[k], int(shifted[k]))
                     assert ctx.get(ok) == 0, f"{name} off a trace word accepted"
                 misaligned.append(name)
+                # A PAIR group's sources are the input channels or neurons, never both.
+                if network.source_size(network.groups[pair[0]].source) > 1:
+                    for k in range(RULE_WORDS):
+                        ctx.set(words[k], int(packed[pair[0], k]))
+                    first = network.source_offset(network.groups[pair[0]].source)
+                    ctx.set(n_inputs, first + 1)
+                    assert ctx.get(ok) == 0, "a source range across the input channels and neurons accepted"
+                    ctx.set(n_inputs, network.n_inputs)
+                    spanning.append(first)
 
-    misaligned = []
+    misaligned, spanning = [], []
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
     assert sum(checked) >= 5, "too few plastic groups drawn to prove anything"
     assert misaligned, "no PAIR group drawn: the trace-word alignment went untested"
+    assert spanning, "no PAIR group with 2 sources drawn: the source-range check went untested"
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+def test_sliding_window_reads_any_bit_range(width):
+    """The trace walk's spike-flag window: bits base + (index - 1) * width .. of a vector, zeros past its end."""
+    from spikestream.rtl.learning_walk import _sliding_window
+
+    rng = np.random.default_rng(width)
+    length = 21
+    m = Module()
+    vector = Signal(length)
+    base = Signal(range(length + 1))
+    index = Signal(range(length + 2))
+    window = _sliding_window(m, vector, base, index, width, "window")
+    checked = []
+
+    async def bench(ctx):
+        for _ in range(12):
+            bits = int(rng.integers(0, 1 << length))
+            start = int(rng.integers(0, length + 1))
+            ctx.set(vector, bits)
+            ctx.set(base, start)
+            for k in range(-(-(length - start) // width) + 2):
+                ctx.set(index, k)
+                if k > 0:  # the window of word k - 1: this cycle's word and the last one's
+                    low = start + (k - 1) * width
+                    expected = (bits >> low) & ((1 << width) - 1) if low < length else 0
+                    assert ctx.get(window) == expected, (bits, start, k)
+                    checked.append(low)
+                await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert max(checked) + width > length, "the window never reached past the vector's end"
 
 
 class _MemoryModel:
