@@ -81,7 +81,10 @@ def _trained_network(splits, hidden: int, float_epochs: int, quant_epochs: int, 
     core = CoreConfig()
     pruning = (PruningConfig() if prune_target is None
                else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target))
-    key = f"digits-v{CORPUS_VERSION}-rate-h{hidden}-e{float_epochs}+{quant_epochs}-p{prune_target or 1}-s{seed}"
+    # The front end is part of the key: a network trained on other rasters is not reused.
+    frontend = splits["train"].frontend.fingerprint()[:12]
+    key = (f"digits-v{CORPUS_VERSION}-rate-{frontend}-h{hidden}-e{float_epochs}+{quant_epochs}"
+           f"-p{prune_target or 1}-s{seed}")
     path = cache_root() / "bench-learning" / f"{key}.spkn"
     if path.exists():
         network, stored_core = load_network(path)
