@@ -64,6 +64,8 @@ class _Rule(NamedTuple):
     source_count: int
     target_first: int
     target_count: int
+    pre_trace_base: int = 0
+    post_trace_base: int = 0
 
 
 class _Group(NamedTuple):
@@ -82,7 +84,8 @@ class _Rules(NamedTuple):
 def _decode_rule(words: Sequence[int]) -> _Rule:
     """Decode the RULE_WORDS of one group (:func:`spikestream.model.protocol.pack_rules`)."""
     f = unpack_rule_fields(words)
-    ranges = (f["source_first"], f["source_count"], f["target_first"], f["target_count"])
+    ranges = (f["source_first"], f["source_count"], f["target_first"], f["target_count"], f["pre_trace_base"],
+              f["post_trace_base"])
     if not f["plastic"]:
         return _Rule(None, None, *ranges)
     rule = LearningRule(kind=LearningKind.TTFS if f["ttfs"] else LearningKind.PAIR, a_plus=f["a_plus"],
@@ -156,9 +159,10 @@ class GoldenTransport:
         elif name == "learning_enable" and self._learns:
             self._registers[name] = value & _WORD_MASK
         elif name == "lfsr":
-            self._registers[name] = value & ((1 << golden.LFSR_BITS) - 1)
+            state = value & ((1 << golden.LFSR_BITS) - 1)
+            self._registers[name] = state
             if self._compiled is not None:  # the LFSR state the next learning step draws from
-                self._compiled = (self._compiled[0], self._compiled[1]._replace(lfsr=value & ((1 << golden.LFSR_BITS) - 1)))
+                self._compiled = (self._compiled[0], self._compiled[1]._replace(lfsr=state))
 
     def send(self, words: Sequence[int]) -> None:
         words = [int(w) & _WORD_MASK for w in words]
@@ -244,7 +248,7 @@ class GoldenTransport:
         self._start_sample()
         self._state = None
 
-    def _trace_problem(self, rule: _Rule, fields: dict) -> str:
+    def _trace_problem(self, rule: _Rule) -> str:
         """Why a PAIR rule's trace bases do not fit the trace memories ('' when they do)."""
         if rule.learning is None or rule.learning.kind is not LearningKind.PAIR:
             return ""
@@ -252,8 +256,8 @@ class GoldenTransport:
         if rule.source_first < n_inputs < rule.source_first + rule.source_count:
             return (f"sources {rule.source_first} .. {rule.source_first + rule.source_count - 1} span the "
                     f"{n_inputs} input channels and the neurons: expected one or the other")
-        for side, count in (("pre", rule.source_count), ("post", rule.target_count)):
-            base = fields[f"{side}_trace_base"]
+        for side, base, count in (("pre", rule.pre_trace_base, rule.source_count),
+                                  ("post", rule.post_trace_base, rule.target_count)):
             if base + count > self.core.trace_entries or base % self.core.trace_lanes:
                 return (f"{side}-trace entries {base} .. {base + count - 1}: expected within "
                         f"{self.core.trace_entries} entries, starting at a multiple of {self.core.trace_lanes}")
@@ -273,7 +277,7 @@ class GoldenTransport:
             if group >= self.core.max_groups:
                 self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group} >= {self.core.max_groups}")
                 continue
-            problem = self._trace_problem(rule, unpack_rule_fields(payload[k * RULE_WORDS:(k + 1) * RULE_WORDS]))
+            problem = self._trace_problem(rule)
             if problem:
                 self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group}: {problem}")
                 continue

@@ -13,13 +13,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-__all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS"]
+__all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS", "RULE_RANGE_BITS"]
 
 #: Decay constants are 12-bit fractions of 4096, as in Loihi (lava ``decay_shift``).
 DECAY_BITS = 12
 DECAY_UNITY = 1 << DECAY_BITS
 #: Synapse groups a learning core can name: the ``learning_enable`` register is one 32-bit word.
 LEARNING_GROUPS = 32
+#: Width of the source and target range fields of a group's RULES words (protocol.RULE_FIELDS).
+RULE_RANGE_BITS = 16
 
 
 class ConfigError(ValueError):
@@ -137,10 +139,11 @@ class CoreConfig:
                 raise ConfigError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.pruning and not self.learning:
             raise ConfigError("pruning = True needs learning = True: synapses are pruned by learning")
-        if self.learning and self.max_inputs + self.max_neurons > 0xFFFF:
+        range_max = (1 << RULE_RANGE_BITS) - 1
+        if self.learning and self.max_inputs + self.max_neurons > range_max:
             raise ConfigError(f"max_inputs + max_neurons = {self.max_inputs + self.max_neurons}: a learning core "
-                              "names its groups' source and target ranges in 16-bit fields (RULES packet), so it "
-                              "must be <= 65535 (or learning = False)")
+                              f"names its groups' source and target ranges in {RULE_RANGE_BITS}-bit fields (RULES "
+                              f"packet), so it must be <= {range_max} (or learning = False)")
         if self.learning and self.max_groups > LEARNING_GROUPS:
             raise ConfigError(f"max_groups = {self.max_groups}: a learning core enables its groups through the "
                               f"{LEARNING_GROUPS}-bit learning_enable register, so max_groups must be <= "

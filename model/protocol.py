@@ -98,7 +98,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .config import DECAY_UNITY, CoreConfig
+from .config import DECAY_UNITY, RULE_RANGE_BITS, CoreConfig
 from .network import DecisionMode, LearningKind, Network, ResetMode
 
 __all__ = [
@@ -134,7 +134,8 @@ RULE_FIELDS = {
     "w_min": (1, 0, 16), "w_max": (1, 16, 16),
     "pre_increment": (2, 0, 16), "post_increment": (2, 16, 16),
     "prune_threshold": (3, 0, 16), "patience": (3, 16, 16),
-    "source_first": (4, 0, 16), "source_count": (4, 16, 16), "target_first": (5, 0, 16), "target_count": (5, 16, 16),
+    "source_first": (4, 0, RULE_RANGE_BITS), "source_count": (4, 16, RULE_RANGE_BITS),
+    "target_first": (5, 0, RULE_RANGE_BITS), "target_count": (5, 16, RULE_RANGE_BITS),
     "pre_trace_base": (6, 0, 16), "post_trace_base": (6, 16, 16),
     "trace_decay_shift": (7, 0, 32),  # the whole word: the core refuses any value above trace_bits
 }
@@ -356,7 +357,7 @@ def pack_rules(network: Network, core: CoreConfig) -> np.ndarray:
     traces = trace_layout(network, core)
     words = np.zeros((len(network.groups), RULE_WORDS), np.int64)
     for index, group in enumerate(network.groups):
-        # A learning CoreConfig keeps max_inputs + max_neurons <= 0xFFFF: the 16-bit ranges never wrap.
+        # A learning CoreConfig keeps max_inputs + max_neurons within RULE_RANGE_BITS: the ranges never wrap.
         fields = {"source_first": network.source_offset(group.source),
                   "source_count": network.source_size(group.source),
                   "target_first": network.neuron_offset(group.target),

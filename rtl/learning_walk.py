@@ -53,12 +53,16 @@ from .compactor import RowCompactor
 from .learning import LEARNING_LATENCY, LearningEngine, learning_rule_layout
 
 __all__ = ["add_learning_storage", "add_learning_states", "add_learned_states", "add_rules_payload",
-           "go_to_sample_end", "record_first_spike",
-           "rule_entry_layout"]
+           "go_to_sample_end", "record_first_spike", "rule_entry_layout", "trace_select_bits"]
 
 
 def _bits(count: int) -> int:
     return max(1, (count - 1).bit_length())
+
+
+def trace_select_bits(core) -> int:
+    """Bits that pick an entry within a trace word (``trace_lanes`` entries, a power of two)."""
+    return (core.trace_lanes - 1).bit_length()
 
 
 def rule_entry_layout(core) -> data.StructLayout:
@@ -119,7 +123,7 @@ def add_learning_storage(m, e: SimpleNamespace) -> None:
     e.target_first_r = [memory.read_port() for memory in target_mems]
     for port in (e.rules_r, e.pre_r, *e.post_r, e.first_r, *e.target_first_r, e.elig_r):
         m.d.comb += port.en.eq(0)
-    e.trace_select_bits = (core.trace_lanes - 1).bit_length()  # entry within a trace word
+    e.trace_select_bits = trace_select_bits(core)
     e.input_fired = Signal(core.max_inputs)  # input channels that spiked in this sample
     e.neuron_fired = Signal(core.max_neurons)  # neurons that spiked in this sample
     e.ttfs_mask = Signal(core.max_groups)
@@ -208,7 +212,7 @@ def parse_rule(m, e: SimpleNamespace, words) -> tuple:
         entry.pre_base.eq(pre_base), entry.post_base.eq(post_base),
     ]
     pair = flag["plastic"] & ~flag["ttfs"]
-    select_bits = (core.trace_lanes - 1).bit_length()  # a group's traces start a trace word
+    select_bits = trace_select_bits(core)  # a group's traces start a trace word
     ok = Signal()
     m.d.comb += ok.eq(
         (w_min >= core.weight_min) & (w_max <= core.weight_max) & (w_min <= w_max)
@@ -304,7 +308,7 @@ def add_learning_states(m, e: SimpleNamespace) -> None:
 
     with m.State("LEARN_SELECT"):
         m.d.sync += step_cycles.eq(step_cycles + 1)
-        _write_spill(m, e)
+        _write_compacted(m, e)
         group = _lowest_bit(m, e.pending_groups, "learn_group")
         with m.If(e.pending_groups == 0):
             m.d.sync += e.report_index.eq(0)
@@ -429,22 +433,20 @@ def _start_sweep(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
     m.d.sync += [stage.valid.eq(0) for stage in s.stages]
 
 
-def _write_row(m, e: SimpleNamespace, address, row, lanes: int) -> None:
-    """Write a compacted row: the synapses and their eligibilities."""
-    m.d.comb += [e.synapse_w.addr.eq(address), e.synapse_w.en.eq((1 << lanes) - 1),
-                 e.elig_w.addr.eq(address), e.elig_w.en.eq((1 << lanes) - 1)]
-    for lane in range(lanes):
-        m.d.comb += [e.synapse_w.data[lane].eq(row[lane].synapse), e.elig_w.data[lane].eq(row[lane].eligibility)]
+def _write_compacted(m, e: SimpleNamespace) -> None:
+    """Write the row the compactor offers this cycle, if any (synapses and eligibilities).
 
-
-def _write_spill(m, e: SimpleNamespace) -> None:
-    """In the cycle after a walk: write the compactor's spill buffer if it holds a row.
-
-    Every walk ends in ``LEARN_SELECT`` or ``LEARN_END``, which call this; nothing else
-    writes the synaptic memory there, and nothing reads it before.
+    ``SWEEP`` calls this every cycle; so do ``LEARN_SELECT`` and ``LEARN_END``, where every
+    walk ends, to write a spill left in the compactor's buffer: nothing else writes the
+    synaptic memory there, and nothing reads it before.
     """
-    with m.If(e.compactor.write_en):
-        _write_row(m, e, e.compactor.write_address, e.compactor.write_row, e.core.lanes)
+    compactor, all_lanes = e.compactor, (1 << e.core.lanes) - 1
+    with m.If(compactor.write_en):
+        m.d.comb += [e.synapse_w.addr.eq(compactor.write_address), e.synapse_w.en.eq(all_lanes),
+                     e.elig_w.addr.eq(compactor.write_address), e.elig_w.en.eq(all_lanes)]
+        for lane in range(e.core.lanes):
+            m.d.comb += [e.synapse_w.data[lane].eq(compactor.write_row[lane].synapse),
+                         e.elig_w.data[lane].eq(compactor.write_row[lane].eligibility)]
 
 
 def _popcount(bits, width: int):
@@ -571,8 +573,7 @@ def _add_sweep_state(m, e: SimpleNamespace, s: SimpleNamespace) -> None:
         compactor = e.compactor
         m.d.comb += [compactor.in_valid.eq(out.valid), compactor.in_end.eq(out.end), compactor.in_keep.eq(survive),
                      compactor.in_lanes.eq(new_row), compactor.in_first_row.eq(out.first_row)]
-        with m.If(compactor.write_en):
-            _write_row(m, e, compactor.write_address, compactor.write_row, lanes)
+        _write_compacted(m, e)
         pruned_total = Signal.like(s.pruned)  # this source's synapses pruned so far, this row included
         m.d.comb += pruned_total.eq(s.pruned + _popcount(pruned_now, lanes))
         with m.If(out.valid):
@@ -642,7 +643,7 @@ def add_learned_states(m, e: SimpleNamespace) -> None:
 
     with m.State("LEARN_END"):
         m.d.sync += [step_cycles.eq(step_cycles + 1), report_index.eq(0)]
-        _write_spill(m, e)
+        _write_compacted(m, e)
         group = _lowest_bit(m, e.pending_end, "end_group")
         with m.If(e.pending_end == 0):
             m.next = "LEARNED"
