@@ -39,7 +39,7 @@ from . import cycles, golden
 from .config import CoreConfig
 from .encoding import check_spike_batch
 from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, Population, PruningRule,
-                      SynapseGroup)
+                      SynapseGroup, remove_dead_neurons, unused_inputs)
 
 __all__ = [
     "LEARNING_CORE",
@@ -502,15 +502,21 @@ def reward_adaptation(network: Network, core: CoreConfig, adapt_inputs: np.ndarr
 # ---- c. inference after pruning ----------------------------------------------------------
 
 def inference_cost(network: Network, core: CoreConfig, inputs: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy, stored synapses, synaptic operations and exact cycles per sample of ``network``."""
+    """Accuracy, neurons, stored synapses, synaptic operations and exact cycles per sample of ``network``."""
+    return _inference(network, core, inputs, labels)[0]
+
+
+def _inference(network: Network, core: CoreConfig, inputs: np.ndarray, labels: np.ndarray) -> tuple[dict, np.ndarray]:
+    """:func:`inference_cost` and the decisions it scored."""
     inputs, labels = _check_batch(inputs, labels, "inference set")
     result = golden.run(network, core, inputs)
     sample_cycles = cycles.sample_cycles(network, core, inputs, result)
     return {"accuracy": float(np.mean(result.decision == labels)),
+            "neurons": int(network.n_neurons),
             "stored_synapses": int(network.synapses().count),
             "synaptic_ops": float(result.counters[:, :, golden.Counter.SYNAPTIC_OPS].sum(axis=1).mean()),
             "cycles": float(sample_cycles.mean()),
-            "samples_per_second": float(core.clock_hz / sample_cycles.mean())}
+            "samples_per_second": float(core.clock_hz / sample_cycles.mean())}, result.decision
 
 
 def magnitude_prune(network: Network, keep_fraction: float) -> Network:
@@ -544,9 +550,16 @@ def pruned_inference(dense: Network, core: CoreConfig, inputs: np.ndarray, label
     Candidates are ``dense`` pruned by magnitude to each of ``keep_fractions``
     (:func:`magnitude_prune`) plus any given ``candidates`` (e.g. networks pruned during
     training, or after on-chip pruning). Each is scored on ``inputs`` with the golden
-    model and the exact cycle model. The best candidate is the one with the largest
-    connectivity cut whose accuracy is at most ``max_loss_points`` below the dense one;
-    the goals are a cut >= 90 % and a speed-up >= 5x.
+    model and the exact cycle model twice: as pruned, and as a host would deploy it,
+    with its dead neurons removed (:func:`~spikestream.model.network.remove_dead_neurons`:
+    neurons left with no fan-in or no fan-out cost update cycles every step and delivery
+    cycles per spike) and the events of input channels left without synapses not sent
+    (:func:`~spikestream.model.network.unused_inputs`: each costs an input word and a
+    delivery cycle). Neither changes a decision, which is checked here sample by sample.
+    The best candidate is the one
+    with the largest connectivity cut (stored synapses, as pruned) whose accuracy is at
+    most ``max_loss_points`` below the dense one; the goals are a cut >= 90 % and a
+    speed-up >= 5x (dead neurons removed, the network the host would load).
     """
     baseline = inference_cost(dense, core, inputs, labels)
     rows = {}
@@ -555,16 +568,29 @@ def pruned_inference(dense: Network, core: CoreConfig, inputs: np.ndarray, label
     rows.update(candidates or {})
     table = {}
     for name, network in rows.items():
-        entry = inference_cost(network, core, inputs, labels)
+        entry, decisions = _inference(network, core, inputs, labels)
+        deployed = remove_dead_neurons(network)[0]
+        sent = inputs & ~unused_inputs(deployed)
+        compact, compact_decisions = _inference(deployed, core, sent, labels)
+        mismatches = int(np.sum(decisions != compact_decisions))
+        if mismatches:
+            raise AssertionError(f"{name}: removing dead neurons changed {mismatches} decisions")
         entry["connectivity_cut"] = 1.0 - entry["stored_synapses"] / baseline["stored_synapses"]
         entry["accuracy_loss_points"] = 100.0 * (baseline["accuracy"] - entry["accuracy"])
-        entry["speedup"] = baseline["cycles"] / entry["cycles"]
+        entry["speedup_as_pruned"] = baseline["cycles"] / entry["cycles"]
+        entry["deployed"] = {"neurons": compact["neurons"], "stored_synapses": compact["stored_synapses"],
+                             "input_channels_sent": int(np.sum(~unused_inputs(deployed))),
+                             "input_spikes_sent": float(sent.sum(axis=(1, 2)).mean()),
+                             "cycles": compact["cycles"], "samples_per_second": compact["samples_per_second"]}
+        entry["speedup"] = baseline["cycles"] / compact["cycles"]
         table[name] = entry
     within = {name: e for name, e in table.items() if e["accuracy_loss_points"] <= max_loss_points}
     best = max(within, key=lambda name: within[name]["connectivity_cut"]) if within else None
     summary = {"best": best, "max_loss_points": max_loss_points}
     if best is not None:
         summary.update({"connectivity_cut": table[best]["connectivity_cut"], "speedup": table[best]["speedup"],
+                        "deployed": table[best]["deployed"],
+                        "speedup_as_pruned": table[best]["speedup_as_pruned"],
                         "accuracy_loss_points": table[best]["accuracy_loss_points"],
                         "goal_cut_90": bool(table[best]["connectivity_cut"] >= 0.9),
                         "goal_speedup_5x": bool(table[best]["speedup"] >= 5.0)})

@@ -37,6 +37,8 @@ __all__ = [
     "Network",
     "NetworkError",
     "NetworkDoesNotFit",
+    "remove_dead_neurons",
+    "unused_inputs",
 ]
 
 #: The name of the input channels when used as a synapse group source.
@@ -533,6 +535,101 @@ class SynapseTable:
     @property
     def count(self) -> int:
         return int(self.source.size)
+
+
+def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
+    """Remove the neurons that cannot change the outputs; return the network and the kept neuron ids.
+
+    After pruning, many hidden neurons are dead: every synapse into them is gone (they
+    can never spike) or every synapse out of them is (their spikes reach nothing). The
+    core still updates every neuron every step (``ceil(n / neuron_lanes)`` cycles), and
+    delivers the spikes of neurons with no fan-out (one cycle each), so removing them
+    is what makes pruning pay in the update phase too.
+
+    A neuron *can spike* if its bias is positive or a stored synapse reaches it from an
+    input or from a neuron that can spike (with no input and ``bias <= 0`` the voltage
+    never rises above 0, and thresholds are ``>= 0``). A neuron *reaches the outputs*
+    if it is an output neuron or has a stored synapse to a neuron that reaches them.
+    The kept neurons are the output population (whole: the decision indexes it) and
+    every neuron that can spike and reaches the outputs; a population left empty is
+    dropped, and so is every group left without stored synapses. Kept neurons keep
+    their order, parameters and synapses.
+
+    Exact for inference: every kept neuron receives exactly the synaptic input it had
+    (a removed neuron that fed a kept one could never spike), so the kept neurons'
+    spikes and states, and the decision, are those of ``network``; only the counters
+    and the cycles shrink. Networks with learning rules are refused: removing plastic
+    synapses would change the shared LFSR draws of learning (learn on the whole network,
+    then remove the rules with :meth:`SynapseGroup` ``learning=None`` to deploy).
+
+    Returns
+    -------
+    (Network, kept) where ``kept`` (int64, ascending) are the old ids of the new neurons.
+    """
+    plastic = [group.name for group in network.groups if group.plastic]
+    if plastic:
+        raise NetworkError(f"remove_dead_neurons is for inference networks, but groups {plastic} have learning "
+                           f"rules (removing plastic synapses would change the LFSR draws of learning); "
+                           f"build the groups with learning=None and pruning=None first")
+    table = network.synapses()
+    n_inputs, n_neurons = network.n_inputs, network.n_neurons
+    from_neuron = table.source >= n_inputs
+    pre = table.source - n_inputs  # neuron id of the source (negative for input channels)
+    can_spike = network.neuron_parameter("bias") > 0
+    can_spike[table.target[~from_neuron]] = True
+    while True:  # forward closure: spikes need a spiking source
+        reached = can_spike.copy()
+        reached[table.target[from_neuron & can_spike[np.maximum(pre, 0)]]] = True
+        if np.array_equal(reached, can_spike):
+            break
+        can_spike = reached
+    output = np.zeros(n_neurons, bool)
+    output_offset = network.neuron_offset(network.output)
+    output[output_offset:output_offset + network.population(network.output).size] = True
+    reaches = output.copy()
+    while True:  # backward closure over synapses whose source can spike
+        grown = reaches.copy()
+        useful = from_neuron & reaches[table.target]
+        grown[pre[useful]] = True
+        grown &= can_spike | output
+        grown |= output
+        if np.array_equal(grown, reaches):
+            break
+        reaches = grown
+    keep = output | (can_spike & reaches)
+    populations, kept_in = [], {}
+    for population in network.populations:
+        offset = network.neuron_offset(population.name)
+        local = np.flatnonzero(keep[offset:offset + population.size])
+        if local.size == 0:
+            continue
+        kept_in[population.name] = local
+        fields = {parameter: getattr(population, parameter)[local] for parameter in Population.PARAMETERS}
+        populations.append(Population(population.name, int(local.size), reset=population.reset,
+                                      single_spike=population.single_spike, **fields))
+    groups = []
+    for group in network.groups:
+        if group.target not in kept_in or (group.source != INPUT and group.source not in kept_in):
+            continue
+        rows = np.arange(network.n_inputs) if group.source == INPUT else kept_in[group.source]
+        columns = kept_in[group.target]
+        mask = group.stored_mask[np.ix_(rows, columns)]
+        if mask.any():
+            groups.append(SynapseGroup(group.source, group.target, group.weights[np.ix_(rows, columns)], mask,
+                                       group.exponent))
+    compact = Network(network.n_inputs, populations, groups, network.timesteps, network.output, network.decision)
+    return compact, np.flatnonzero(keep).astype(np.int64)
+
+
+def unused_inputs(network: Network) -> np.ndarray:
+    """Input channels without a stored synapse (``bool [n_inputs]``).
+
+    In inference their events change nothing, yet each costs an input word and a
+    delivery cycle; a host may leave them out of the stream (``raster[..., ~unused]``
+    keeps the rest). In a learning sample they still drive the pre-synaptic traces.
+    """
+    table = network.synapses()
+    return np.bincount(table.source, minlength=network.n_sources)[:network.n_inputs] == 0
 
 
 def _fields_equal(a, b) -> bool:

@@ -1,4 +1,4 @@
-"""The ``spikestream info`` command, with and without a network file."""
+"""The ``spikestream info`` command, with and without a network file, and its dead-neuron removal."""
 
 import json
 import subprocess
@@ -7,7 +7,8 @@ import sys
 import numpy as np
 
 from spikestream import cli
-from spikestream.model import CoreConfig, save_network
+from spikestream.model import (INPUT, CoreConfig, Network, Population, SynapseGroup, golden, load_network,
+                               remove_dead_neurons, save_network)
 from spikestream.model.generate import RandomNetworkOptions, random_network
 
 
@@ -40,6 +41,42 @@ def test_info_summarises_a_network_file(capsys, tmp_path):
     assert summary["stored_synapses"] == network.synapses().count == sum(summary["groups"].values())
     assert summary["output"] == network.output
     assert summary["decision"] == network.decision.mode.value
+
+
+def test_info_writes_the_network_without_dead_neurons(capsys, tmp_path):
+    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    rng = np.random.default_rng(11)
+    # hidden[3] has no fan-in and hidden[2] no fan-out: both are dead.
+    network = Network(2, [Population("hidden", 4, threshold=30), Population("out", 2, threshold=30)],
+                      [SynapseGroup(INPUT, "hidden", [[40, 0, 40, 0], [0, 40, 0, 0]]),
+                       SynapseGroup("hidden", "out", [[40, 0], [0, 40], [0, 0], [40, 40]])], 12, "out")
+    path, out = tmp_path / "net.spkn", tmp_path / "deployed.spkn"
+    save_network(path, network, core)
+    (tmp_path / "net.spkn.json").write_text('{"classes": ["a"]}')
+    code, printed, _ = run_info(capsys, str(path), "--remove-dead-neurons", str(out))
+    assert code == 0
+    summary = json.loads(printed)
+    expected, _ = remove_dead_neurons(network)
+    assert summary["dead_neurons"] == network.n_neurons - expected.n_neurons == 2
+    assert summary["written"] == {"path": str(out), "neurons": expected.n_neurons,
+                                  "stored_synapses": expected.synapses().count}
+    loaded, loaded_core = load_network(out)
+    assert loaded == expected and loaded_core == core
+    assert (tmp_path / "deployed.spkn.json").read_text() == '{"classes": ["a"]}'
+    inputs = rng.random((4, network.timesteps, network.n_inputs)) < 0.3
+    assert np.array_equal(golden.run(loaded, core, inputs).decision, golden.run(network, core, inputs).decision)
+
+
+def test_info_will_not_remove_neurons_of_a_learning_network(capsys, tmp_path):
+    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    network = random_network(np.random.default_rng(5), core, RandomNetworkOptions(learning=True))
+    assert any(g.plastic for g in network.groups)
+    path = tmp_path / "net.spkn"
+    save_network(path, network, core)
+    code, out, err = run_info(capsys, str(path), "--remove-dead-neurons", str(tmp_path / "out.spkn"))
+    assert code == 2 and out == ""
+    assert err.startswith("spikestream info: remove_dead_neurons is for inference networks")
+    assert not (tmp_path / "out.spkn").exists()
 
 
 def test_info_refuses_a_damaged_file_with_one_line(capsys, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from spikestream.cli import main as cli_main
-from spikestream.model import golden
+from spikestream.model import golden, remove_dead_neurons
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import load_network
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
@@ -153,6 +153,7 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch):
     assert summary["network"] == str(out)
     network, _ = load_network(out)
     assert network.n_inputs == 8 and network.population("output").size == 3
+    assert summary["dead_neurons"] == network.n_neurons - remove_dead_neurons(network)[0].n_neurons
     assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0

@@ -161,6 +161,8 @@ def _train(args) -> int:
                "connectivity": model.connectivity()}
     report = evaluate(network, core, splits.test.inputs, splits.test.labels, classes=splits.classes)
     summary["test_accuracy_hardware"] = report["accuracy"]
+    from ..network import remove_dead_neurons
+    summary["dead_neurons"] = network.n_neurons - remove_dead_neurons(network)[0].n_neurons
     export_network(args.out, network, core, splits.frontend, splits.classes, training=summary)
     summary["network"] = str(args.out)
     if args.json:
@@ -169,6 +171,10 @@ def _train(args) -> int:
         print(f"wrote {args.out} (+ {args.out}.json)")
         print(f"validation accuracy float {100 * result.float_accuracy:.2f} %, quantized {100 * result.quant_accuracy:.2f} %;"
               f" test (hardware-exact) {100 * report['accuracy']:.2f} %; trained in {result.seconds:.0f} s")
+        if summary["dead_neurons"]:
+            print(f"{summary['dead_neurons']} neurons lost all their fan-in or fan-out to pruning: "
+                  f"`spikestream info {args.out} --remove-dead-neurons DEPLOYED.spkn` writes the network without "
+                  f"them (same decisions, fewer cycles)")
     return 0
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 log = logging.getLogger("spikestream.demo")
 
-__all__ = ["run_demo", "DEMO_SETTINGS"]
+__all__ = ["run_demo", "DEMO_SETTINGS", "demo_frontend", "train_demo_network"]
 
 #: The demo's front end, network and schedule (measured: see docs/training.md). Level
 #: plus change coding (``rate_delta``, 96 input channels), a max-potential readout,
@@ -32,6 +32,42 @@ DEMO_SETTINGS = {
     "quick": dict(encoder="rate_delta", hidden=(48,), float_epochs=6, quant_epochs=2, input_dropout=0.15,
                   augment_copies=0, cosine=True),
 }
+
+
+def demo_frontend(settings: dict):
+    """The front end of a :data:`DEMO_SETTINGS` entry."""
+    from ..audio.config import EncoderKind, FrontendConfig
+
+    return FrontendConfig(encoder=EncoderKind(settings["encoder"]))
+
+
+def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int = 1, pruning=None, on_epoch=None,
+                       progress: bool = True):
+    """Build and train the network of a :data:`DEMO_SETTINGS` entry on ``splits``.
+
+    ``pruning`` (a :class:`~spikestream.model.train.prune.PruningConfig`) prunes during
+    training (``bench/bench_learning.py`` demo c); ``on_epoch(model, epoch, record)`` is
+    called after every epoch. Returns ``(model, architecture,
+    training, result)``: the trained model, its :class:`ArchitectureConfig`, the
+    :class:`TrainConfig` used and the :class:`TrainResult`.
+    """
+    import torch
+
+    from ..network import DecisionMode
+    from .layers import ArchitectureConfig, build_model
+    from .prune import PruningConfig
+    from .trainer import TrainConfig, train
+
+    architecture = ArchitectureConfig(hidden=settings["hidden"], decision=DecisionMode.MAX_POTENTIAL)
+    training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
+                           threads=threads, input_dropout=settings["input_dropout"], cosine=settings["cosine"],
+                           pruning=pruning or PruningConfig())
+    timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]
+    model = build_model(architecture, n_inputs, len(splits.classes), timesteps, core,
+                        torch.Generator().manual_seed(seed))
+    hook = None if on_epoch is None else (lambda epoch, record: on_epoch(model, epoch, record))
+    result = train(model, splits.train, splits.validation, training, on_epoch=hook, progress=progress)
+    return model, architecture, training, result
 
 
 def _row(name: str, *values) -> str:
@@ -45,12 +81,11 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
 
     from ..audio.corpus import cache_root
     from ..config import CoreConfig
-    from ..network import DecisionMode
     from .data import load_splits
     from .evaluate import RtlUnavailable, _run_rtl, evaluate, run_golden
     from .export import export_network
-    from .layers import ArchitectureConfig, build_model
-    from .trainer import TrainConfig, configure_torch, predict, train
+    from .layers import build_model
+    from .trainer import configure_torch, predict
 
     began = time.monotonic()
     threads = configure_torch(threads)
@@ -58,9 +93,7 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
     folder.mkdir(parents=True, exist_ok=True)
     settings = DEMO_SETTINGS["quick" if quick else "full"]
     print(f"[1/5] corpus '{subset}' (built on first use) and front end ...", flush=True)
-    from ..audio.config import EncoderKind, FrontendConfig
-
-    frontend = FrontendConfig(encoder=EncoderKind(settings["encoder"]))
+    frontend = demo_frontend(settings)
     splits = load_splits(subset, frontend, None, seed, settings["augment_copies"])
     core = CoreConfig()
     n_classes = len(splits.classes)
@@ -69,21 +102,18 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
           f"utterances (+ {0 if splits.holdout is None else len(splits.holdout)} of an unseen engine), "
           f"{n_classes} classes, {timesteps} steps x {n_inputs} channels ({frontend.encoder.value} coding; "
           f"training set includes {settings['augment_copies']} augmented copies)", flush=True)
-    architecture = ArchitectureConfig(hidden=settings["hidden"], decision=DecisionMode.MAX_POTENTIAL)
-    training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
-                           threads=threads, input_dropout=settings["input_dropout"], cosine=settings["cosine"])
-    print(f"[2/5] training {architecture.architecture.value} {n_inputs}-{'-'.join(map(str, architecture.hidden))}-"
-          f"{n_classes} ({training.float_epochs} float + {training.quant_epochs} quantization-aware epochs, "
+    print(f"[2/5] training {n_inputs}-{'-'.join(map(str, settings['hidden']))}-{n_classes} "
+          f"({settings['float_epochs']} float + {settings['quant_epochs']} quantization-aware epochs, "
           f"{threads} threads) ...", flush=True)
-    model = build_model(architecture, n_inputs, n_classes, timesteps, core, torch.Generator().manual_seed(seed))
     # The float model is kept at the end of its phase, to report its accuracy next to the others.
     float_copy = {}
 
-    def keep_float(epoch: int, record: dict) -> None:
-        if epoch == training.float_epochs - 1:
+    def keep_float(model, epoch: int, record: dict) -> None:
+        if epoch == settings["float_epochs"] - 1:
             float_copy.update({k: v.detach().clone() for k, v in model.state_dict().items()})
 
-    result = train(model, splits.train, splits.validation, training, on_epoch=keep_float)
+    model, architecture, training, result = train_demo_network(splits, settings, core, seed, threads,
+                                                                on_epoch=keep_float)
     model = model.cpu()
     network = model.to_network()
     path = folder / f"{subset}.spkn"
