@@ -16,10 +16,13 @@ golden model (the specification, bit-exact with the core) and the exact cycle mo
     with reward-modulated STDP to an engine it never heard (the corpus's ``holdout``
     split: festival voices); half of those speakers adapt, the other half measure.
 ``c`` pruned inference
-    The same trained network against magnitude-pruned versions and networks pruned
-    during training: connectivity cut within 1 accuracy point (goal >= 90 %) and the
-    inference speed-up from exact cycles (goal >= 5x), on the default core and on one
-    with 16 neuron lanes (``wide_update_core``).
+    A network trained with ``spikestream demo``'s settings (``pruned_hidden`` hidden
+    neurons) against magnitude-pruned versions and networks pruned during training,
+    each scored as pruned and as deployed (dead neurons removed, unused input channels
+    not sent): connectivity cut within 1 accuracy point (goal >= 90 %) and the inference
+    speed-up from exact cycles (goal >= 5x), on ``test`` and ``holdout``, on the default
+    core and on one with 16 neuron lanes (``wide_update_core``); ``--rtl-samples N``
+    runs the best deployed network on the RTL too.
 
 Trained networks are cached under ``<cache>/bench-learning`` (``.spkn`` files), keyed by
 their settings, so a second run skips training.
@@ -55,9 +58,9 @@ from spikestream.model.audio.datasets import load_dataset  # noqa: E402
 #: training rasters its readout is fitted on; ``hidden``: trained network's hidden layer.
 SETTINGS = {
     "small": dict(stdp_samples=150, stdp_hidden=64, readout_samples=400, hidden=64, float_epochs=20,
-                  quant_epochs=4, rounds=3, pruned_demo="quick", prune_targets=(0.1,)),
+                  quant_epochs=4, rounds=3, pruned_demo="quick", pruned_hidden=48, prune_targets=(0.1,)),
     "full": dict(stdp_samples=900, stdp_hidden=256, readout_samples=900, hidden=256, float_epochs=30,
-                 quant_epochs=6, rounds=4, pruned_demo="full", prune_targets=(0.1, 0.09, 0.08, 0.06)),
+                 quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256, prune_targets=(0.2, 0.1, 0.096, 0.08)),
 }
 
 
@@ -152,40 +155,58 @@ def demo_reward(settings: dict, seed: int, splits: dict) -> dict:
     return result
 
 
-def _demo_network(splits, demo: str, prune_target: float | None, seed: int):
-    """Train (or load from the cache) the network of ``spikestream demo`` (``DEMO_SETTINGS[demo]``)."""
+def _pruned_demo_settings(settings: dict) -> dict:
+    """The training settings of demo c: ``spikestream demo``'s, with the hidden layer of ``settings``."""
+    from spikestream.model.train.demo import DEMO_SETTINGS
+
+    return dict(DEMO_SETTINGS[settings["pruned_demo"]], hidden=(settings["pruned_hidden"],))
+
+
+def _demo_network(splits, demo: dict, prune_target: float | None, seed: int):
+    """Train (or load from the cache) a network with ``spikestream demo``'s settings ``demo``."""
     from spikestream.model.audio.corpus import CORPUS_VERSION, cache_root
     from spikestream.model.config import CoreConfig
     from spikestream.model.fileformat import load_network, save_network
-    from spikestream.model.train.demo import DEMO_SETTINGS, train_demo_network
+    from spikestream.model.train.demo import train_demo_network
     from spikestream.model.train.prune import PruningConfig, PruningMethod
 
     core = CoreConfig()
     frontend = splits.frontend.fingerprint()[:12]
-    key = f"digits-v{CORPUS_VERSION}-demo-{demo}-{frontend}-p{prune_target or 1}-s{seed}"
+    schedule = "-".join(str(demo[k]) for k in ("float_epochs", "quant_epochs", "augment_copies", "input_dropout"))
+    key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}"
+           f"-p{prune_target or 1}-s{seed}")
     path = cache_root() / "bench-learning" / f"{key}.spkn"
     if path.exists():
         network, stored_core = load_network(path)
         if stored_core == core:
             return network, {"cached": str(path), "training_seconds": None}
     pruning = None if prune_target is None else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target)
-    model, _, _, result = train_demo_network(splits, DEMO_SETTINGS[demo], core, seed, threads=1, pruning=pruning,
-                                             progress=False)
+    model, _, _, result = train_demo_network(splits, demo, core, seed, threads=1, pruning=pruning, progress=False)
     network = model.cpu().to_network()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_network(path, network, core)
     return network, {"cached": None, "training_seconds": round(result.seconds, 1)}
 
 
-def demo_pruned(settings: dict, seed: int) -> dict:
-    """Demo c: the demo's trained network against magnitude-pruned and pruned-in-training versions, on two cores."""
-    from spikestream.model.config import CoreConfig
+def _pruned_demo_splits(settings: dict, seed: int):
     from spikestream.model.train.data import load_splits
-    from spikestream.model.train.demo import DEMO_SETTINGS, demo_frontend
+    from spikestream.model.train.demo import demo_frontend
 
-    demo = settings["pruned_demo"]
-    splits = load_splits("digits", demo_frontend(DEMO_SETTINGS[demo]), None, seed,
-                         DEMO_SETTINGS[demo]["augment_copies"])
+    demo = _pruned_demo_settings(settings)
+    return load_splits("digits", demo_frontend(demo), None, seed, demo["augment_copies"])
+
+
+def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
+    """Demo c: a network trained with the demo's settings against pruned versions of it, on two cores.
+
+    With ``rtl_samples``, the best candidate as deployed (dead neurons removed, unused
+    input channels not sent) also runs that many test samples on the RTL (Verilator):
+    its decisions and cycles must equal the golden and cycle models'.
+    """
+    from spikestream.model.config import CoreConfig
+
+    demo = _pruned_demo_settings(settings)
+    splits = _pruned_demo_splits(settings, seed)
     core = CoreConfig()
     dense, training = _demo_network(splits, demo, None, seed)
     candidates, trainings = {}, {"dense": training}
@@ -193,17 +214,53 @@ def demo_pruned(settings: dict, seed: int) -> dict:
         network, info = _demo_network(splits, demo, target, seed)
         candidates[f"pruned_in_training_{target:g}"] = network
         trainings[f"pruned_in_training_{target:g}"] = info
-    test = splits.test
-    result = learning_demos.pruned_inference(dense, core, test.inputs, test.labels, candidates)
-    # The same networks on a core that updates 16 neurons per cycle instead of 4: the update
-    # phase is the fixed cost of every step that pruning cannot remove (see bench/README.md).
-    wide = learning_demos.pruned_inference(dense, WIDE_UPDATE_CORE, test.inputs, test.labels, candidates)
-    result["wide_update_core"] = {"neuron_lanes": WIDE_UPDATE_CORE.neuron_lanes, "dense": wide["dense"],
-                                  "candidates": wide["candidates"], "summary": wide["summary"]}
+    result = {}
+    for name, part in (("test", splits.test), ("holdout", splits.holdout)):
+        scored = learning_demos.pruned_inference(dense, core, part.inputs, part.labels, candidates)
+        # The same networks on a core that updates 16 neurons per cycle instead of 4: the update
+        # phase is the fixed cost of every step that pruning cannot remove (see bench/README.md).
+        wide = learning_demos.pruned_inference(dense, WIDE_UPDATE_CORE, part.inputs, part.labels, candidates)
+        scored["wide_update_core"] = {"neuron_lanes": WIDE_UPDATE_CORE.neuron_lanes, "dense": wide["dense"],
+                                      "candidates": wide["candidates"], "summary": wide["summary"]}
+        result[name] = scored
+    best = result["test"]["summary"]["best"]
+    if rtl_samples and best is not None:
+        result["rtl"] = _rtl_check(_row_network(dense, candidates, best), core, splits.test.inputs[:rtl_samples])
     result["training"] = trainings
-    result["network"] = f"spikestream demo settings '{demo}' ({DEMO_SETTINGS[demo]})"
-    result["evaluated_on"] = f"digits test split ({len(test)} utterances of unseen espeak-ng and flite voices)"
+    result["network"] = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in demo.items()},
+                         "neurons": dense.n_neurons, "stored_synapses": dense.synapses().count}
+    result["evaluated_on"] = {"test": f"{len(splits.test)} utterances of unseen espeak-ng and flite voices",
+                              "holdout": f"{len(splits.holdout)} utterances of an unseen engine (festival)"}
     return result
+
+
+def _row_network(dense, candidates: dict, name: str):
+    """The network of a row of :func:`learning_demos.pruned_inference` (magnitude rows are recomputed)."""
+    if name in candidates:
+        return candidates[name]
+    return learning_demos.magnitude_prune(dense, float(name.removeprefix("magnitude_keep_")))
+
+
+def _rtl_check(network, core, inputs) -> dict:
+    """Run ``network`` as deployed on the RTL (Verilator) and compare with the golden and cycle models."""
+    from spikestream.model import cycles, golden, remove_dead_neurons, unused_inputs
+    from spikestream.model.train.evaluate import RtlUnavailable, _run_rtl
+
+    deployed, _ = remove_dead_neurons(network)
+    sent = inputs & ~unused_inputs(deployed)
+    began = time.monotonic()
+    try:
+        rtl = _run_rtl(deployed, core, sent)
+    except RtlUnavailable as error:
+        return {"skipped": str(error)}
+    expected = golden.run(deployed, core, sent)
+    whole = golden.run(network, core, inputs)
+    return {"samples": int(inputs.shape[0]), "neurons": int(deployed.n_neurons),
+            "decisions_equal_golden": bool(np.array_equal(rtl["decision"], expected.decision)),
+            "decisions_equal_network_before_removal": bool(np.array_equal(rtl["decision"], whole.decision)),
+            "cycles_equal_cycle_model": bool(np.array_equal(rtl["cycles"],
+                                                            cycles.sample_cycles(deployed, core, sent, expected))),
+            "rtl_cycles_per_sample": float(rtl["cycles"].mean()), "seconds": round(time.monotonic() - began, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,12 +270,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stdp-hidden", type=int, help="hidden neurons of demonstration a (default: the size's)")
     parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--rtl-samples", type=int, default=0, metavar="N",
+                        help="demonstration c: also run N test samples of the best pruned network, as deployed, "
+                             "on the RTL (Verilator)")
+    parser.add_argument("--train-pruned", metavar="TARGET",
+                        help="only train one network of demonstration c into the cache (TARGET: 'dense' or a kept "
+                             "fraction), so that several can train in parallel processes before the benchmark runs")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set("abc")
     if unknown:
         parser.error(f"--only takes letters among a, b, c; got {''.join(sorted(unknown))}")
     size = "full" if args.full else "small"
     settings = dict(SETTINGS[size])
+    if args.train_pruned:
+        target = None if args.train_pruned == "dense" else float(args.train_pruned)
+        _, info = _demo_network(_pruned_demo_splits(settings, args.seed), _pruned_demo_settings(settings), target,
+                                args.seed)
+        print(json.dumps(info))
+        return 0
     if args.stdp_hidden is not None:
         if args.stdp_hidden < 1:
             parser.error(f"--stdp-hidden {args.stdp_hidden}: at least 1 neuron")
@@ -233,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = _rate_splits() if "b" in args.only else None
     for letter, name, run in (("a", "unsupervised_stdp", lambda: demo_unsupervised(settings, args.seed)),
                               ("b", "reward_adaptation", lambda: demo_reward(settings, args.seed, splits)),
-                              ("c", "pruned_inference", lambda: demo_pruned(settings, args.seed))):
+                              ("c", "pruned_inference", lambda: demo_pruned(settings, args.seed, args.rtl_samples))):
         if letter not in args.only:
             continue
         began = time.monotonic()
