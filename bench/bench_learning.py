@@ -58,9 +58,11 @@ from spikestream.model.audio.datasets import load_dataset  # noqa: E402
 #: training rasters its readout is fitted on; ``hidden``: trained network's hidden layer.
 SETTINGS = {
     "small": dict(stdp_samples=150, stdp_hidden=64, readout_samples=400, hidden=64, float_epochs=20,
-                  quant_epochs=4, rounds=3, pruned_demo="quick", pruned_hidden=48, prune_targets=(0.1,)),
+                  quant_epochs=4, rounds=3, pruned_demo="quick", pruned_hidden=48, prune_targets=(0.1,),
+                  seed_study_targets=(), seed_study_seeds=()),
     "full": dict(stdp_samples=900, stdp_hidden=256, readout_samples=900, hidden=256, float_epochs=30,
-                 quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256, prune_targets=(0.2, 0.1, 0.096, 0.08)),
+                 quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256, prune_targets=(0.2, 0.1, 0.096, 0.08),
+                 seed_study_targets=(0.1, 0.096), seed_study_seeds=(1, 2)),
 }
 
 
@@ -162,8 +164,12 @@ def _pruned_demo_settings(settings: dict) -> dict:
     return dict(DEMO_SETTINGS[settings["pruned_demo"]], hidden=(settings["pruned_hidden"],))
 
 
-def _demo_network(splits, demo: dict, prune_target: float | None, seed: int):
-    """Train (or load from the cache) a network with ``spikestream demo``'s settings ``demo``."""
+def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, data_seed: int | None = None):
+    """Train (or load from the cache) a network with ``spikestream demo``'s settings ``demo``.
+
+    ``seed`` seeds the training; ``data_seed`` (default ``seed``) is the seed ``splits``
+    were loaded with (it draws the augmented copies), part of the cache key when it differs.
+    """
     from spikestream.model.audio.corpus import CORPUS_VERSION, cache_root
     from spikestream.model.config import CoreConfig
     from spikestream.model.fileformat import load_network, save_network
@@ -174,7 +180,7 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int):
     frontend = splits.frontend.fingerprint()[:12]
     schedule = "-".join(str(demo[k]) for k in ("float_epochs", "quant_epochs", "augment_copies", "input_dropout"))
     key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}"
-           f"-p{prune_target or 1}-s{seed}")
+           f"-p{prune_target or 1}-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
     path = cache_root() / "bench-learning" / f"{key}.spkn"
     if path.exists():
         network, stored_core = load_network(path)
@@ -214,6 +220,14 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
         network, info = _demo_network(splits, demo, target, seed)
         candidates[f"pruned_in_training_{target:g}"] = network
         trainings[f"pruned_in_training_{target:g}"] = info
+    # Training noise: the same targets pruned with other training seeds (same data, same dense
+    # network), scored apart so that the best candidate is never picked among seeds.
+    study = {}
+    for target in settings["seed_study_targets"]:
+        for other in settings["seed_study_seeds"]:
+            network, info = _demo_network(splits, demo, target, seed + other, data_seed=seed)
+            study[f"pruned_in_training_{target:g}_seed+{other}"] = network
+            trainings[f"pruned_in_training_{target:g}_seed+{other}"] = info
     result = {}
     for name, part in (("test", splits.test), ("holdout", splits.holdout)):
         scored = learning_demos.pruned_inference(dense, core, part.inputs, part.labels, candidates)
@@ -222,7 +236,11 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
         wide = learning_demos.pruned_inference(dense, WIDE_UPDATE_CORE, part.inputs, part.labels, candidates)
         scored["wide_update_core"] = {"neuron_lanes": WIDE_UPDATE_CORE.neuron_lanes, "dense": wide["dense"],
                                       "candidates": wide["candidates"], "summary": wide["summary"]}
+        if study:
+            scored["seed_study_candidates"] = learning_demos.pruned_inference(dense, core, part.inputs, part.labels,
+                                                                              study, keep_fractions=())["candidates"]
         result[name] = scored
+    result["seed_study"] = _seed_study(result, settings)
     best = result["test"]["summary"]["best"]
     if rtl_samples and best is not None:
         result["rtl"] = _rtl_check(_row_network(dense, candidates, best), core, splits.test.inputs[:rtl_samples])
@@ -232,6 +250,24 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
     result["evaluated_on"] = {"test": f"{len(splits.test)} utterances of unseen espeak-ng and flite voices",
                               "holdout": f"{len(splits.holdout)} utterances of an unseen engine (festival)"}
     return result
+
+
+def _seed_study(result: dict, settings: dict) -> dict:
+    """Per seed-study target: cut, and per split the losses and deployed speed-ups of every training seed."""
+    study = {}
+    for target in settings["seed_study_targets"]:
+        names = [f"pruned_in_training_{target:g}"] + [f"pruned_in_training_{target:g}_seed+{other}"
+                                                      for other in settings["seed_study_seeds"]]
+        every = {**result["test"]["candidates"], **result["test"].get("seed_study_candidates", {})}
+        entry = {"connectivity_cut": [every[n]["connectivity_cut"] for n in names]}
+        for split in ("test", "holdout"):
+            rows = [{**result[split]["candidates"], **result[split].get("seed_study_candidates", {})}[n] for n in names]
+            losses = [r["accuracy_loss_points"] for r in rows]
+            entry[split] = {"accuracy_loss_points": losses, "mean_loss_points": float(np.mean(losses)),
+                            "within_1_point": int(sum(loss <= 1.0 for loss in losses)),
+                            "speedup": [r["speedup"] for r in rows]}
+        study[f"{target:g}"] = entry
+    return study
 
 
 def _row_network(dense, candidates: dict, name: str):
@@ -273,9 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtl-samples", type=int, default=0, metavar="N",
                         help="demonstration c: also run N test samples of the best pruned network, as deployed, "
                              "on the RTL (Verilator)")
-    parser.add_argument("--train-pruned", metavar="TARGET",
+    parser.add_argument("--train-pruned", metavar="TARGET[+SEED]",
                         help="only train one network of demonstration c into the cache (TARGET: 'dense' or a kept "
-                             "fraction), so that several can train in parallel processes before the benchmark runs")
+                             "fraction; +SEED: a seed-study network, training seed --seed + SEED), so that several "
+                             "can train in parallel processes before the benchmark runs")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set("abc")
     if unknown:
@@ -283,9 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     size = "full" if args.full else "small"
     settings = dict(SETTINGS[size])
     if args.train_pruned:
-        target = None if args.train_pruned == "dense" else float(args.train_pruned)
+        target, _, other = args.train_pruned.partition("+")
+        target = None if target == "dense" else float(target)
         _, info = _demo_network(_pruned_demo_splits(settings, args.seed), _pruned_demo_settings(settings), target,
-                                args.seed)
+                                args.seed + int(other or 0), data_seed=args.seed)
         print(json.dumps(info))
         return 0
     if args.stdp_hidden is not None:
