@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +20,19 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--remove-dead-neurons", metavar="OUT",
                             help="write the network without its dead neurons (remove_dead_neurons: same decisions, "
                                  "fewer cycles) to OUT (.spkn; the sidecar is copied)")
+
+
+def _write_deployed_sidecar(source: Path, target: Path, network_path: str, removed: int) -> None:
+    """Copy the sidecar (front end, classes: same inputs, same outputs) and say what was removed.
+
+    Without a source sidecar a stale target sidecar is deleted, so it cannot describe the new file.
+    """
+    if not source.exists():
+        target.unlink(missing_ok=True)
+        return
+    sidecar = json.loads(source.read_text())
+    sidecar["dead_neurons_removed"] = {"from": str(network_path), "neurons": removed}
+    target.write_text(json.dumps(sidecar, indent=2) + "\n")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -47,21 +59,21 @@ def main(args: argparse.Namespace) -> int:
             "decision": network.decision.mode.value,
             "unused_inputs": int(np.sum(unused_inputs(network))),
         }
-        plastic = any(group.plastic for group in network.groups)
-        if not plastic:  # dead neurons are an inference notion (remove_dead_neurons refuses learning networks)
-            compact, _ = remove_dead_neurons(network)
+        try:  # dead neurons are an inference notion: networks with learning rules are refused
+            compact, refusal = remove_dead_neurons(network)[0], None
             summary["dead_neurons"] = network.n_neurons - compact.n_neurons
+        except NetworkError as error:
+            compact, refusal = None, str(error)
         if args.remove_dead_neurons:
-            try:
-                compact, _ = remove_dead_neurons(network)
-            except NetworkError as error:
-                print(f"spikestream info: {error}", file=sys.stderr)
+            if Path(args.remove_dead_neurons).resolve() == Path(args.network).resolve():
+                refusal = f"--remove-dead-neurons {args.remove_dead_neurons}: write to another file than the network"
+            if refusal:
+                print(f"spikestream info: {refusal}", file=sys.stderr)
                 return 2
             out = Path(args.remove_dead_neurons)
             save_network(out, compact, core)
-            sidecar = Path(f"{args.network}.json")
-            if sidecar.exists():  # front end and classes: same inputs, same output population
-                shutil.copyfile(sidecar, Path(f"{out}.json"))
+            _write_deployed_sidecar(Path(f"{args.network}.json"), Path(f"{out}.json"), args.network,
+                                    summary["dead_neurons"])
             summary["written"] = {"path": str(out), "neurons": compact.n_neurons,
                                   "stored_synapses": compact.synapses().count}
         print(json.dumps(summary, indent=2))

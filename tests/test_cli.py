@@ -62,9 +62,25 @@ def test_info_writes_the_network_without_dead_neurons(capsys, tmp_path):
                                   "stored_synapses": expected.synapses().count}
     loaded, loaded_core = load_network(out)
     assert loaded == expected and loaded_core == core
-    assert (tmp_path / "deployed.spkn.json").read_text() == '{"classes": ["a"]}'
+    assert json.loads((tmp_path / "deployed.spkn.json").read_text()) == {
+        "classes": ["a"], "dead_neurons_removed": {"from": str(path), "neurons": 2}}
     inputs = rng.random((4, network.timesteps, network.n_inputs)) < 0.3
     assert np.array_equal(golden.run(loaded, core, inputs).decision, golden.run(network, core, inputs).decision)
+
+
+def test_info_will_not_overwrite_its_input_or_keep_a_stale_sidecar(capsys, tmp_path):
+    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    network = Network(1, [Population("out", 2, threshold=5)], [SynapseGroup(INPUT, "out", [[9, 0]])], 4, "out")
+    path = tmp_path / "net.spkn"
+    save_network(path, network, core)
+    before = path.read_bytes()
+    code, out, err = run_info(capsys, str(path), "--remove-dead-neurons", str(tmp_path / "." / "net.spkn"))
+    assert code == 2 and out == "" and "write to another file than the network" in err
+    assert path.read_bytes() == before
+    stale = tmp_path / "other.spkn.json"
+    stale.write_text("{}")
+    code, _, _ = run_info(capsys, str(path), "--remove-dead-neurons", str(tmp_path / "other.spkn"))
+    assert code == 0 and not stale.exists()  # no sidecar to copy: none that describes another network
 
 
 def test_info_will_not_remove_neurons_of_a_learning_network(capsys, tmp_path):

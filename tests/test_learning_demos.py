@@ -6,6 +6,7 @@ reports is checked against an independent recomputation (golden model reruns, th
 model) or against a property it must have.
 """
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -188,3 +189,22 @@ def test_magnitude_pruning_cuts_synaptic_work_monotonically(words):
     # With an unlimited loss budget the best candidate is the largest cut.
     assert result["summary"]["best"] == "magnitude_keep_0.1"
     assert result["summary"]["goal_cut_90"] == (result["summary"]["connectivity_cut"] >= 0.9)
+
+
+def test_deployed_network_drops_rules_and_dead_neurons_and_keeps_decisions():
+    from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
+
+    plastic = shrunk = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        network = random_network(rng, CORE, RandomNetworkOptions(learning=True, pruning=True, max_population_size=16))
+        network = network.with_groups([dataclasses.replace(g, mask=g.mask & (rng.random(g.mask.shape) < 0.3))
+                                       for g in network.groups])
+        deployed = learning_demos.deployed_network(network)
+        plastic += any(g.plastic for g in network.groups)
+        shrunk += deployed.n_neurons < network.n_neurons
+        assert not any(g.plastic for g in deployed.groups)
+        assert deployed.n_neurons <= network.n_neurons
+        inputs = random_inputs(rng, network, 4)
+        assert np.array_equal(golden.run(deployed, CORE, inputs).decision, golden.run(network, CORE, inputs).decision)
+    assert plastic >= 6 and shrunk >= 3  # the loop exercised learning networks and removals

@@ -154,6 +154,16 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch):
     network, _ = load_network(out)
     assert network.n_inputs == 8 and network.population("output").size == 3
     assert summary["dead_neurons"] == network.n_neurons - remove_dead_neurons(network)[0].n_neurons
+    # Pruned hard, the hidden layer loses neurons, and the command says how to drop them.
+    pruned = tmp_path / "pruned.spkn"
+    assert cli_main(["train", str(source), "--out", str(pruned), "--hidden", "12", "--float-epochs", "2",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
+                     "--prune", "magnitude", "--connectivity", "0.05"]) == 0
+    printed = capsys.readouterr().out
+    dead = load_network(pruned)[0].n_neurons - remove_dead_neurons(load_network(pruned)[0])[0].n_neurons
+    assert dead > 0
+    assert f"{dead} neurons lost all their fan-in or fan-out to pruning" in printed
+    assert f"spikestream info {pruned} --remove-dead-neurons" in printed
     assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0
