@@ -574,29 +574,15 @@ def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
     table = network.synapses()
     n_inputs, n_neurons = network.n_inputs, network.n_neurons
     from_neuron = table.source >= n_inputs
-    pre = table.source - n_inputs  # neuron id of the source (negative for input channels)
+    pre, post = table.source[from_neuron] - n_inputs, table.target[from_neuron]  # neuron-to-neuron synapses
     can_spike = network.neuron_parameter("bias") > 0
     can_spike[table.target[~from_neuron]] = True
-    while True:  # forward closure: spikes need a spiking source
-        reached = can_spike.copy()
-        reached[table.target[from_neuron & can_spike[np.maximum(pre, 0)]]] = True
-        if np.array_equal(reached, can_spike):
-            break
-        can_spike = reached
+    can_spike = _closure(can_spike, pre, post)  # spikes need a spiking source
     output = np.zeros(n_neurons, bool)
     output_offset = network.neuron_offset(network.output)
     output[output_offset:output_offset + network.population(network.output).size] = True
-    reaches = output.copy()
-    while True:  # backward closure over synapses whose source can spike
-        grown = reaches.copy()
-        useful = from_neuron & reaches[table.target]
-        grown[pre[useful]] = True
-        grown &= can_spike | output
-        grown |= output
-        if np.array_equal(grown, reaches):
-            break
-        reaches = grown
-    keep = output | (can_spike & reaches)
+    live = can_spike[pre]  # a synapse from a neuron that never spikes carries nothing
+    keep = _closure(output, post[live], pre[live])  # the outputs and the spiking neurons that reach them
     populations, kept_in = [], {}
     for population in network.populations:
         offset = network.neuron_offset(population.name)
@@ -619,6 +605,16 @@ def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
                                        group.exponent))
     compact = Network(network.n_inputs, populations, groups, network.timesteps, network.output, network.decision)
     return compact, np.flatnonzero(keep).astype(np.int64)
+
+
+def _closure(marked: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``marked`` grown along the edges ``source[k] -> target[k]`` until nothing changes (a copy)."""
+    while True:
+        grown = marked.copy()
+        grown[target[marked[source]]] = True
+        if np.array_equal(grown, marked):
+            return marked
+        marked = grown
 
 
 def unused_inputs(network: Network) -> np.ndarray:

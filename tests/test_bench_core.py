@@ -7,10 +7,7 @@ packets and cycles register.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,16 +16,10 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.cycles import DELIVER_PIPELINE_CYCLES, REPORT_CYCLES
 from spikestream.sim.cases import SMALL_CORE
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_core.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_core", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_core"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("bench_core")
 
 
 def test_fanout_figures_follow_the_row_formula(bench):

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from spikestream.model import INPUT, CoreConfig, Decision, DecisionMode, Network, Population, SynapseGroup
 from spikestream.model import golden, learning_demos
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_learning.py"
 CORE = CoreConfig()
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_learning", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_learning"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("bench_learning")
 
 
-def _network(rng, keep: float) -> Network:  # noqa: D401
+def _network(rng, keep: float) -> Network:
     """input(6) -> hidden(12) -> out(3), with ``keep`` of the synapses drawn at random."""
     groups = []
     for source, target, shape in ((INPUT, "hidden", (6, 12)), ("hidden", "out", (12, 3))):

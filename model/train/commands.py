@@ -127,6 +127,7 @@ def _train(args) -> int:
     import torch
 
     from ..config import CoreConfig
+    from ..network import remove_dead_neurons
     from .data import load_splits
     from .evaluate import evaluate
     from .export import export_network
@@ -161,7 +162,6 @@ def _train(args) -> int:
                "connectivity": model.connectivity()}
     report = evaluate(network, core, splits.test.inputs, splits.test.labels, classes=splits.classes)
     summary["test_accuracy_hardware"] = report["accuracy"]
-    from ..network import remove_dead_neurons
     summary["dead_neurons"] = network.n_neurons - remove_dead_neurons(network)[0].n_neurons
     export_network(args.out, network, core, splits.frontend, splits.classes, training=summary)
     summary["network"] = str(args.out)

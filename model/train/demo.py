@@ -47,9 +47,9 @@ def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int
 
     ``pruning`` (a :class:`~spikestream.model.train.prune.PruningConfig`) prunes during
     training (``bench/bench_learning.py`` demo c); ``on_epoch(model, epoch, record)`` is
-    called after every epoch. Returns ``(model, architecture,
-    training, result)``: the trained model, its :class:`ArchitectureConfig`, the
-    :class:`TrainConfig` used and the :class:`TrainResult`.
+    called after every epoch. Returns ``(model, architecture, training, result)``: the
+    trained model, its :class:`ArchitectureConfig`, the :class:`TrainConfig` used and the
+    :class:`TrainResult`.
     """
     import torch
 
