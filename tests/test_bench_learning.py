@@ -49,8 +49,10 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     labels = golden.run(dense, CORE, inputs).decision  # the dense network is right on every sample
     part = SimpleNamespace(inputs=inputs, labels=labels)
     # Every candidate decides as the dense network does; the seed-study ones cut the most.
+    # The dense network of training seed 1 is another network: a third of the samples right.
     networks = {(None, 0): dense, (0.5, 0): _with_junk(np.random.default_rng(9), 0.5),
-                (0.5, 1): _with_junk(np.random.default_rng(9), 0.0), (0.5, 2): _with_junk(np.random.default_rng(9), 0.1)}
+                (0.5, 1): _with_junk(np.random.default_rng(9), 0.0), (0.5, 2): _with_junk(np.random.default_rng(9), 0.1),
+                (None, 1): _with_junk(np.random.default_rng(1), 1.0), (None, 2): dense}
     monkeypatch.setattr(bench, "_pruned_demo_splits", lambda settings, seed: SimpleNamespace(test=part, holdout=part))
     monkeypatch.setattr(bench, "_pruned_demo_settings", lambda settings: {"hidden": (8,)})
     monkeypatch.setattr(bench, "_demo_network", lambda splits, demo, target, seed, data_seed=None: (
@@ -69,6 +71,12 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     assert study["connectivity_cut"] == [r["connectivity_cut"] for r in rows]
     assert study["connectivity_cut"][1] > study["connectivity_cut"][0]
     assert study["test"]["accuracy_loss_points"] == [0.0, 0.0, 0.0] and study["test"]["within_1_point"] == 3
+    # Against the dense run of the same seed: seed 1's dense network is another one.
+    other_dense = float(np.mean(golden.run(networks[(None, 1)], CORE, inputs).decision == labels))
+    assert other_dense < 1.0
+    assert study["test"]["dense_accuracy"] == [1.0, other_dense, 1.0]
+    assert study["test"]["loss_against_same_seed_dense"] == pytest.approx([0.0, 100.0 * (other_dense - 1.0), 0.0])
+    assert result["training"]["dense_seed+1"] == {"cached": "test", "training_seconds": None}
     assert study["test"]["speedup"] == [r["speedup"] for r in rows]
     # The junk population is dead in every network, the dense one included: deployed, all are the
     # same network (speed-up exactly 1), while as pruned the cut junk synapses look like a gain.

@@ -47,8 +47,15 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-dropout", type=float, default=0.0, help="drop each training input spike with this "
                                                                         "probability (augmentation)")
     group.add_argument("--shift", type=int, default=0, help="shift training rasters by up to this many steps")
+    group.add_argument("--freq-mask", type=int, default=0, metavar="BANDS",
+                       help="silence up to BANDS adjacent mel bands of each training raster (frequency masking)")
     group.add_argument("--augment-copies", type=int, default=0,
                        help="add this many perturbed copies (speed, reverb, band, noise) of the training audio")
+    group.add_argument("--distill", metavar="TEACHER.spkn",
+                       help="knowledge distillation: an exported network (same classes and front end) whose "
+                            "hardware-exact logits on the training samples become soft targets")
+    group.add_argument("--distill-weight", type=float, help="weight of the soft targets in the loss (default 0.5)")
+    group.add_argument("--distill-temperature", type=float, default=2.0, help="softmax temperature of distillation")
     group.add_argument("--prune", choices=[m.value for m in PruningMethod], default="none")
     group.add_argument("--connectivity", type=float, default=1.0, help="fraction of synapses kept by pruning")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
@@ -116,9 +123,33 @@ def configs_from_args(args):
     training = TrainConfig(float_epochs=args.float_epochs, quant_epochs=args.quant_epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
                            input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
+                           freq_mask=args.freq_mask,
                            pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
-                           device=args.device)
+                           device=args.device, distill_temperature=args.distill_temperature,
+                           distill_weight=(0.5 if args.distill_weight is None else args.distill_weight)
+                           if args.distill else 0.0)
     return architecture, training
+
+
+def _teacher_logits(path, splits, training) -> np.ndarray:
+    """The logits of the exported network at ``path`` on ``splits.train`` (checked to fit the data)."""
+    from .export import load_exported
+    from .net import SpikingNetwork
+    from .trainer import teacher_logits
+
+    teacher, core, frontend, classes = load_exported(path)
+    shape = splits.train.inputs.shape[1:]
+    if (teacher.timesteps, teacher.n_inputs) != shape:
+        raise ValueError(f"--distill {path}: the teacher takes [T={teacher.timesteps}, C={teacher.n_inputs}] "
+                         f"rasters, the training data is [T={shape[0]}, C={shape[1]}]")
+    if classes is not None and list(classes) != list(splits.classes):
+        raise ValueError(f"--distill {path}: the teacher's classes {list(classes)} are not the data's "
+                         f"{list(splits.classes)}")
+    if frontend is not None and splits.frontend is not None and frontend.fingerprint() != splits.frontend.fingerprint():
+        raise ValueError(f"--distill {path}: the teacher was trained on another front end than the data's "
+                         f"(pass its sidecar with --frontend)")
+    return teacher_logits(SpikingNetwork(teacher, core, exponents="fixed"), splits.train.inputs,
+                          training.logit_scale)
 
 
 def _train(args) -> int:
@@ -134,9 +165,23 @@ def _train(args) -> int:
     from .layers import build_model
     from .trainer import configure_torch, train
 
+    if args.distill_weight is not None and not args.distill:
+        print("error: --distill-weight needs a teacher network (--distill TEACHER.spkn)", file=sys.stderr)
+        return 2
+    if args.distill and args.search:
+        print("error: --distill and --search cannot be combined (the search trains without a teacher)",
+              file=sys.stderr)
+        return 2
     configure_torch(args.threads)
     splits = load_splits(args.data, _frontend(args), args.classes, args.seed, args.augment_copies)
     architecture, training = configs_from_args(args)
+    try:
+        if splits.frontend is not None:  # frequency masks silence whole mel bands (every channel of a band)
+            training = dataclasses.replace(training, mel_bands=splits.frontend.bands)
+        soft_targets = _teacher_logits(args.distill, splits, training) if args.distill else None
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     core = CoreConfig()
     n_classes = len(splits.classes)
     timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]
@@ -154,7 +199,7 @@ def _train(args) -> int:
                                                 training)
     model = build_model(architecture, n_inputs, n_classes, timesteps, core, torch.Generator().manual_seed(training.seed))
     result = train(model, splits.train, splits.validation, training, checkpoint=args.checkpoint,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, teacher=soft_targets)
     network = model.cpu().to_network()
     summary = {"float_validation_accuracy": result.float_accuracy,
                "quant_validation_accuracy": result.quant_accuracy, "training_seconds": result.seconds,

@@ -42,12 +42,17 @@ def demo_frontend(settings: dict):
 
 
 def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int = 1, pruning=None, on_epoch=None,
-                       progress: bool = True):
+                       progress: bool = True, teacher=None, distill_weight: float = 0.0,
+                       distill_temperature: float = 2.0, device: str = "auto", checkpoint=None):
     """Build and train the network of a :data:`DEMO_SETTINGS` entry on ``splits``.
 
     ``pruning`` (a :class:`~spikestream.model.train.prune.PruningConfig`) prunes during
     training (``bench/bench_learning.py`` demo c); ``on_epoch(model, epoch, record)`` is
-    called after every epoch. Returns ``(model, architecture, training, result)``: the
+    called after every epoch. ``teacher`` (a :class:`~spikestream.model.network.Network`
+    that fits ``core``, e.g. the dense network) teaches by distillation with
+    ``distill_weight`` and ``distill_temperature`` (:mod:`.trainer`): its hardware-exact
+    logits on the training samples become soft targets. ``device`` and ``checkpoint`` are
+    :class:`~spikestream.model.train.trainer.TrainConfig`'s and :func:`~spikestream.model.train.trainer.train`'s. Returns ``(model, architecture, training, result)``: the
     trained model, its :class:`ArchitectureConfig`, the :class:`TrainConfig` used and the
     :class:`TrainResult`.
     """
@@ -56,17 +61,28 @@ def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int
     from ..network import DecisionMode
     from .layers import ArchitectureConfig, build_model
     from .prune import PruningConfig
-    from .trainer import TrainConfig, train
+    from .net import SpikingNetwork
+    from .trainer import TrainConfig, teacher_logits, train
 
     architecture = ArchitectureConfig(hidden=settings["hidden"], decision=DecisionMode.MAX_POTENTIAL)
     training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
                            threads=threads, input_dropout=settings["input_dropout"], cosine=settings["cosine"],
-                           pruning=pruning or PruningConfig())
+                           pruning=pruning or PruningConfig(), distill_weight=distill_weight if teacher else 0.0,
+                           distill_temperature=distill_temperature, device=device,
+                           freq_mask=settings.get("freq_mask", 0),
+                           mel_bands=splits.frontend.bands if splits.frontend is not None else 0)
+    soft_targets = None
+    if teacher is not None:
+        if not distill_weight:
+            raise ValueError("a teacher network needs distill_weight > 0")
+        soft_targets = teacher_logits(SpikingNetwork(teacher, core, exponents="fixed"), splits.train.inputs,
+                                      training.logit_scale)
     timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]
     model = build_model(architecture, n_inputs, len(splits.classes), timesteps, core,
                         torch.Generator().manual_seed(seed))
     hook = None if on_epoch is None else (lambda epoch, record: on_epoch(model, epoch, record))
-    result = train(model, splits.train, splits.validation, training, on_epoch=hook, progress=progress)
+    result = train(model, splits.train, splits.validation, training, on_epoch=hook, progress=progress,
+                   teacher=soft_targets, checkpoint=checkpoint)
     return model, architecture, training, result
 
 

@@ -15,6 +15,14 @@ The loss follows the decision rule (:class:`~spikestream.model.network.Decision`
 ``MAX_POTENTIAL``
     cross-entropy of the final output voltage in thresholds times ``logit_scale``.
 
+Knowledge distillation (``distill_weight > 0``, Hinton et al. 2015): the loss becomes
+``(1 - w) * cross-entropy + w * T^2 * KL(softmax(teacher / T) || softmax(student / T))``
+with ``T = distill_temperature`` and ``teacher`` the logits of another network (same
+rule, same ``logit_scale``) on each training sample, computed once before training
+(:func:`teacher_logits`; a trained dense network teaching a network pruned in training,
+``bench/bench_learning.py`` demo c). The teacher sees the sample without the
+augmentation of the batch (shift, input dropout): it says what the clean word is.
+
 Reproducibility: every random draw (initialisation, shuffling, rewiring) comes from
 generators seeded by ``seed``; with the same seed, data, threads and device a run is
 repeated bit for bit. Checkpoints hold the model, the optimiser, the generators and the
@@ -40,7 +48,7 @@ from .net import SpikingNetwork, decide
 from .prune import PruningConfig, Pruner
 
 __all__ = ["TrainConfig", "Dataset", "TrainResult", "train", "predict", "accuracy", "loss_for", "configure_torch",
-           "default_device"]
+           "default_device", "logits_for", "teacher_logits"]
 
 log = logging.getLogger("spikestream.train")
 
@@ -71,11 +79,28 @@ class TrainConfig:
     rate_penalty: float = 0.0  #: weight of the mean hidden spike rate in the loss
     shift: int = 0  #: augmentation: shift each training raster by up to this many steps (either way)
     input_dropout: float = 0.0  #: augmentation: drop each input spike with this probability
+    #: augmentation (SpecAugment's frequency masking): silence up to this many adjacent mel
+    #: bands, at a random place, in each training raster; channel ``c`` is band ``c % mel_bands``
+    #: (the layout of every encoder of :mod:`spikestream.model.audio.encoders`)
+    freq_mask: int = 0
+    mel_bands: int = 0  #: bands of the front end (0: every channel is a band of its own)
     cosine: bool = False  #: cosine learning-rate decay within each phase
     seed: int = 0
     pruning: PruningConfig = field(default_factory=PruningConfig)
     threads: int = 0  #: 0: choose (see configure_torch)
     device: str = "auto"  #: "auto": cuda when available, else cpu
+    distill_weight: float = 0.0  #: weight of the teacher's soft targets in the loss (module docstring)
+    distill_temperature: float = 2.0  #: softmax temperature of distillation
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight = {self.distill_weight}, expected a value in [0, 1]")
+        if self.freq_mask < 0 or self.mel_bands < 0:
+            raise ValueError(f"freq_mask = {self.freq_mask}, mel_bands = {self.mel_bands}: expected counts >= 0")
+        if self.mel_bands and self.freq_mask > self.mel_bands:
+            raise ValueError(f"freq_mask = {self.freq_mask} is wider than the {self.mel_bands} mel bands")
+        if self.distill_temperature <= 0:
+            raise ValueError(f"distill_temperature = {self.distill_temperature}, expected a positive value")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -112,8 +137,8 @@ def configure_torch(threads: int = 0) -> int:
     return count
 
 
-def loss_for(model: SpikingNetwork, run, labels: torch.Tensor, logit_scale: float) -> torch.Tensor:
-    """Cross-entropy of the logits that match the network's decision rule (module docstring)."""
+def logits_for(model: SpikingNetwork, run, logit_scale: float) -> torch.Tensor:
+    """The logits ``[batch, classes]`` that match the network's decision rule (module docstring)."""
     mode = model.template.decision.mode
     out = model.output_slice
     if mode is DecisionMode.SPIKE_COUNT:
@@ -124,7 +149,36 @@ def loss_for(model: SpikingNetwork, run, labels: torch.Tensor, logit_scale: floa
         logits = (run.spikes[:, :, out] * earliness[None, :, None]).sum(dim=1) * (8.0 * logit_scale)
     else:
         logits = run.v[:, out] / model.unit * logit_scale
-    return F.cross_entropy(logits, labels)
+    return logits
+
+
+def loss_for(model: SpikingNetwork, run, labels: torch.Tensor, logit_scale: float,
+             teacher: torch.Tensor | None = None, distill_weight: float = 0.0,
+             temperature: float = 2.0) -> torch.Tensor:
+    """Cross-entropy of :func:`logits_for`, mixed with distillation from ``teacher`` logits (module docstring)."""
+    logits = logits_for(model, run, logit_scale)
+    loss = F.cross_entropy(logits, labels)
+    if teacher is None or distill_weight == 0.0:
+        return loss
+    soft = F.kl_div(F.log_softmax(logits / temperature, dim=1), F.log_softmax(teacher / temperature, dim=1),
+                    reduction="batchmean", log_target=True)
+    return (1.0 - distill_weight) * loss + distill_weight * temperature**2 * soft
+
+
+@torch.no_grad()
+def teacher_logits(teacher: SpikingNetwork, inputs: np.ndarray, logit_scale: float, exact: bool = True,
+                   batch_size: int = 256) -> np.ndarray:
+    """``teacher``'s logits (:func:`logits_for`) on every sample of ``inputs``, ``[n, classes]`` float64.
+
+    With ``exact`` (the default) the teacher runs hardware-exact: a network loaded from a
+    ``.spkn`` file (``SpikingNetwork(network, core, exponents="fixed")``) teaches what
+    the core would decide.
+    """
+    device = teacher.threshold.device
+    parts = [logits_for(teacher, teacher(torch.as_tensor(inputs[start:start + batch_size], device=device),
+                                         exact=exact), logit_scale).cpu().numpy()
+             for start in range(0, inputs.shape[0], batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, teacher.output_slice.stop - teacher.output_slice.start))
 
 
 @torch.no_grad()
@@ -157,7 +211,7 @@ def _set_cosine_rate(optimizer, config: TrainConfig, position: float) -> None:
 
 
 def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    """Random time shift (zero-filled) and input spike dropout of a training batch."""
+    """Random time shift (zero-filled), input spike dropout and frequency masking of a training batch."""
     if config.shift:
         shifts = torch.randint(-config.shift, config.shift + 1, (inputs.shape[0],), generator=generator)
         shifted = torch.zeros_like(inputs)
@@ -171,6 +225,17 @@ def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generat
     if config.input_dropout:
         keep = torch.rand(inputs.shape, generator=generator) >= config.input_dropout
         inputs = inputs & keep
+    if config.freq_mask:
+        channels = inputs.shape[2]
+        bands = config.mel_bands or channels
+        if channels % bands:
+            raise ValueError(f"{channels} input channels are not a whole number of the {bands} mel bands")
+        widths = torch.randint(0, config.freq_mask + 1, (inputs.shape[0],), generator=generator)
+        starts = torch.floor(torch.rand(inputs.shape[0], generator=generator, dtype=torch.float64)
+                             * (bands - widths + 1)).to(torch.int64)
+        band = torch.arange(channels) % bands
+        silenced = (band[None, :] >= starts[:, None]) & (band[None, :] < (starts + widths)[:, None])
+        inputs = inputs & ~silenced[:, None, :]
     return inputs
 
 
@@ -182,7 +247,7 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, config: TrainConfig,
           checkpoint: str | os.PathLike | None = None, progress: bool = True,
-          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[int, dict], None] | None = None, teacher: np.ndarray | None = None) -> TrainResult:
     """Train ``model`` in place (float phase, then quantization-aware phase).
 
     Parameters
@@ -196,12 +261,23 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
         Show tqdm progress bars.
     on_epoch : callable, optional
         ``on_epoch(epoch, record)`` after every epoch (Optuna pruning hooks in here).
+    teacher : ndarray, optional
+        ``[len(train_data), classes]`` logits of a teacher network (:func:`teacher_logits`),
+        required when ``config.distill_weight > 0``.
     """
     from tqdm.auto import tqdm
 
+    n_classes = model.output_slice.stop - model.output_slice.start
+    if config.distill_weight > 0:
+        if teacher is None:
+            raise ValueError(f"distill_weight = {config.distill_weight} needs teacher logits (teacher_logits())")
+        if np.shape(teacher) != (len(train_data), n_classes):
+            raise ValueError(f"teacher logits have shape {np.shape(teacher)}, expected ({len(train_data)}, "
+                             f"{n_classes}): one row of class logits per training sample")
     configure_torch(config.threads)
     device = default_device(config.device)
     model.to(device)
+    teacher_all = None if config.distill_weight == 0 else torch.as_tensor(np.asarray(teacher, np.float64))
     generator = torch.Generator().manual_seed(config.seed)
     total_epochs = config.float_epochs + config.quant_epochs
     pruner = Pruner(model, config.pruning, total_epochs * max(1, -(-len(train_data) // config.batch_size)),
@@ -241,7 +317,9 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
             inputs = _augment(torch.as_tensor(train_data.inputs[index]), config, generator).to(device)
             labels = labels_all[index].to(device)
             run = model(inputs, exact=exact)
-            loss = loss_for(model, run, labels, config.logit_scale)
+            soft = None if teacher_all is None else teacher_all[index].to(device=device, dtype=run.v.dtype)
+            loss = loss_for(model, run, labels, config.logit_scale, soft, config.distill_weight,
+                            config.distill_temperature)
             if config.rate_penalty:
                 hidden = [i for i in range(run.spikes.shape[2]) if not model.output_slice.start <= i
                           < model.output_slice.stop]

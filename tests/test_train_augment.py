@@ -1,0 +1,62 @@
+"""Batch augmentation of the trainer: frequency masking (whole mel bands, adjacent, at most F wide)."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from spikestream.cli import main as cli_main  # noqa: E402
+from spikestream.model.train.data import save_npz  # noqa: E402
+from spikestream.model.train.synthetic import synthetic_dataset  # noqa: E402
+from spikestream.model.train.trainer import TrainConfig, _augment  # noqa: E402
+
+
+def test_frequency_masks_silence_adjacent_whole_bands():
+    bands, groups, width = 8, 3, 3  # e.g. rate_delta: channels [rate bands, up bands, down bands]
+    inputs = torch.ones((400, 5, groups * bands), dtype=torch.bool)
+    masked = _augment(inputs, TrainConfig(freq_mask=width, mel_bands=bands), torch.Generator().manual_seed(1))
+    seen_widths, seen_starts = set(), set()
+    for raster in masked.numpy():
+        silent = ~raster[0]
+        assert np.array_equal(raster, np.broadcast_to(raster[0], raster.shape))  # every step alike
+        silent_bands = sorted({int(c) % bands for c in np.flatnonzero(silent)})
+        # All channels of a silenced band go together, and the silenced bands are adjacent.
+        assert np.array_equal(silent, np.isin(np.arange(groups * bands) % bands, silent_bands))
+        assert silent_bands == list(range(silent_bands[0], silent_bands[0] + len(silent_bands))) if silent_bands \
+            else True
+        assert len(silent_bands) <= width
+        seen_widths.add(len(silent_bands))
+        if silent_bands:
+            seen_starts.add(silent_bands[0])
+    assert seen_widths == {0, 1, 2, 3}
+    assert seen_starts == set(range(bands))  # a mask can start on any band, the last one too
+
+
+def test_no_mask_leaves_the_batch_and_the_generator_alone():
+    inputs = torch.rand((20, 4, 6), generator=torch.Generator().manual_seed(0)) < 0.5
+    generator = torch.Generator().manual_seed(3)
+    assert torch.equal(_augment(inputs, TrainConfig(), generator), inputs)
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(3).get_state())
+
+
+def test_bad_mask_settings_are_refused():
+    with pytest.raises(ValueError, match="freq_mask = 9 is wider than the 8 mel bands"):
+        TrainConfig(freq_mask=9, mel_bands=8)
+    with pytest.raises(ValueError, match="expected counts >= 0"):
+        TrainConfig(freq_mask=-1)
+    with pytest.raises(ValueError, match="10 input channels are not a whole number of the 4 mel bands"):
+        _augment(torch.ones((2, 3, 10), dtype=torch.bool), TrainConfig(freq_mask=2, mel_bands=4), torch.Generator())
+
+
+def test_cli_trains_with_frequency_masks(tmp_path, capsys):
+    data = synthetic_dataset(classes=3, per_class=12, channels=8, timesteps=12, seed=2)
+    split = np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6)
+    source = tmp_path / "tiny.npz"
+    save_npz(source, data.inputs, data.labels, split, ("x", "y", "z"))
+    assert cli_main(["train", str(source), "--out", str(tmp_path / "m.spkn"), "--hidden", "12", "--float-epochs", "1",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--freq-mask", "3",
+                     "--json"]) == 0
+    training = json.loads(capsys.readouterr().out)["training"]
+    assert training["freq_mask"] == 3 and training["mel_bands"] == 0  # rasters: every channel is a band
