@@ -198,7 +198,8 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     frontend = splits.frontend.fingerprint()[:12]
     schedule = "-".join(str(demo[k]) for k in ("float_epochs", "quant_epochs", "augment_copies", "input_dropout",
                                                 "cosine"))
-    key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}"
+    masks = f"-fm{demo['freq_mask']}" if demo.get("freq_mask") else ""  # absent from the keys of older networks
+    key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}{masks}"
            f"-p{prune_target or 1}-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
 
     def fit():
@@ -216,6 +217,11 @@ def _pruned_demo_splits(demo: dict, seed: int):
     from spikestream.model.train.demo import demo_frontend
 
     return load_splits("digits", demo_frontend(demo), None, seed, demo["augment_copies"])
+
+
+def _dense_name(other_seed: int) -> str:
+    """The name of the dense network of training seed ``--seed + other_seed`` (seed study)."""
+    return f"dense_seed+{other_seed}"
 
 
 def _pruned_name(target: float, other_seed: int = 0) -> str:
@@ -247,8 +253,8 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
     study, dense_seeds = {}, {}
     if settings["seed_study_targets"]:
         for other in settings["seed_study_seeds"]:
-            dense_seeds[other], trainings[f"dense_seed+{other}"] = _demo_network(splits, demo, None, seed + other,
-                                                                                 data_seed=seed)
+            dense_seeds[other], trainings[_dense_name(other)] = _demo_network(splits, demo, None, seed + other,
+                                                                              data_seed=seed)
     for target in settings["seed_study_targets"]:
         for other in settings["seed_study_seeds"]:
             network, info = _demo_network(splits, demo, target, seed + other, data_seed=seed)
@@ -266,7 +272,7 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
         if study:
             scored["seed_study_candidates"] = learning_demos.pruned_inference(dense, core, part.inputs, part.labels,
                                                                               study, keep_fractions=())["candidates"]
-            scored["seed_study_dense"] = {f"dense_seed+{other}": learning_demos.inference_cost(
+            scored["seed_study_dense"] = {_dense_name(other): learning_demos.inference_cost(
                 network, core, part.inputs, part.labels) for other, network in dense_seeds.items()}
         result[name] = scored
     result["seed_study"] = _seed_study(result, settings)
@@ -298,7 +304,7 @@ def _seed_study(result: dict, settings: dict) -> dict:
             every = {**result[split]["candidates"], **result[split].get("seed_study_candidates", {})}
             rows = [every[name] for name in names]
             dense = [result[split]["dense"]["accuracy"]] + [
-                result[split]["seed_study_dense"][f"dense_seed+{other}"]["accuracy"] for other in seeds]
+                result[split]["seed_study_dense"][_dense_name(other)]["accuracy"] for other in seeds]
             entry.setdefault("connectivity_cut", [r["connectivity_cut"] for r in rows])
             losses = [r["accuracy_loss_points"] for r in rows]
             paired = [100.0 * (d - r["accuracy"]) for d, r in zip(dense, rows)]

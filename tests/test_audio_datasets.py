@@ -222,3 +222,24 @@ def test_load_augmented_stacks_clean_and_perturbed_copies(tmp_path, cache):
     np.testing.assert_array_equal(data.y, np.tile(clean.y, 3))
     with pytest.raises(ValueError, match="differ"):
         datasets.SpikeDataset.concatenate([clean, load_dataset(tmp_path / "words", config.replace(bands=8), "train")])
+
+
+def test_training_splits_say_when_channels_are_mel_bands(tmp_path, cache):
+    # Frequency masks (TrainConfig.freq_mask) silence channel c as band c % mel_bands: right for
+    # rasters the front end encoded from audio, wrong for spike datasets spread over all channels.
+    pytest.importorskip("torch")
+    h5py = pytest.importorskip("h5py")
+    from spikestream.model.train.data import load_splits
+
+    write_folder(tmp_path / "words")
+    config = FrontendConfig(bands=16, frames=8, encoder="rate_delta")
+    assert load_splits(tmp_path / "words", config).mel_bands == 16
+    with h5py.File(tmp_path / "shd.h5", "w") as handle:
+        times = handle.create_dataset("spikes/times", (3,), dtype=h5py.vlen_dtype(np.float32))
+        units = handle.create_dataset("spikes/units", (3,), dtype=h5py.vlen_dtype(np.uint16))
+        for index in range(3):
+            times[index], units[index] = np.array([0.1, 0.5], np.float32), np.array([3, 600], np.uint16)
+        handle["labels"] = np.array([0, 1, 0], np.uint16)
+        handle["extra/speaker"] = np.array([1, 2, 3], np.uint16)
+        handle["extra/keys"] = np.array([b"a", b"b"])
+    assert load_splits(tmp_path / "shd.h5", config).mel_bands == 0

@@ -60,3 +60,14 @@ def test_cli_trains_with_frequency_masks(tmp_path, capsys):
                      "--json"]) == 0
     training = json.loads(capsys.readouterr().out)["training"]
     assert training["freq_mask"] == 3 and training["mel_bands"] == 0  # rasters: every channel is a band
+    for mask, message in (("9", "--freq-mask 9 is wider than the 8 channels of the data"),
+                          ("-1", "--freq-mask -1: expected a number of bands >= 0")):
+        assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--float-epochs", "1",
+                         "--quant-epochs", "0", "--no-progress", "--freq-mask", mask]) == 2
+        assert message in capsys.readouterr().err
+    from spikestream.model.train.trainer import train
+    from spikestream.model.train.layers import ArchitectureConfig, build_model
+    from spikestream.model.config import CoreConfig
+    model = build_model(ArchitectureConfig(hidden=(4,)), 8, 3, 12, CoreConfig(), torch.Generator())
+    with pytest.raises(ValueError, match="freq_mask = 9 is wider than the 8 bands of the inputs"):
+        train(model, data, data, TrainConfig(freq_mask=9, threads=1), progress=False)

@@ -78,6 +78,34 @@ def test_soft_targets_alone_teach_the_teachers_mapping():
     assert np.mean(predict(labelled, TRAIN.inputs, exact=True) == TRAIN.labels) > 0.8
 
 
+def test_demo_training_needs_both_a_teacher_and_a_weight():
+    from spikestream.model.train.data import Splits
+    from spikestream.model.train.demo import train_demo_network
+
+    splits = Splits(TRAIN, VALIDATION, VALIDATION, None, ("a", "b", "c"), None)
+    settings = dict(hidden=(4,), float_epochs=1, quant_epochs=0, input_dropout=0.0, cosine=False)
+    with pytest.raises(ValueError, match="teacher missing with distill_weight = 0.5"):
+        train_demo_network(splits, settings, CORE, distill_weight=0.5, progress=False)
+    teacher = _model().to_network()
+    with pytest.raises(ValueError, match="teacher given with distill_weight = 0"):
+        train_demo_network(splits, settings, CORE, teacher=teacher, progress=False)
+    # With both, the teacher's exact logits are the soft targets, and the temperature defaults to TrainConfig's.
+    _, _, training, _ = train_demo_network(splits, settings, CORE, teacher=teacher, distill_weight=0.5,
+                                           progress=False, device="cpu")
+    assert training.distill_weight == 0.5 and training.distill_temperature == TrainConfig().distill_temperature
+
+
+def test_resuming_a_checkpoint_with_other_settings_is_refused(tmp_path):
+    config = TrainConfig(float_epochs=1, quant_epochs=0, batch_size=27, threads=1)
+    train(_model(), TRAIN, VALIDATION, config, checkpoint=tmp_path / "run.pt", progress=False)
+    other = dataclasses.replace(config, freq_mask=2)
+    with pytest.raises(ValueError, match="saved with other training settings \\(freq_mask: 0 there, 2 now\\)"):
+        train(_model(), TRAIN, VALIDATION, other, checkpoint=tmp_path / "run.pt", progress=False)
+    # Threads and device may change between the run and its resumption.
+    train(_model(), TRAIN, VALIDATION, dataclasses.replace(config, threads=2), checkpoint=tmp_path / "run.pt",
+          progress=False)
+
+
 def test_bad_distillation_settings_are_refused():
     with pytest.raises(ValueError, match=r"distill_weight = 1.5, expected a value in \[0, 1\]"):
         TrainConfig(distill_weight=1.5)
@@ -113,6 +141,20 @@ def test_cli_trains_a_student_from_an_exported_teacher(tmp_path, capsys):
     export_network(other, _model().to_network(), CORE, None, ["p", "q", "r"])
     assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--distill", str(other)] + common) == 2
     assert "takes [T=16, C=12] rasters, the training data is [T=12, C=8]" in capsys.readouterr().err
+    for options, message in (
+            (["--distill", str(teacher), "--distill-weight", "0"], "--distill-weight 0.0: expected a value in (0, 1]"),
+            (["--distill", str(teacher), "--distill-weight", "1.5"], "--distill-weight 1.5: expected a value in (0, 1]"),
+            (["--distill", str(teacher), "--distill-temperature", "0"], "--distill-temperature 0.0: expected a value > 0"),
+            (["--distill-temperature", "3"], "--distill-temperature needs a teacher network"),
+            (["--distill", str(tmp_path / "missing.spkn")], "missing.spkn: no such network file"),
+            (["--distill", str(teacher), "--search", "2"], "--distill and --search cannot be combined")):
+        assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn")] + options + common) == 2, options
+        assert message in capsys.readouterr().err
+    counting = tmp_path / "counting.spkn"
+    assert cli_main(["train", str(source), "--out", str(counting)] + common[:-2] + ["--decision", "spike_count"]) == 0
+    capsys.readouterr()
+    assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--distill", str(counting)] + common) == 2
+    assert "the teacher decides by spike_count, the student by max_potential" in capsys.readouterr().err
     relabelled = tmp_path / "relabelled.spkn"
     export_network(relabelled, build_model(ArchitectureConfig(hidden=(4,), decision="max_potential"), 8, 3, 12, CORE,
                                            torch.Generator()).to_network(), CORE, None, ["p", "q", "r"])

@@ -73,8 +73,14 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path):
     train(straight, TRAIN, VALIDATION, config, progress=False)
     checkpoint = tmp_path / "run.pt"
     interrupted = _model(seed=1)
-    train(interrupted, TRAIN, VALIDATION, TrainConfig(float_epochs=2, quant_epochs=0, batch_size=18, seed=1, threads=1),
-          checkpoint=checkpoint, progress=False)
+
+    def stop_after_the_float_phase(epoch, record):
+        if epoch == 1:
+            raise KeyboardInterrupt  # the checkpoint of epoch 1 is saved before this hook runs
+
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, TRAIN, VALIDATION, config, checkpoint=checkpoint, progress=False,
+              on_epoch=stop_after_the_float_phase)
     resumed = _model(seed=1)
     train(resumed, TRAIN, VALIDATION, config, checkpoint=checkpoint, progress=False)
     assert resumed.to_network() == straight.to_network()

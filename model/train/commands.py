@@ -48,14 +48,17 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                                                                         "probability (augmentation)")
     group.add_argument("--shift", type=int, default=0, help="shift training rasters by up to this many steps")
     group.add_argument("--freq-mask", type=int, default=0, metavar="BANDS",
-                       help="silence up to BANDS adjacent mel bands of each training raster (frequency masking)")
+                       help="silence up to BANDS adjacent mel bands of each training raster (frequency masking; "
+                            "for rasters and spike datasets: adjacent channels)")
     group.add_argument("--augment-copies", type=int, default=0,
                        help="add this many perturbed copies (speed, reverb, band, noise) of the training audio")
     group.add_argument("--distill", metavar="TEACHER.spkn",
                        help="knowledge distillation: an exported network (same classes and front end) whose "
                             "hardware-exact logits on the training samples become soft targets")
-    group.add_argument("--distill-weight", type=float, help="weight of the soft targets in the loss (default 0.5)")
-    group.add_argument("--distill-temperature", type=float, default=2.0, help="softmax temperature of distillation")
+    group.add_argument("--distill-weight", type=float,
+                       help="weight of the soft targets in the loss, in (0, 1] (default: trainer.DISTILL_WEIGHT)")
+    group.add_argument("--distill-temperature", type=float,
+                       help="softmax temperature of distillation, > 0 (default: TrainConfig's)")
     group.add_argument("--prune", choices=[m.value for m in PruningMethod], default="none")
     group.add_argument("--connectivity", type=float, default=1.0, help="fraction of synapses kept by pruning")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
@@ -120,24 +123,56 @@ def configs_from_args(args):
         architecture=args.arch, hidden=tuple(int(h) for h in str(args.hidden).split(",") if h),
         decision=args.decision, tau_mem=args.tau_mem, tau_syn=args.tau_syn, adaptation=args.adaptation,
         refractory=args.refractory, reset=args.reset, early_exit=args.early_exit)
+    from .trainer import DISTILL_WEIGHT
+
+    distill = {} if not args.distill else {
+        "distill_weight": DISTILL_WEIGHT if args.distill_weight is None else args.distill_weight,
+        **({} if args.distill_temperature is None else {"distill_temperature": args.distill_temperature})}
     training = TrainConfig(float_epochs=args.float_epochs, quant_epochs=args.quant_epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
                            input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
                            freq_mask=args.freq_mask,
                            pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
-                           device=args.device, distill_temperature=args.distill_temperature,
-                           distill_weight=(0.5 if args.distill_weight is None else args.distill_weight)
-                           if args.distill else 0.0)
+                           device=args.device, **distill)
     return architecture, training
 
 
-def _teacher_logits(path, splits, training) -> np.ndarray:
+def _option_errors(args) -> list[str]:
+    """What is wrong with the distillation and masking options, before any data is loaded."""
+    from pathlib import Path
+
+    errors = []
+    if not args.distill:
+        errors += [f"{flag} needs a teacher network (--distill TEACHER.spkn)"
+                   for flag, value in (("--distill-weight", args.distill_weight),
+                                       ("--distill-temperature", args.distill_temperature)) if value is not None]
+    else:
+        if not Path(args.distill).is_file():
+            errors.append(f"--distill {args.distill}: no such network file")
+        if args.search:
+            errors.append("--distill and --search cannot be combined (the search trains without a teacher)")
+        if args.distill_weight is not None and not 0.0 < args.distill_weight <= 1.0:
+            errors.append(f"--distill-weight {args.distill_weight}: expected a value in (0, 1]")
+        if args.distill_temperature is not None and not args.distill_temperature > 0:
+            errors.append(f"--distill-temperature {args.distill_temperature}: expected a value > 0")
+    if args.freq_mask < 0:
+        errors.append(f"--freq-mask {args.freq_mask}: expected a number of bands >= 0")
+    return errors
+
+
+def _teacher_logits(path, splits, training, decision) -> np.ndarray:
     """The logits of the exported network at ``path`` on ``splits.train`` (checked to fit the data)."""
     from .export import load_exported
-    from .net import SpikingNetwork
-    from .trainer import teacher_logits
+    from .trainer import network_logits
 
     teacher, core, frontend, classes = load_exported(path)
+    if teacher.decision.mode is not decision:
+        raise ValueError(f"--distill {path}: the teacher decides by {teacher.decision.mode.value}, the student by "
+                         f"{decision.value}: their logits are not comparable (train with the teacher's --decision)")
+    n_classes = teacher.population(teacher.output).size
+    if n_classes != len(splits.classes):
+        raise ValueError(f"--distill {path}: the teacher has {n_classes} output neurons, the data "
+                         f"{len(splits.classes)} classes")
     shape = splits.train.inputs.shape[1:]
     if (teacher.timesteps, teacher.n_inputs) != shape:
         raise ValueError(f"--distill {path}: the teacher takes [T={teacher.timesteps}, C={teacher.n_inputs}] "
@@ -148,8 +183,7 @@ def _teacher_logits(path, splits, training) -> np.ndarray:
     if frontend is not None and splits.frontend is not None and frontend.fingerprint() != splits.frontend.fingerprint():
         raise ValueError(f"--distill {path}: the teacher was trained on another front end than the data's "
                          f"(pass its sidecar with --frontend)")
-    return teacher_logits(SpikingNetwork(teacher, core, exponents="fixed"), splits.train.inputs,
-                          training.logit_scale)
+    return network_logits(teacher, core, splits.train.inputs, training.logit_scale)
 
 
 def _train(args) -> int:
@@ -165,20 +199,23 @@ def _train(args) -> int:
     from .layers import build_model
     from .trainer import configure_torch, train
 
-    if args.distill_weight is not None and not args.distill:
-        print("error: --distill-weight needs a teacher network (--distill TEACHER.spkn)", file=sys.stderr)
-        return 2
-    if args.distill and args.search:
-        print("error: --distill and --search cannot be combined (the search trains without a teacher)",
-              file=sys.stderr)
+    errors = _option_errors(args)
+    if errors:
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
         return 2
     configure_torch(args.threads)
     splits = load_splits(args.data, _frontend(args), args.classes, args.seed, args.augment_copies)
     architecture, training = configs_from_args(args)
     try:
-        if splits.frontend is not None:  # frequency masks silence whole mel bands (every channel of a band)
-            training = dataclasses.replace(training, mel_bands=splits.frontend.bands)
-        soft_targets = _teacher_logits(args.distill, splits, training) if args.distill else None
+        # Frequency masks silence whole mel bands: every channel of a band, in every encoder's layout.
+        bands = splits.mel_bands or splits.train.inputs.shape[2]
+        if args.freq_mask > bands:
+            raise ValueError(f"--freq-mask {args.freq_mask} is wider than the {bands} "
+                             f"{'mel bands' if splits.mel_bands else 'channels'} of the data")
+        training = dataclasses.replace(training, mel_bands=splits.mel_bands)
+        soft_targets = (_teacher_logits(args.distill, splits, training, architecture.decision)
+                        if args.distill else None)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,10 @@ class Splits(NamedTuple):
     holdout: Dataset | None
     classes: tuple[str, ...]
     frontend: object | None  #: FrontendConfig of audio sources, None for rasters
+    #: mel bands of the channel layout (channel ``c`` is band ``c % mel_bands``) when the
+    #: rasters were encoded from audio by the front end; 0 for rasters and spike datasets
+    #: (SHD, N-TIDIGITS spread their units over all channels)
+    mel_bands: int = 0
 
 
 def save_npz(path: str | Path, inputs: np.ndarray, labels: np.ndarray, split: np.ndarray | None = None,
@@ -110,7 +114,9 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
 
     holdout = part("holdout") if np.any(split == "holdout") else None
     validation = part("val") if np.any(split == "val") else part("test")
-    return Splits(part("train"), validation, part("test"), holdout, classes, used_frontend)
+    encoded_audio = used_frontend is not None and not path.is_file()  # HDF5 files hold spikes, not audio
+    return Splits(part("train"), validation, part("test"), holdout, classes, used_frontend,
+                  used_frontend.bands if encoded_audio else 0)
 
 
 def _load_split_column(source, data) -> np.ndarray | None:

@@ -43,16 +43,18 @@ def demo_frontend(settings: dict):
 
 def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int = 1, pruning=None, on_epoch=None,
                        progress: bool = True, teacher=None, distill_weight: float = 0.0,
-                       distill_temperature: float = 2.0, device: str = "auto", checkpoint=None):
+                       distill_temperature: float | None = None, device: str = "auto", checkpoint=None):
     """Build and train the network of a :data:`DEMO_SETTINGS` entry on ``splits``.
 
     ``pruning`` (a :class:`~spikestream.model.train.prune.PruningConfig`) prunes during
     training (``bench/bench_learning.py`` demo c); ``on_epoch(model, epoch, record)`` is
     called after every epoch. ``teacher`` (a :class:`~spikestream.model.network.Network`
     that fits ``core``, e.g. the dense network) teaches by distillation with
-    ``distill_weight`` and ``distill_temperature`` (:mod:`.trainer`): its hardware-exact
-    logits on the training samples become soft targets. ``device`` and ``checkpoint`` are
-    :class:`~spikestream.model.train.trainer.TrainConfig`'s and :func:`~spikestream.model.train.trainer.train`'s. Returns ``(model, architecture, training, result)``: the
+    ``distill_weight`` and ``distill_temperature`` (:mod:`.trainer`; None: the
+    :class:`TrainConfig` default): its hardware-exact logits on the training samples
+    become soft targets. ``device`` and ``checkpoint`` are
+    :class:`~spikestream.model.train.trainer.TrainConfig`'s and
+    :func:`~spikestream.model.train.trainer.train`'s. Returns ``(model, architecture, training, result)``: the
     trained model, its :class:`ArchitectureConfig`, the :class:`TrainConfig` used and the
     :class:`TrainResult`.
     """
@@ -61,22 +63,19 @@ def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int
     from ..network import DecisionMode
     from .layers import ArchitectureConfig, build_model
     from .prune import PruningConfig
-    from .net import SpikingNetwork
-    from .trainer import TrainConfig, teacher_logits, train
+    from .trainer import TrainConfig, network_logits, train
 
+    if (teacher is None) != (distill_weight == 0):
+        raise ValueError(f"teacher {'given' if teacher is not None else 'missing'} with distill_weight = "
+                         f"{distill_weight}: distillation needs both a teacher network and a weight > 0")
     architecture = ArchitectureConfig(hidden=settings["hidden"], decision=DecisionMode.MAX_POTENTIAL)
+    extra = {} if distill_temperature is None else {"distill_temperature": distill_temperature}
     training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
                            threads=threads, input_dropout=settings["input_dropout"], cosine=settings["cosine"],
-                           pruning=pruning or PruningConfig(), distill_weight=distill_weight if teacher else 0.0,
-                           distill_temperature=distill_temperature, device=device,
-                           freq_mask=settings.get("freq_mask", 0),
-                           mel_bands=splits.frontend.bands if splits.frontend is not None else 0)
-    soft_targets = None
-    if teacher is not None:
-        if not distill_weight:
-            raise ValueError("a teacher network needs distill_weight > 0")
-        soft_targets = teacher_logits(SpikingNetwork(teacher, core, exponents="fixed"), splits.train.inputs,
-                                      training.logit_scale)
+                           pruning=pruning or PruningConfig(), distill_weight=distill_weight, device=device,
+                           freq_mask=settings.get("freq_mask", 0), mel_bands=splits.mel_bands, **extra)
+    soft_targets = None if teacher is None else network_logits(teacher, core, splits.train.inputs,
+                                                               training.logit_scale)
     timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]
     model = build_model(architecture, n_inputs, len(splits.classes), timesteps, core,
                         torch.Generator().manual_seed(seed))

@@ -19,9 +19,10 @@ Knowledge distillation (``distill_weight > 0``, Hinton et al. 2015): the loss be
 ``(1 - w) * cross-entropy + w * T^2 * KL(softmax(teacher / T) || softmax(student / T))``
 with ``T = distill_temperature`` and ``teacher`` the logits of another network (same
 rule, same ``logit_scale``) on each training sample, computed once before training
-(:func:`teacher_logits`; a trained dense network teaching a network pruned in training,
+(:func:`network_logits`; a trained dense network teaching a network pruned in training,
 ``bench/bench_learning.py`` demo c). The teacher sees the sample without the
-augmentation of the batch (shift, input dropout): it says what the clean word is.
+augmentation of the batch (shift, input dropout, frequency masks): it says what the
+clean word is. Measured there: no gain (docs/training.md, session 5).
 
 Reproducibility: every random draw (initialisation, shuffling, rewiring) comes from
 generators seeded by ``seed``; with the same seed, data, threads and device a run is
@@ -48,7 +49,10 @@ from .net import SpikingNetwork, decide
 from .prune import PruningConfig, Pruner
 
 __all__ = ["TrainConfig", "Dataset", "TrainResult", "train", "predict", "accuracy", "loss_for", "configure_torch",
-           "default_device", "logits_for", "teacher_logits"]
+           "default_device", "logits_for", "teacher_logits", "network_logits", "DISTILL_WEIGHT"]
+
+#: The weight of the teacher's soft targets when a teacher is given without one (``train --distill``).
+DISTILL_WEIGHT = 0.5
 
 log = logging.getLogger("spikestream.train")
 
@@ -80,10 +84,12 @@ class TrainConfig:
     shift: int = 0  #: augmentation: shift each training raster by up to this many steps (either way)
     input_dropout: float = 0.0  #: augmentation: drop each input spike with this probability
     #: augmentation (SpecAugment's frequency masking): silence up to this many adjacent mel
-    #: bands, at a random place, in each training raster; channel ``c`` is band ``c % mel_bands``
-    #: (the layout of every encoder of :mod:`spikestream.model.audio.encoders`)
+    #: bands (width uniform in 0..freq_mask, then the start uniform over the places it fits, so
+    #: edge bands are masked less often, as in SpecAugment) in each training raster; channel
+    #: ``c`` is band ``c % mel_bands``, the layout of every encoder of
+    #: :mod:`spikestream.model.audio.encoders` (:attr:`~spikestream.model.train.data.Splits.mel_bands`)
     freq_mask: int = 0
-    mel_bands: int = 0  #: bands of the front end (0: every channel is a band of its own)
+    mel_bands: int = 0  #: bands of the rasters' front end (0: channels are not mel bands; each is its own)
     cosine: bool = False  #: cosine learning-rate decay within each phase
     seed: int = 0
     pruning: PruningConfig = field(default_factory=PruningConfig)
@@ -154,7 +160,7 @@ def logits_for(model: SpikingNetwork, run, logit_scale: float) -> torch.Tensor:
 
 def loss_for(model: SpikingNetwork, run, labels: torch.Tensor, logit_scale: float,
              teacher: torch.Tensor | None = None, distill_weight: float = 0.0,
-             temperature: float = 2.0) -> torch.Tensor:
+             temperature: float = TrainConfig.distill_temperature) -> torch.Tensor:
     """Cross-entropy of :func:`logits_for`, mixed with distillation from ``teacher`` logits (module docstring)."""
     logits = logits_for(model, run, logit_scale)
     loss = F.cross_entropy(logits, labels)
@@ -179,6 +185,11 @@ def teacher_logits(teacher: SpikingNetwork, inputs: np.ndarray, logit_scale: flo
                                          exact=exact), logit_scale).cpu().numpy()
              for start in range(0, inputs.shape[0], batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, teacher.output_slice.stop - teacher.output_slice.start))
+
+
+def network_logits(network, core, inputs: np.ndarray, logit_scale: float) -> np.ndarray:
+    """:func:`teacher_logits` of a :class:`~spikestream.model.network.Network` (e.g. loaded from ``.spkn``), hardware-exact."""
+    return teacher_logits(SpikingNetwork(network, core, exponents="fixed"), inputs, logit_scale)
 
 
 @torch.no_grad()
@@ -239,6 +250,17 @@ def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generat
     return inputs
 
 
+def _check_resumed_config(path: Path, saved: dict, config: TrainConfig) -> None:
+    """Refuse to resume a checkpoint of other settings (threads and device may change)."""
+    current, defaults = config.to_dict(), TrainConfig().to_dict()
+    changed = sorted(key for key in current if key not in ("threads", "device")
+                     and saved.get(key, defaults[key]) != current[key])
+    if changed:
+        raise ValueError(f"checkpoint {path} was saved with other training settings ("
+                         + ", ".join(f"{key}: {saved.get(key, defaults[key])!r} there, {current[key]!r} now"
+                                     for key in changed) + "): resume with the same settings or another checkpoint")
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, temporary)
@@ -268,6 +290,13 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
     from tqdm.auto import tqdm
 
     n_classes = model.output_slice.stop - model.output_slice.start
+    if config.freq_mask:
+        channels = train_data.inputs.shape[2]
+        bands = config.mel_bands or channels
+        if channels % bands:
+            raise ValueError(f"{channels} input channels are not a whole number of the {bands} mel bands")
+        if config.freq_mask > bands:
+            raise ValueError(f"freq_mask = {config.freq_mask} is wider than the {bands} bands of the inputs")
     if config.distill_weight > 0:
         if teacher is None:
             raise ValueError(f"distill_weight = {config.distill_weight} needs teacher logits (teacher_logits())")
@@ -290,6 +319,7 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
+        _check_resumed_config(checkpoint, state.get("config", {}), config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
