@@ -1,3 +1,5 @@
+# amaranth: UnusedElaboratable=no
+# (test_bad_declarations_are_rejected creates cores whose constructor refuses them)
 """Tests of the register map and the AXI4-Lite bridge (spikestream.rtl.csr)."""
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Tiny networks by hand: one-step delivery, decision rules and tie-breaks, early exit, counters."""
 
 import numpy as np
-import pytest
 
 from spikestream.model import (INPUT, CoreConfig, Decision, DecisionMode, Network, Population, SynapseGroup)
 from spikestream.model import golden
