@@ -62,7 +62,8 @@ SETTINGS = {
                   seed_study_targets=(), seed_study_seeds=()),
     "full": dict(stdp_samples=900, stdp_hidden=256, readout_samples=900, hidden=256, float_epochs=30,
                  quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256,
-                 prune_targets=(0.2, 0.15, 0.12, 0.1, 0.096, 0.08), seed_study_targets=(0.15, 0.1, 0.096),
+                 prune_targets=(0.2, 0.15, 0.14, 0.13, 0.12, 0.1, 0.096, 0.08),
+                 seed_study_targets=(0.15, 0.1, 0.096),
                  seed_study_seeds=(1, 2)),
 }
 
