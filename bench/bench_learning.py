@@ -199,7 +199,8 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     frontend = splits.frontend.fingerprint()[:12]
     schedule = "-".join(str(demo[k]) for k in ("float_epochs", "quant_epochs", "augment_copies", "input_dropout",
                                                 "cosine"))
-    masks = f"-fm{demo['freq_mask']}" if demo.get("freq_mask") else ""  # absent from the keys of older networks
+    # Masks are absent from the keys of the networks trained without them.
+    masks = "".join(f"-{tag}{demo[name]}" for name, tag in (("freq_mask", "fm"), ("time_mask", "tm")) if demo.get(name))
     key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}{masks}"
            f"-p{prune_target or 1}-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
 

@@ -50,6 +50,8 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--freq-mask", type=int, default=0, metavar="BANDS",
                        help="silence up to BANDS adjacent mel bands of each training raster (frequency masking; "
                             "for rasters and spike datasets: adjacent channels)")
+    group.add_argument("--time-mask", type=int, default=0, metavar="STEPS",
+                       help="silence a run of up to STEPS adjacent timesteps of each training raster (time masking)")
     group.add_argument("--augment-copies", type=int, default=0,
                        help="add this many perturbed copies (speed, reverb, band, noise) of the training audio")
     group.add_argument("--distill", metavar="TEACHER.spkn",
@@ -131,7 +133,7 @@ def configs_from_args(args):
     training = TrainConfig(float_epochs=args.float_epochs, quant_epochs=args.quant_epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
                            input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
-                           freq_mask=args.freq_mask,
+                           freq_mask=args.freq_mask, time_mask=args.time_mask,
                            pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
                            device=args.device, **distill)
     return architecture, training
@@ -157,6 +159,8 @@ def _option_errors(args) -> list[str]:
             errors.append(f"--distill-temperature {args.distill_temperature}: expected a value > 0")
     if args.freq_mask < 0:
         errors.append(f"--freq-mask {args.freq_mask}: expected a number of bands >= 0")
+    if args.time_mask < 0:
+        errors.append(f"--time-mask {args.time_mask}: expected a number of timesteps >= 0")
     return errors
 
 
@@ -213,6 +217,9 @@ def _train(args) -> int:
         if args.freq_mask > bands:
             raise ValueError(f"--freq-mask {args.freq_mask} is wider than the {bands} "
                              f"{'mel bands' if splits.mel_bands else 'channels'} of the data")
+        if args.time_mask > splits.train.inputs.shape[1]:
+            raise ValueError(f"--time-mask {args.time_mask} is longer than the {splits.train.inputs.shape[1]} "
+                             f"timesteps of the data")
         training = dataclasses.replace(training, mel_bands=splits.mel_bands)
         soft_targets = (_teacher_logits(args.distill, splits, training, architecture.decision)
                         if args.distill else None)

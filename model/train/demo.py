@@ -73,7 +73,8 @@ def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int
     training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
                            threads=threads, input_dropout=settings["input_dropout"], cosine=settings["cosine"],
                            pruning=pruning or PruningConfig(), distill_weight=distill_weight, device=device,
-                           freq_mask=settings.get("freq_mask", 0), mel_bands=splits.mel_bands, **extra)
+                           freq_mask=settings.get("freq_mask", 0), mel_bands=splits.mel_bands,
+                           time_mask=settings.get("time_mask", 0), **extra)
     soft_targets = None if teacher is None else network_logits(teacher, core, splits.train.inputs,
                                                                training.logit_scale)
     timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]

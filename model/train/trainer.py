@@ -90,6 +90,9 @@ class TrainConfig:
     #: :mod:`spikestream.model.audio.encoders` (:attr:`~spikestream.model.train.data.Splits.mel_bands`)
     freq_mask: int = 0
     mel_bands: int = 0  #: bands of the rasters' front end (0: channels are not mel bands; each is its own)
+    #: augmentation (SpecAugment's time masking): silence a run of up to this many adjacent
+    #: timesteps of each training raster (width and start drawn as for ``freq_mask``)
+    time_mask: int = 0
     cosine: bool = False  #: cosine learning-rate decay within each phase
     seed: int = 0
     pruning: PruningConfig = field(default_factory=PruningConfig)
@@ -101,8 +104,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight = {self.distill_weight}, expected a value in [0, 1]")
-        if self.freq_mask < 0 or self.mel_bands < 0:
-            raise ValueError(f"freq_mask = {self.freq_mask}, mel_bands = {self.mel_bands}: expected counts >= 0")
+        if self.freq_mask < 0 or self.mel_bands < 0 or self.time_mask < 0:
+            raise ValueError(f"freq_mask = {self.freq_mask}, mel_bands = {self.mel_bands}, time_mask = "
+                             f"{self.time_mask}: expected counts >= 0")
         if self.mel_bands and self.freq_mask > self.mel_bands:
             raise ValueError(f"freq_mask = {self.freq_mask} is wider than the {self.mel_bands} mel bands")
         if self.distill_temperature <= 0:
@@ -222,7 +226,7 @@ def _set_cosine_rate(optimizer, config: TrainConfig, position: float) -> None:
 
 
 def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    """Random time shift (zero-filled), input spike dropout and frequency masking of a training batch."""
+    """Random time shift (zero-filled), input spike dropout, frequency and time masking of a training batch."""
     if config.shift:
         shifts = torch.randint(-config.shift, config.shift + 1, (inputs.shape[0],), generator=generator)
         shifted = torch.zeros_like(inputs)
@@ -241,13 +245,23 @@ def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generat
         bands = config.mel_bands or channels
         if channels % bands:
             raise ValueError(f"{channels} input channels are not a whole number of the {bands} mel bands")
-        widths = torch.randint(0, config.freq_mask + 1, (inputs.shape[0],), generator=generator)
-        starts = torch.floor(torch.rand(inputs.shape[0], generator=generator, dtype=torch.float64)
-                             * (bands - widths + 1)).to(torch.int64)
         band = torch.arange(channels) % bands
-        silenced = (band[None, :] >= starts[:, None]) & (band[None, :] < (starts + widths)[:, None])
-        inputs = inputs & ~silenced[:, None, :]
+        inputs = inputs & ~_runs(band, bands, config.freq_mask, generator, inputs.shape[0])[:, None, :]
+    if config.time_mask:
+        steps = inputs.shape[1]
+        inputs = inputs & ~_runs(torch.arange(steps), steps, config.time_mask, generator, inputs.shape[0])[:, :, None]
     return inputs
+
+
+def _runs(position: torch.Tensor, places: int, longest: int, generator: torch.Generator, count: int) -> torch.Tensor:
+    """``[count, len(position)]``: True where ``position`` falls in a random run of ``0..longest`` of ``places``.
+
+    The width is uniform in ``0..longest``, then the start uniform over the places the run fits.
+    """
+    widths = torch.randint(0, longest + 1, (count,), generator=generator)
+    starts = torch.floor(torch.rand(count, generator=generator, dtype=torch.float64)
+                         * (places - widths + 1)).to(torch.int64)
+    return (position[None, :] >= starts[:, None]) & (position[None, :] < (starts + widths)[:, None])
 
 
 def _check_resumed_config(path: Path, saved: dict, config: TrainConfig) -> None:
@@ -297,6 +311,9 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
             raise ValueError(f"{channels} input channels are not a whole number of the {bands} mel bands")
         if config.freq_mask > bands:
             raise ValueError(f"freq_mask = {config.freq_mask} is wider than the {bands} bands of the inputs")
+    if config.time_mask > train_data.inputs.shape[1]:
+        raise ValueError(f"time_mask = {config.time_mask} is longer than the {train_data.inputs.shape[1]} "
+                         f"timesteps of the inputs")
     if config.distill_weight > 0:
         if teacher is None:
             raise ValueError(f"distill_weight = {config.distill_weight} needs teacher logits (teacher_logits())")
