@@ -193,14 +193,14 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     """
     from spikestream.model.audio.corpus import CORPUS_VERSION
     from spikestream.model.config import CoreConfig
-    from spikestream.model.train.demo import train_demo_network
+    from spikestream.model.train.demo import MASK_SETTINGS, train_demo_network
     from spikestream.model.train.prune import PruningConfig, PruningMethod
 
     frontend = splits.frontend.fingerprint()[:12]
     schedule = "-".join(str(demo[k]) for k in ("float_epochs", "quant_epochs", "augment_copies", "input_dropout",
                                                 "cosine"))
     # Masks are absent from the keys of the networks trained without them.
-    masks = "".join(f"-{tag}{demo[name]}" for name, tag in (("freq_mask", "fm"), ("time_mask", "tm")) if demo.get(name))
+    masks = "".join(f"-{name}{demo[name]}" for name in MASK_SETTINGS if demo.get(name))
     key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}{masks}"
            f"-p{prune_target or 1}-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
 

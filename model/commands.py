@@ -12,6 +12,7 @@ import numpy as np
 from .config import CoreConfig
 from .fileformat import NetworkFileError, load_network, save_network
 from .network import NetworkError, remove_dead_neurons, unused_inputs
+from .train.export import sidecar_path  # torch-free, like the rest of this command
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -72,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
                 return 2
             out = Path(args.remove_dead_neurons)
             save_network(out, compact, core)
-            _write_deployed_sidecar(Path(f"{args.network}.json"), Path(f"{out}.json"), args.network,
+            _write_deployed_sidecar(sidecar_path(args.network), sidecar_path(out), args.network,
                                     summary["dead_neurons"])
             summary["written"] = {"path": str(out), "neurons": compact.n_neurons,
                                   "stored_synapses": compact.synapses().count}

@@ -11,6 +11,9 @@ from spikestream.model import (INPUT, CoreConfig, Network, Population, SynapseGr
                                remove_dead_neurons, save_network)
 from spikestream.model.generate import RandomNetworkOptions, random_network
 
+#: A core small enough for hand-built and random test networks.
+SMALL_CORE = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+
 
 def run_info(capsys, *arguments) -> tuple[int, str, str]:
     code = cli.main(["info", *arguments])
@@ -27,7 +30,7 @@ def test_info_without_a_network_shows_the_default_core(capsys):
 
 
 def test_info_summarises_a_network_file(capsys, tmp_path):
-    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    core = SMALL_CORE
     network = random_network(np.random.default_rng(5), core, RandomNetworkOptions(learning=True))
     path = tmp_path / "net.spkn"
     save_network(path, network, core)
@@ -44,7 +47,7 @@ def test_info_summarises_a_network_file(capsys, tmp_path):
 
 
 def test_info_writes_the_network_without_dead_neurons(capsys, tmp_path):
-    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    core = SMALL_CORE
     rng = np.random.default_rng(11)
     # hidden[3] has no fan-in and hidden[2] no fan-out: both are dead.
     network = Network(2, [Population("hidden", 4, threshold=30), Population("out", 2, threshold=30)],
@@ -69,7 +72,7 @@ def test_info_writes_the_network_without_dead_neurons(capsys, tmp_path):
 
 
 def test_info_will_not_overwrite_its_input_or_keep_a_stale_sidecar(capsys, tmp_path):
-    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    core = SMALL_CORE
     network = Network(1, [Population("out", 2, threshold=5)], [SynapseGroup(INPUT, "out", [[9, 0]])], 4, "out")
     path = tmp_path / "net.spkn"
     save_network(path, network, core)
@@ -84,7 +87,7 @@ def test_info_will_not_overwrite_its_input_or_keep_a_stale_sidecar(capsys, tmp_p
 
 
 def test_info_will_not_remove_neurons_of_a_learning_network(capsys, tmp_path):
-    core = CoreConfig(max_neurons=64, max_inputs=16, lanes=4)
+    core = SMALL_CORE
     network = random_network(np.random.default_rng(5), core, RandomNetworkOptions(learning=True))
     assert any(g.plastic for g in network.groups)
     path = tmp_path / "net.spkn"

@@ -8,8 +8,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from spikestream.cli import main as cli_main  # noqa: E402
-from spikestream.model.train.data import save_npz  # noqa: E402
-from spikestream.model.train.synthetic import synthetic_dataset  # noqa: E402
 from spikestream.model.train.trainer import TrainConfig, _augment  # noqa: E402
 
 
@@ -68,11 +66,8 @@ def test_bad_mask_settings_are_refused():
         _augment(torch.ones((2, 3, 10), dtype=torch.bool), TrainConfig(freq_mask=2, mel_bands=4), torch.Generator())
 
 
-def test_cli_trains_with_frequency_masks(tmp_path, capsys):
-    data = synthetic_dataset(classes=3, per_class=12, channels=8, timesteps=12, seed=2)
-    split = np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6)
-    source = tmp_path / "tiny.npz"
-    save_npz(source, data.inputs, data.labels, split, ("x", "y", "z"))
+def test_cli_trains_with_frequency_masks(tmp_path, capsys, tiny_rasters):
+    source, data = tiny_rasters
     assert cli_main(["train", str(source), "--out", str(tmp_path / "m.spkn"), "--hidden", "12", "--float-epochs", "1",
                      "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--freq-mask", "3",
                      "--time-mask", "4", "--json"]) == 0

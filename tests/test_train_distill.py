@@ -12,7 +12,6 @@ import torch.nn.functional as F  # noqa: E402
 from spikestream.cli import main as cli_main  # noqa: E402
 from spikestream.model import golden  # noqa: E402
 from spikestream.model.config import CoreConfig  # noqa: E402
-from spikestream.model.train.data import save_npz  # noqa: E402
 from spikestream.model.train.export import export_network  # noqa: E402
 from spikestream.model.train.layers import ArchitectureConfig, build_model  # noqa: E402
 from spikestream.model.train.net import SpikingNetwork  # noqa: E402
@@ -118,11 +117,8 @@ def test_bad_distillation_settings_are_refused():
         train(_model(), TRAIN, VALIDATION, config, progress=False, teacher=np.zeros((54, 2)))
 
 
-def test_cli_trains_a_student_from_an_exported_teacher(tmp_path, capsys):
-    data = synthetic_dataset(classes=3, per_class=12, channels=8, timesteps=12, seed=2)
-    split = np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6)
-    source = tmp_path / "tiny.npz"
-    save_npz(source, data.inputs, data.labels, split, ("x", "y", "z"))
+def test_cli_trains_a_student_from_an_exported_teacher(tmp_path, capsys, tiny_rasters):
+    source, _ = tiny_rasters
     common = ["--hidden", "12", "--float-epochs", "2", "--quant-epochs", "1", "--batch-size", "12", "--no-progress",
               "--threads", "1", "--decision", "max_potential"]
     teacher = tmp_path / "teacher.spkn"

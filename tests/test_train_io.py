@@ -13,7 +13,6 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import load_network
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
 from spikestream.model.network import Network, Population, SynapseGroup
-from spikestream.model.train.data import save_npz
 from spikestream.model.train.export import export_network, load_exported, sidecar_path
 from spikestream.model.train.layers import ArchitectureConfig, build_model
 from spikestream.model.train.synthetic import synthetic_dataset
@@ -141,11 +140,8 @@ def test_optuna_study_on_sqlite_runs_two_trials(tmp_path):
     assert study.trials[1].user_attrs["seed"] == 1
 
 
-def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch):
-    data = synthetic_dataset(classes=3, per_class=12, channels=8, timesteps=12, seed=2)
-    split = np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6)
-    source = tmp_path / "tiny.npz"
-    save_npz(source, data.inputs, data.labels, split, ("x", "y", "z"))
+def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_rasters):
+    source, _ = tiny_rasters
     out = tmp_path / "tiny.spkn"
     assert cli_main(["train", str(source), "--out", str(out), "--hidden", "12", "--float-epochs", "2",
                      "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json"]) == 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -141,8 +142,6 @@ def configs_from_args(args):
 
 def _option_errors(args) -> list[str]:
     """What is wrong with the distillation and masking options, before any data is loaded."""
-    from pathlib import Path
-
     errors = []
     if not args.distill:
         errors += [f"{flag} needs a teacher network (--distill TEACHER.spkn)"

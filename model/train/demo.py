@@ -21,7 +21,7 @@ import numpy as np
 
 log = logging.getLogger("spikestream.demo")
 
-__all__ = ["run_demo", "DEMO_SETTINGS", "demo_frontend", "train_demo_network"]
+__all__ = ["run_demo", "DEMO_SETTINGS", "MASK_SETTINGS", "demo_frontend", "train_demo_network"]
 
 #: The demo's front end, network and schedule (measured: see docs/training.md). Level
 #: plus change coding (``rate_delta``, 96 input channels), a max-potential readout,
@@ -32,6 +32,11 @@ DEMO_SETTINGS = {
     "quick": dict(encoder="rate_delta", hidden=(48,), float_epochs=6, quant_epochs=2, input_dropout=0.15,
                   augment_copies=0, cosine=True),
 }
+
+
+#: Optional keys of a :data:`DEMO_SETTINGS` entry: the trainer's masks (:class:`TrainConfig`
+#: fields, 0 = off), set in experiments (docs/training.md, session 5).
+MASK_SETTINGS = ("freq_mask", "time_mask")
 
 
 def demo_frontend(settings: dict):
@@ -73,8 +78,8 @@ def train_demo_network(splits, settings: dict, core, seed: int = 0, threads: int
     training = TrainConfig(float_epochs=settings["float_epochs"], quant_epochs=settings["quant_epochs"], seed=seed,
                            threads=threads, input_dropout=settings["input_dropout"], cosine=settings["cosine"],
                            pruning=pruning or PruningConfig(), distill_weight=distill_weight, device=device,
-                           freq_mask=settings.get("freq_mask", 0), mel_bands=splits.mel_bands,
-                           time_mask=settings.get("time_mask", 0), **extra)
+                           mel_bands=splits.mel_bands, **{name: settings.get(name, 0) for name in MASK_SETTINGS},
+                           **extra)
     soft_targets = None if teacher is None else network_logits(teacher, core, splits.train.inputs,
                                                                training.logit_scale)
     timesteps, n_inputs = splits.train.inputs.shape[1], splits.train.inputs.shape[2]

@@ -305,10 +305,7 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
 
     n_classes = model.output_slice.stop - model.output_slice.start
     if config.freq_mask:
-        channels = train_data.inputs.shape[2]
-        bands = config.mel_bands or channels
-        if channels % bands:
-            raise ValueError(f"{channels} input channels are not a whole number of the {bands} mel bands")
+        bands = config.mel_bands or train_data.inputs.shape[2]
         if config.freq_mask > bands:
             raise ValueError(f"freq_mask = {config.freq_mask} is wider than the {bands} bands of the inputs")
     if config.time_mask > train_data.inputs.shape[1]:
