@@ -13,6 +13,7 @@ Torch is imported only here and below; the rest of ``spikestream.model`` is nump
 - :mod:`.evaluate`: accuracy, confusion, activity and cycles (golden / RTL backends)
 - :mod:`.demo`: the end-to-end demo (``spikestream demo``)
 - :mod:`.data`: train / validation / test splits of audio sources or raster files
+- :mod:`.reference`: a non-spiking reference classifier on the same rasters (what the input carries)
 - :mod:`.synthetic`: small synthetic spike-pattern tasks (tests, smoke runs)
 - :mod:`.choices`: option enumerations (torch-free, for the command line)
 - :mod:`.commands`: ``spikestream train``, ``eval``, ``demo``
