@@ -243,3 +243,13 @@ def test_training_splits_say_when_channels_are_mel_bands(tmp_path, cache):
         handle["extra/speaker"] = np.array([1, 2, 3], np.uint16)
         handle["extra/keys"] = np.array([b"a", b"b"])
     assert load_splits(tmp_path / "shd.h5", config).mel_bands == 0
+
+
+def test_a_folder_named_like_a_subset_says_it_shadows_the_corpus(tmp_path, cache, monkeypatch):
+    (tmp_path / "digits").mkdir()  # e.g. a results folder in the working directory
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="no .sph or .wav files found.*folder 'digits' here shadows the built-in "
+                                         "subset 'digits': run from another directory"):
+        load_dataset("digits")
+    with pytest.raises(ValueError, match="no .sph or .wav files found \\(expected a TI46 folder or a metadata.csv\\)$"):
+        load_dataset(str(tmp_path / "digits"))  # an explicit folder: no hint about subsets

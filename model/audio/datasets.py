@@ -333,7 +333,13 @@ def load_dataset(source: str | Path, frontend: FrontendConfig | None = None, spl
         return load_ntidigits(path, frontend, split or "train")
     if not path.is_dir():
         raise FileNotFoundError(f"dataset {source!r} is not a built-in subset {sorted(SUBSETS)}, a folder or a file")
-    rows, classes = read_metadata(path) if (path / "metadata.csv").exists() else scan_ti46(path)
+    try:
+        rows, classes = read_metadata(path) if (path / "metadata.csv").exists() else scan_ti46(path)
+    except ValueError as error:
+        if isinstance(source, str) and source in SUBSETS:
+            raise ValueError(f"{error}. The folder '{source}' here shadows the built-in subset '{source}': "
+                             f"run from another directory to use the built-in corpus") from error
+        raise
     cache_file = _cache_path(path, frontend, augmenter, seed) if cache else None
     if cache_file is not None and cache_file.exists():
         stored = np.load(cache_file)
