@@ -253,3 +253,25 @@ def test_a_folder_named_like_a_subset_says_it_shadows_the_corpus(tmp_path, cache
         load_dataset("digits")
     with pytest.raises(ValueError, match="no .sph or .wav files found \\(expected a TI46 folder or a metadata.csv\\)$"):
         load_dataset(str(tmp_path / "digits"))  # an explicit folder: no hint about subsets
+
+
+def test_training_splits_name_the_speaker_of_every_sample(tmp_path, cache):
+    pytest.importorskip("torch")
+    from spikestream.model.train.data import load_splits, save_npz
+
+    write_folder(tmp_path / "words")  # s1, s2 train; s3 test; no val: validation is test
+    splits = load_splits(tmp_path / "words", FrontendConfig(bands=16, frames=8), augment_copies=2)
+    words = len(SWEEPS)
+    assert sorted(splits.speakers) == ["test", "train", "validation"]  # no holdout in this source
+    assert splits.speakers["train"].tolist() == (["s1"] * words + ["s2"] * words) * 3  # + 2 augmented copies
+    assert splits.speakers["test"].tolist() == ["s3"] * words == splits.speakers["validation"].tolist()
+    for name in ("train", "validation", "test"):
+        assert len(splits.speakers[name]) == len(getattr(splits, name))
+    # The class limit keeps the speakers of the samples it keeps.
+    limited = load_splits(tmp_path / "words", FrontendConfig(bands=16, frames=8), class_limit=1)
+    assert limited.speakers["train"].tolist() == ["s1", "s2"]
+    # Rasters without speakers: every name is empty.
+    save_npz(tmp_path / "r.npz", np.zeros((4, 3, 2), bool), np.array([0, 1, 0, 1]),
+             np.array(["train", "train", "test", "holdout"]))
+    rasters = load_splits(tmp_path / "r.npz")
+    assert rasters.speakers["holdout"].tolist() == [""] and rasters.speakers["train"].tolist() == ["", ""]

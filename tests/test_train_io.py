@@ -166,12 +166,79 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert np.array(report["confusion"]).sum() == 6 and report["cycles_per_sample"]["mean"] > 0
     assert cli_main(["eval", str(out), str(source)]) == 0
     assert "confusion" in capsys.readouterr().out
+    assert cli_main(["eval", str(out), str(source), "--by-speaker"]) == 2
+    assert "--by-speaker: " + str(source) + " names no speakers" in capsys.readouterr().err
     # Without the RTL runner the rtl backend says what it needs (the real run is tested in
     # tests/test_sim_network_run.py; a Verilator build of the default core is too slow here).
     from spikestream.model.train import evaluate as evaluate_module
     monkeypatch.setattr(evaluate_module, "RTL_RUNNER", ("spikestream.sim.no_such_runner", "run_network"))
     assert cli_main(["eval", str(out), str(source), "--backend", "rtl"]) == 3
     assert "rtl backend needs" in capsys.readouterr().err
+
+
+def _speaker_folder(folder):
+    """Two 'words' (a low and a high tone) said by 4 training and 2 test speakers."""
+    import csv
+
+    from spikestream.model.audio.wavio import write_wav
+
+    folder.mkdir()
+    t = np.arange(4000) / 8000
+    rows = []
+    for index, (speaker, split) in enumerate([("a", "train"), ("b", "train"), ("c", "train"), ("d", "train"),
+                                              ("low_voice", "test"), ("high_voice", "test")]):
+        for label, frequency in (("low", 400.0), ("high", 2400.0)):
+            for take in range(2):
+                name = f"{speaker}_{label}_{take}.wav"
+                shift = 1.0 + 0.04 * index + 0.01 * take
+                write_wav(folder / name, 0.4 * np.sin(2 * np.pi * frequency * shift * t) * np.hanning(t.size), 8000)
+                rows.append({"path": name, "label": label, "speaker": speaker, "split": split})
+    with open(folder / "metadata.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def test_cli_eval_by_speaker_reports_every_speaker_worst_first(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
+    source = _speaker_folder(tmp_path / "voices")
+    out = tmp_path / "voices.spkn"
+    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "8", "--float-epochs", "3",
+                     "--quant-epochs", "1", "--batch-size", "8", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert cli_main(["eval", str(out), str(source), "--by-speaker", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = report["accuracy_by_speaker"]
+    assert sorted(row["speaker"] for row in rows) == ["high_voice", "low_voice"]
+    assert all(row["samples"] == 4 for row in rows)
+    assert [row["accuracy"] for row in rows] == sorted(row["accuracy"] for row in rows)
+    assert np.mean([row["accuracy"] for row in rows]) == pytest.approx(report["accuracy"])
+    assert cli_main(["eval", str(out), str(source), "--by-speaker", "--split", "all"]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy by speaker (worst first):" in printed
+    assert all(f"  {name}" in printed for name in ("a", "b", "c", "d", "low_voice", "high_voice"))
+    assert "% of 4" in printed
+
+
+def test_evaluate_by_speaker_matches_the_decisions():
+    from spikestream.model.train.evaluate import evaluate, run_golden
+
+    rng = np.random.default_rng(4)
+    network = random_network(rng, CORE, RandomNetworkOptions(learning=False, pruning=False))
+    inputs = random_inputs(rng, network, 30)
+    labels = np.arange(30) % network.population(network.output).size
+    speakers = np.array(["x", "y", "z"])[np.arange(30) // 10]
+    decisions = run_golden(network, CORE, inputs)["decision"]
+    report = evaluate(network, CORE, inputs, labels, speakers=speakers)
+    expected = {name: float(np.mean((decisions == labels)[speakers == name])) for name in "xyz"}
+    assert {row["speaker"]: row["accuracy"] for row in report["accuracy_by_speaker"]} == expected
+    assert [row["accuracy"] for row in report["accuracy_by_speaker"]] == sorted(expected.values())
+    assert "accuracy_by_speaker" not in evaluate(network, CORE, inputs, labels)
+    with pytest.raises(ValueError, match="29 speakers for 30 samples"):
+        evaluate(network, CORE, inputs, labels, speakers=speakers[:29])
+    with pytest.raises(ValueError, match="name no speakers"):
+        evaluate(network, CORE, inputs, labels, speakers=np.full(30, ""))
 
 
 def test_command_line_parses_without_importing_torch():

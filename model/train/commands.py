@@ -92,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--compare", action="store_true",
                             help="also report float and quantized-torch accuracy side by side")
         parser.add_argument("--limit", type=int, help="evaluate the first N samples only")
+        parser.add_argument("--by-speaker", action="store_true",
+                            help="also report the accuracy of every speaker, worst first (sources that name speakers)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         _add_data_arguments(parser)
     elif command == "demo":
@@ -294,6 +296,8 @@ def _eval(args) -> int:
         parts = [splits.train, splits.validation, splits.test] + ([splits.holdout] if splits.holdout else [])
         inputs = np.concatenate([p.inputs for p in parts])
         labels = np.concatenate([p.labels for p in parts])
+        speakers = np.concatenate([splits.speakers[name] for name in ("train", "validation", "test", "holdout")
+                                   if name in splits.speakers])
     else:
         part = {"train": splits.train, "val": splits.validation, "test": splits.test, "holdout": splits.holdout}[
             args.split]
@@ -301,10 +305,15 @@ def _eval(args) -> int:
             print(f"error: {args.data} has no {args.split!r} split", file=sys.stderr)
             return 2
         inputs, labels = part.inputs, part.labels
+        speakers = splits.speakers[{"val": "validation"}.get(args.split, args.split)]
     keep, labels = select_classes(labels, splits.classes, classes)
-    inputs, labels = inputs[keep], labels[keep]
+    inputs, labels, speakers = inputs[keep], labels[keep], speakers[keep]
     if args.limit:
-        inputs, labels = inputs[:args.limit], labels[:args.limit]
+        inputs, labels, speakers = inputs[:args.limit], labels[:args.limit], speakers[:args.limit]
+    if args.by_speaker and np.all(speakers == ""):
+        print(f"error: --by-speaker: {args.data} names no speakers (a metadata.csv 'speaker' column, TI46 or "
+              f"the built-in corpus do)", file=sys.stderr)
+        return 2
     if labels.size == 0:
         print(f"error: no samples of {args.data} ({args.split}) belong to the network's classes {classes}",
               file=sys.stderr)
@@ -316,7 +325,8 @@ def _eval(args) -> int:
         return 2
     from .evaluate import RtlUnavailable
     try:
-        report = evaluate(network, core, inputs, labels, args.backend, args.compare, classes or splits.classes)
+        report = evaluate(network, core, inputs, labels, args.backend, args.compare, classes or splits.classes,
+                          speakers if args.by_speaker else None)
     except RtlUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 3

@@ -35,6 +35,9 @@ class Splits(NamedTuple):
     #: rasters were encoded from audio by the front end; 0 for rasters and spike datasets
     #: (SHD, N-TIDIGITS spread their units over all channels)
     mel_bands: int = 0
+    #: speaker of every sample of each part (keys ``train``, ``validation``, ``test``,
+    #: ``holdout``; augmented copies keep their speaker), "" where the source names none
+    speakers: dict[str, np.ndarray] | None = None
 
 
 def save_npz(path: str | Path, inputs: np.ndarray, labels: np.ndarray, split: np.ndarray | None = None,
@@ -78,6 +81,7 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
             labels = archive["labels"].astype(np.int64)
             split = archive["split"].astype(str) if "split" in archive.files else None
             classes = tuple(archive["classes"].tolist()) if "classes" in archive.files else None
+        speakers = np.full(labels.size, "")
         if split is None:
             split = _split_by_group(np.arange(labels.size), seed)
         classes = classes or tuple(str(k) for k in range(int(labels.max()) + 1))
@@ -88,6 +92,7 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
 
         data = load_dataset(source, frontend or FrontendConfig())
         inputs, labels, classes, used_frontend = data.X, data.y, tuple(data.classes), data.frontend
+        speakers = np.asarray(data.speakers, str)
         split = _load_split_column(source, data)
         if split is None or not np.any(split == "train"):
             groups = data.speakers if np.all(data.speakers != "") else np.arange(labels.size).astype(str)
@@ -95,28 +100,35 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
         if augment_copies:
             from ..audio.augment import Augmenter
 
-            extra_inputs, extra_labels = [], []
+            extra_inputs, extra_labels, extra_speakers = [], [], []
             for copy in range(1, augment_copies + 1):
                 # The full set in the same row order, so the split computed above selects it.
                 augmented = load_dataset(source, used_frontend, augmenter=Augmenter(), seed=seed * 1000 + copy)
                 extra_inputs.append(augmented.X[split == "train"])
                 extra_labels.append(augmented.y[split == "train"])
+                extra_speakers.append(speakers[split == "train"])
             inputs = np.concatenate([inputs] + extra_inputs)
             labels = np.concatenate([labels] + extra_labels)
+            speakers = np.concatenate([speakers] + extra_speakers)
             split = np.concatenate([split] + [np.full(len(y), "train") for y in extra_labels])
     if class_limit is not None:
         keep = labels < class_limit
         inputs, labels, split, classes = inputs[keep], labels[keep], split[keep], classes[:class_limit]
+        speakers = speakers[keep]
 
     def part(name: str) -> Dataset:
         chosen = split == name
         return Dataset(inputs[chosen], labels[chosen])
 
-    holdout = part("holdout") if np.any(split == "holdout") else None
-    validation = part("val") if np.any(split == "val") else part("test")
+    has_holdout = bool(np.any(split == "holdout"))
+    holdout = part("holdout") if has_holdout else None
+    validation_name = "val" if np.any(split == "val") else "test"
+    by_part = {"train": "train", "validation": validation_name, "test": "test", "holdout": "holdout"}
     encoded_audio = used_frontend is not None and not path.is_file()  # HDF5 files hold spikes, not audio
-    return Splits(part("train"), validation, part("test"), holdout, classes, used_frontend,
-                  used_frontend.bands if encoded_audio else 0)
+    return Splits(part("train"), part(validation_name), part("test"), holdout, classes, used_frontend,
+                  used_frontend.bands if encoded_audio else 0,
+                  {name: speakers[split == chosen] for name, chosen in by_part.items()
+                   if name != "holdout" or has_holdout})
 
 
 def _load_split_column(source, data) -> np.ndarray | None:

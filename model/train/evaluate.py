@@ -17,6 +17,10 @@ integers without truncation: :class:`SpikingNetwork` with ``exact=False``), the
 quantized torch model (``exact=True``) and the hardware-exact decisions, and how many
 samples the quantized torch model and the golden model decide differently (zero by
 construction; counted, not assumed).
+
+With ``speakers`` (one name per sample) the report also gives the accuracy of every
+speaker, worst first: on unseen voices a few voices can carry most of the errors
+(docs/training.md, session 6).
 """
 
 from __future__ import annotations
@@ -87,10 +91,17 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(network: Network, core: CoreConfig, inputs: np.ndarray, labels: np.ndarray, backend: str = "golden",
-             compare: bool = False, classes: Sequence[str] | None = None) -> dict:
+             compare: bool = False, classes: Sequence[str] | None = None,
+             speakers: Sequence[str] | None = None) -> dict:
     """Return a JSON-ready report of ``network`` on ``(inputs, labels)`` (see module docstring)."""
     inputs = np.asarray(inputs, bool)
     labels = np.asarray(labels, np.int64)
+    if speakers is not None:
+        speakers = np.asarray(speakers, str)
+        if speakers.shape != labels.shape:
+            raise ValueError(f"{speakers.size} speakers for {labels.size} samples: expected one per sample")
+        if labels.size and np.all(speakers == ""):
+            raise ValueError("the samples name no speakers (the source has no speaker column)")
     n_classes = network.population(network.output).size
     if labels.size and labels.max() >= n_classes:
         raise ValueError(f"label {labels.max()} does not fit the output population of {n_classes} neurons")
@@ -109,6 +120,11 @@ def evaluate(network: Network, core: CoreConfig, inputs: np.ndarray, labels: np.
         "stored_synapses": network.synapses().count,
         "clock_hz": core.clock_hz,
     }
+    if speakers is not None:
+        right = hardware["decision"] == labels
+        rows = [{"speaker": str(name), "samples": int(np.sum(speakers == name)),
+                 "accuracy": float(np.mean(right[speakers == name]))} for name in np.unique(speakers)]
+        report["accuracy_by_speaker"] = sorted(rows, key=lambda row: (row["accuracy"], row["speaker"]))
     mean_cycles = float(hardware["cycles"].mean())
     report["predicted_samples_per_second"] = core.clock_hz / mean_cycles
     report["predicted_latency_ms"] = mean_cycles / core.clock_hz * 1e3
@@ -149,6 +165,11 @@ def format_report(report: dict) -> str:
     lines.append(f"stored synapses: {report['stored_synapses']}   predicted throughput at "
                  f"{report['clock_hz'] / 1e6:g} MHz: {report['predicted_samples_per_second']:.0f} samples/s "
                  f"({report['predicted_latency_ms']:.3f} ms/sample)")
+    if "accuracy_by_speaker" in report:
+        rows = report["accuracy_by_speaker"]
+        width = max(len(row["speaker"]) for row in rows)
+        lines.append("accuracy by speaker (worst first):")
+        lines.extend(f"  {row['speaker']:<{width}}  {100 * row['accuracy']:6.2f} % of {row['samples']}" for row in rows)
     classes = report.get("classes")
     confusion = np.array(report["confusion"])
     names = classes if classes else [str(i) for i in range(confusion.shape[0])]
