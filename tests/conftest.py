@@ -12,6 +12,40 @@ BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture
+def tone_folder():
+    """Write a ``metadata.csv`` dataset of tone "words": ``make(folder, voices, words, takes=1)``.
+
+    ``voices``: ``(split, speaker, shift)``; ``words``: label -> frequency (Hz). Every take
+    of a word is a rising glide from its frequency times ``shift`` (a voice's own pitch),
+    each take 1 % higher than the one before, 0.4 s at 16 kHz.
+    """
+    def make(folder: Path, voices, words: dict[str, float], takes: int = 1) -> Path:
+        import csv
+
+        import numpy as np
+
+        from spikestream.model.audio.wavio import write_wav
+
+        folder.mkdir()
+        t = np.arange(6400) / 16000
+        rows = []
+        for split, speaker, shift in voices:
+            for label, base in words.items():
+                for take in range(takes):
+                    frequency = base * shift * (1.0 + 0.01 * take) * (1.0 + 0.3 * t)
+                    name = f"{speaker}_{label}_{take}.wav"
+                    write_wav(folder / name, 0.5 * np.sin(2 * np.pi * np.cumsum(frequency) / 16000)
+                              * np.hanning(t.size), 16000)
+                    rows.append({"path": name, "label": label, "speaker": speaker, "split": split})
+        with open(folder / "metadata.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
+            writer.writeheader()
+            writer.writerows(rows)
+        return folder
+    return make
+
+
+@pytest.fixture
 def tiny_rasters(tmp_path):
     """``(source, data)``: 36 synthetic 3-class rasters ``[12 steps, 8 channels]`` saved as a
     training source (``tiny.npz``: 24 train, 6 val, 6 test, classes x / y / z)."""

@@ -1,6 +1,5 @@
 """The non-spiking reference classifier (model/train/reference.py) and bench/bench_features.py."""
 
-import csv
 import json
 
 import numpy as np
@@ -99,35 +98,19 @@ def test_choose_voices_takes_whole_voices(load_bench):
         bench.choose_voices(speakers, 0.0, np.random.default_rng(0))
 
 
-def _tone_corpus(folder, sample_rate=16000):
-    """Three tone 'words' (300, 900, 2700 Hz, one glide each) said by voices that shift them a little."""
-    from spikestream.model.audio.wavio import write_wav
-
-    folder.mkdir()
-    rows = []
-    voices = [("train", f"tone_v{k}", 1.0 + 0.03 * k) for k in range(6)] + \
-             [("test", "tone_t0", 1.04), ("test", "tone_t1", 0.97), ("holdout", "tone_h0", 1.02)]
-    t = np.arange(int(0.4 * sample_rate)) / sample_rate
-    for split, voice, shift in voices:
-        for variant, pitch in enumerate((40, 60)):
-            speaker = f"{voice}_p{pitch}_t1.00_w1.00"
-            for label, base in (("low", 300.0), ("mid", 900.0), ("high", 2700.0)):
-                frequency = base * shift * (1.0 + 0.3 * t)  # a rising glide
-                samples = 0.5 * np.sin(2 * np.pi * np.cumsum(frequency) / sample_rate) * np.hanning(t.size)
-                name = f"{speaker}_{label}.wav"
-                write_wav(folder / name, samples, sample_rate)
-                rows.append({"path": name, "label": label, "speaker": speaker, "split": split})
-    with open(folder / "metadata.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return folder
+#: Three tone "words" said by 6 training voices, 2 test voices and 1 holdout voice, each in
+#: two variants (the corpus's ``_p<pitch>_t<tempo>_w<warp>`` names) that sound the same.
+TONE_VOICES = [(split, f"{voice}_p{pitch}_t1.00_w1.00", shift)
+               for split, voice, shift in [("train", f"tone_v{k}", 1.0 + 0.03 * k) for k in range(6)]
+               + [("test", "tone_t0", 1.04), ("test", "tone_t1", 0.97), ("holdout", "tone_h0", 1.02)]
+               for pitch in (40, 60)]
+TONE_WORDS = {"low": 300.0, "mid": 900.0, "high": 2700.0}
 
 
-def test_bench_features_reports_reference_and_voice_curve(load_bench, tmp_path, monkeypatch):
+def test_bench_features_reports_reference_and_voice_curve(load_bench, tmp_path, monkeypatch, tone_folder):
     bench = load_bench("bench_features")
     monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
-    corpus = _tone_corpus(tmp_path / "tones")
+    corpus = tone_folder(tmp_path / "tones", TONE_VOICES, TONE_WORDS)
     out = tmp_path / "bench.json"
     assert bench.main(["--subset", str(corpus), "--copies", "1", "--epochs", "20", "--fractions", "0.5", "1",
                        "--draws", "2", "--out", str(out)]) == 0

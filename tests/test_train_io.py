@@ -176,33 +176,11 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert "rtl backend needs" in capsys.readouterr().err
 
 
-def _speaker_folder(folder):
-    """Two 'words' (a low and a high tone) said by 4 training and 2 test speakers."""
-    import csv
-
-    from spikestream.model.audio.wavio import write_wav
-
-    folder.mkdir()
-    t = np.arange(4000) / 8000
-    rows = []
-    for index, (speaker, split) in enumerate([("a", "train"), ("b", "train"), ("c", "train"), ("d", "train"),
-                                              ("low_voice", "test"), ("high_voice", "test")]):
-        for label, frequency in (("low", 400.0), ("high", 2400.0)):
-            for take in range(2):
-                name = f"{speaker}_{label}_{take}.wav"
-                shift = 1.0 + 0.04 * index + 0.01 * take
-                write_wav(folder / name, 0.4 * np.sin(2 * np.pi * frequency * shift * t) * np.hanning(t.size), 8000)
-                rows.append({"path": name, "label": label, "speaker": speaker, "split": split})
-    with open(folder / "metadata.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return folder
-
-
-def test_cli_eval_by_speaker_reports_every_speaker_worst_first(tmp_path, capsys, monkeypatch):
+def test_cli_eval_by_speaker_reports_every_speaker_worst_first(tmp_path, capsys, monkeypatch, tone_folder):
     monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
-    source = _speaker_folder(tmp_path / "voices")
+    voices = [("train", name, 1.0 + 0.04 * k) for k, name in enumerate("abcd")] + \
+             [("test", "low_voice", 1.16), ("test", "high_voice", 1.2)]
+    source = tone_folder(tmp_path / "voices", voices, {"low": 400.0, "high": 2400.0}, takes=2)
     out = tmp_path / "voices.spkn"
     assert cli_main(["train", str(source), "--out", str(out), "--hidden", "8", "--float-epochs", "3",
                      "--quant-epochs", "1", "--batch-size", "8", "--no-progress", "--threads", "1"]) == 0
