@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -64,7 +65,7 @@ def choose_voices(speakers: np.ndarray, fraction: float, rng: np.random.Generato
 def rasters_part(subset: str, frontend, copies: int, classes: int, config: ReferenceConfig,
                  network_file: str | None) -> dict:
     """The reference (and the spiking network, if given) on the training rasters with ``copies``."""
-    splits = load_splits(subset, frontend, None, 0, copies)
+    splits = load_splits(subset, frontend, seed=0, augment_copies=copies)
     scored = {"test": splits.test, "holdout": splits.holdout}
     scored = {name: data for name, data in scored.items() if data is not None and len(data)}
     began = time.monotonic()
@@ -75,7 +76,10 @@ def rasters_part(subset: str, frontend, copies: int, classes: int, config: Refer
         from spikestream.model.train.evaluate import run_golden
         from spikestream.model.train.export import load_exported
 
-        network, core, _, _ = load_exported(network_file)
+        network, core, _, network_classes = load_exported(network_file)
+        if network_classes is not None and list(network_classes) != list(splits.classes):
+            raise ValueError(f"{network_file} decides between {list(network_classes)} but {subset} has the classes "
+                             f"{list(splits.classes)}: give a network trained on this subset")
         result["spiking_network"] = {
             "file": str(network_file),
             **{name: float(np.mean(run_golden(network, core, data.inputs)["decision"] == data.labels))
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     classes = len(load_dataset(args.subset, frontend, split="test").classes)
     config = ReferenceConfig(steps_per_frame=frontend.steps_per_frame, epochs=args.epochs)
     report = {"benchmark": "bench_features", "subset": args.subset, "frontend": frontend.to_dict(),
-              "reference": {k: v for k, v in vars(config).items()},
+              "reference": dataclasses.asdict(config),
               "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                           "numpy": np.__version__, "torch": torch.__version__},
               "definitions": {

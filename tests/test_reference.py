@@ -35,8 +35,9 @@ def test_frame_counts_refuses_what_it_cannot_split(shape, steps, message):
         frame_counts(np.zeros(shape, bool), steps)
 
 
-@pytest.mark.parametrize("field, value", [("steps_per_frame", 0), ("epochs", 0), ("hidden", 0),
-                                          ("input_dropout", 1.0), ("hidden_dropout", -0.1)])
+@pytest.mark.parametrize("field, value", [("steps_per_frame", 0), ("epochs", 0), ("epochs", 1.5), ("hidden", 0),
+                                          ("seed", -1), ("input_dropout", 1.0), ("hidden_dropout", -0.1),
+                                          ("learning_rate", 0.0), ("weight_decay", -1e-4)])
 def test_config_refuses_values_out_of_range(field, value):
     with pytest.raises(ValueError, match=field):
         ReferenceConfig(**{field: value})
@@ -124,6 +125,26 @@ def test_bench_features_reports_reference_and_voice_curve(load_bench, tmp_path, 
     assert len(full["runs"]) == 1 and full["runs"][0]["voices"] == 6 and full["runs"][0]["samples"] == 36
     assert full["mean_test"] == full["runs"][0]["test"]
     assert report["reference"]["steps_per_frame"] == report["frontend"]["steps_per_frame"]
+
+
+def test_bench_features_refuses_a_network_of_other_classes(load_bench, tmp_path, monkeypatch, tone_folder):
+    import torch
+
+    from spikestream.model.config import CoreConfig
+    from spikestream.model.network import DecisionMode
+    from spikestream.model.train.export import export_network
+    from spikestream.model.train.layers import ArchitectureConfig, build_model
+
+    bench = load_bench("bench_features")
+    monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
+    corpus = tone_folder(tmp_path / "tones", TONE_VOICES, TONE_WORDS)
+    frontend = bench.demo_frontend(bench.DEMO_SETTINGS["full"])
+    model = build_model(ArchitectureConfig(hidden=(4,), decision=DecisionMode.MAX_POTENTIAL), frontend.channels, 3,
+                        frontend.timesteps, CoreConfig(), torch.Generator().manual_seed(0))
+    path = tmp_path / "other.spkn"
+    export_network(path, model.to_network(), CoreConfig(), frontend, ["zero", "one", "two"])
+    with pytest.raises(ValueError, match="decides between \\['zero', 'one', 'two'\\] but .* has the classes"):
+        bench.main(["--subset", str(corpus), "--copies", "0", "--network", str(path), "--only", "rasters"])
 
 
 def test_bench_features_refuses_bad_arguments(load_bench, capsys):

@@ -1,6 +1,7 @@
 """Export to network files, NIR import/export (incl. snnTorch graphs), Optuna search, CLI."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -192,11 +193,16 @@ def test_cli_eval_by_speaker_reports_every_speaker_worst_first(tmp_path, capsys,
     assert all(row["samples"] == 4 for row in rows)
     assert [row["accuracy"] for row in rows] == sorted(row["accuracy"] for row in rows)
     assert np.mean([row["accuracy"] for row in rows]) == pytest.approx(report["accuracy"])
+    # Every sample once (this source has no val split: the test part validates), in the text report too.
     assert cli_main(["eval", str(out), str(source), "--by-speaker", "--split", "all"]) == 0
     printed = capsys.readouterr().out
+    assert printed.startswith("samples: 24 ")
     assert "accuracy by speaker (worst first):" in printed
-    assert all(f"  {name}" in printed for name in ("a", "b", "c", "d", "low_voice", "high_voice"))
-    assert "% of 4" in printed
+    for name in ("a", "b", "c", "d", "low_voice", "high_voice"):
+        assert re.search(rf"^  {name}\s+[\d.]+ % of 4$", printed, re.M), name
+    assert cli_main(["eval", str(out), str(source), "--by-speaker", "--split", "all", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["accuracy_by_speaker"]
+    assert sum(row["samples"] for row in rows) == 24 and len(rows) == 6
 
 
 def test_evaluate_by_speaker_matches_the_decisions():

@@ -293,11 +293,12 @@ def _eval(args) -> int:
     network, core, frontend, classes = load_exported(args.network)
     splits = load_splits(args.data, _frontend(args, frontend), args.classes)
     if args.split == "all":
-        parts = [splits.train, splits.validation, splits.test] + ([splits.holdout] if splits.holdout else [])
-        inputs = np.concatenate([p.inputs for p in parts])
-        labels = np.concatenate([p.labels for p in parts])
-        speakers = np.concatenate([splits.speakers[name] for name in ("train", "validation", "test", "holdout")
-                                   if name in splits.speakers])
+        # Every sample once: a source without a val split validates on its test part.
+        names = [name for name in ("train", "validation", "test", "holdout") if getattr(splits, name) is not None
+                 and not (name == "validation" and splits.validation is splits.test)]
+        inputs = np.concatenate([getattr(splits, name).inputs for name in names])
+        labels = np.concatenate([getattr(splits, name).labels for name in names])
+        speakers = np.concatenate([splits.speakers[name] for name in names])
     else:
         part = {"train": splits.train, "val": splits.validation, "test": splits.test, "holdout": splits.holdout}[
             args.split]
@@ -310,13 +311,13 @@ def _eval(args) -> int:
     inputs, labels, speakers = inputs[keep], labels[keep], speakers[keep]
     if args.limit:
         inputs, labels, speakers = inputs[:args.limit], labels[:args.limit], speakers[:args.limit]
-    if args.by_speaker and np.all(speakers == ""):
-        print(f"error: --by-speaker: {args.data} names no speakers (a metadata.csv 'speaker' column, TI46 or "
-              f"the built-in corpus do)", file=sys.stderr)
-        return 2
     if labels.size == 0:
         print(f"error: no samples of {args.data} ({args.split}) belong to the network's classes {classes}",
               file=sys.stderr)
+        return 2
+    if args.by_speaker and np.all(speakers == ""):
+        print(f"error: --by-speaker: {args.data} names no speakers (a metadata.csv 'speaker' column, TI46 or "
+              f"the built-in corpus do)", file=sys.stderr)
         return 2
     if inputs.shape[1:] != (network.timesteps, network.n_inputs):
         print(f"error: the data is [T={inputs.shape[1]}, C={inputs.shape[2]}] but the network expects "

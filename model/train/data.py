@@ -23,7 +23,10 @@ __all__ = ["Splits", "load_splits", "save_npz"]
 
 
 class Splits(NamedTuple):
-    """Train / validation / test (and optional holdout) datasets of one source."""
+    """Train / validation / test (and optional holdout) datasets of one source.
+
+    A source without a ``val`` split validates on its test part: ``validation is test``.
+    """
 
     train: Dataset
     validation: Dataset
@@ -123,9 +126,13 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
     has_holdout = bool(np.any(split == "holdout"))
     holdout = part("holdout") if has_holdout else None
     validation_name = "val" if np.any(split == "val") else "test"
+    test = part("test")
+    # Without a val split the test part validates: the same object, so users of every
+    # part (``eval --split all``) can tell and count its samples once.
+    validation = part("val") if validation_name == "val" else test
     by_part = {"train": "train", "validation": validation_name, "test": "test", "holdout": "holdout"}
     encoded_audio = used_frontend is not None and not path.is_file()  # HDF5 files hold spikes, not audio
-    return Splits(part("train"), part(validation_name), part("test"), holdout, classes, used_frontend,
+    return Splits(part("train"), validation, test, holdout, classes, used_frontend,
                   used_frontend.bands if encoded_audio else 0,
                   {name: speakers[split == chosen] for name, chosen in by_part.items()
                    if name != "holdout" or has_holdout})

@@ -167,9 +167,10 @@ def format_report(report: dict) -> str:
                  f"({report['predicted_latency_ms']:.3f} ms/sample)")
     if "accuracy_by_speaker" in report:
         rows = report["accuracy_by_speaker"]
-        width = max(len(row["speaker"]) for row in rows)
+        width = max(len(row["speaker"] or "(unnamed)") for row in rows)
         lines.append("accuracy by speaker (worst first):")
-        lines.extend(f"  {row['speaker']:<{width}}  {100 * row['accuracy']:6.2f} % of {row['samples']}" for row in rows)
+        lines.extend(f"  {row['speaker'] or '(unnamed)':<{width}}  {100 * row['accuracy']:6.2f} % of {row['samples']}"
+                     for row in rows)
     classes = report.get("classes")
     confusion = np.array(report["confusion"])
     names = classes if classes else [str(i) for i in range(confusion.shape[0])]

@@ -42,16 +42,20 @@ class ReferenceConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps_per_frame", "hidden", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} = {getattr(self, name)}: expected an integer >= 1")
+        for name, least in (("steps_per_frame", 1), ("hidden", 1), ("epochs", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} = {value!r}: expected an integer >= {least}")
         for name in ("input_dropout", "hidden_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} = {getattr(self, name)}: expected a probability in [0, 1)")
+        if not self.learning_rate > 0 or not self.weight_decay >= 0:
+            raise ValueError(f"learning_rate = {self.learning_rate}, weight_decay = {self.weight_decay}: "
+                             "expected a learning rate > 0 and a weight decay >= 0")
 
 
 def frame_counts(inputs: np.ndarray, steps_per_frame: int) -> np.ndarray:
-    """Spike counts ``float32 [n, T / steps_per_frame, C]`` of rasters ``bool [n, T, C]``."""
+    """Return the spike counts ``float32 [n, T / steps_per_frame, C]`` of rasters ``bool [n, T, C]``."""
     inputs = np.asarray(inputs)
     if inputs.ndim != 3:
         raise ValueError(f"rasters of shape {inputs.shape}: expected [samples, timesteps, channels]")
