@@ -24,7 +24,12 @@ def test_quick_demo_trains_exports_and_runs_on_the_rtl(tmp_path, capsys):
         assert row["hardware_accuracy"] == row["quant_accuracy"], split
         assert row["hardware_accuracy"] > 0.3, f"{split}: well above chance (0.1) even after the quick training"
         assert row["cycles_per_sample"] > 0 and row["samples"] > 0
+        weakest = [s["accuracy"] for s in row["weakest_speakers"]]
+        assert len(weakest) == 3 and weakest == sorted(weakest), split
     if simulator:
         rtl = summary["rtl"]
         assert rtl["samples"] == 24 and rtl["decisions_match_golden"] and rtl["cycles_match_cycle_model"]
-    assert "accuracy hardware-exact (golden)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "accuracy hardware-exact (golden)" in printed
+    for split, row in summary["results"].items():
+        assert f"weakest speakers, {split}: {row['weakest_speakers'][0]['speaker']}" in printed

@@ -7,7 +7,8 @@
    (``holdout``), checking that the quantized torch model and the golden model make
    the same decision on every sample;
 4. runs the test samples (all by default) through the RTL simulation when Verilator is installed;
-5. prints a summary table and writes it as JSON next to the network.
+5. prints a summary table (and the speakers of lowest accuracy on each split) and writes it
+   as JSON next to the network.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ DEMO_SETTINGS = {
 #: Optional keys of a :data:`DEMO_SETTINGS` entry: the trainer's masks (:class:`TrainConfig`
 #: fields, 0 = off), set in experiments (docs/training.md, session 5).
 MASK_SETTINGS = ("freq_mask", "time_mask")
+
+#: Speakers of lowest accuracy that the summary names for each evaluated split.
+WEAKEST_SPEAKERS = 3
 
 
 def demo_frontend(settings: dict):
@@ -142,10 +146,12 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
     float_model = build_model(architecture, n_inputs, n_classes, timesteps, core, torch.Generator())
     float_model.load_state_dict(float_copy or model.state_dict())
     rows = {}
-    for name, part in (("test (unseen voices)", splits.test), ("holdout (unseen engine)", splits.holdout)):
+    for name, key in (("test (unseen voices)", "test"), ("holdout (unseen engine)", "holdout")):
+        part = getattr(splits, key)
         if part is None or len(part) == 0:
             continue
-        report = evaluate(network, core, part.inputs, part.labels, classes=splits.classes)
+        report = evaluate(network, core, part.inputs, part.labels, classes=splits.classes,
+                          speakers=splits.speakers[key])
         quant = predict(model, part.inputs, exact=True)
         golden_decisions_match = int(np.sum(quant != _golden_decisions(network, core, part.inputs)))
         rows[name] = {
@@ -158,6 +164,8 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
             "cycles_per_sample": report["cycles_per_sample"]["mean"],
             "samples_per_second_at_clock": report["predicted_samples_per_second"],
             "samples": report["samples"],
+            # A few voices carry most errors on unseen speech (docs/training.md, session 6).
+            "weakest_speakers": report["accuracy_by_speaker"][:WEAKEST_SPEAKERS],
         }
     summary = {"subset": subset, "network": str(path), "training_seconds": result.seconds,
                "threads": threads, "stored_synapses": network.synapses().count, "neurons": network.n_neurons,
@@ -192,6 +200,9 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
                             ("cycles_per_sample", "cycles / sample (exact)", "{:.0f}"),
                             ("samples_per_second_at_clock", f"samples/s at {core.clock_hz / 1e6:g} MHz", "{:.0f}")):
         print(_row(label, *(fmt.format(r[key]) for r in rows.values())))
+    for name, row in rows.items():
+        print(f"weakest speakers, {name}: " + ", ".join(f"{s['speaker']} {100 * s['accuracy']:.0f} %"
+                                                         for s in row["weakest_speakers"]))
     print(f"network: {network.n_neurons} neurons, {network.synapses().count} stored synapses; "
           f"training {result.seconds:.0f} s on {threads} threads; demo total {summary['total_seconds']:.0f} s")
     print(f"wrote {path}, {path}.json and {folder / f'{subset}-summary.json'}")
