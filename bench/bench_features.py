@@ -31,25 +31,15 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import sys
 import time
 
 import numpy as np
 
-from spikestream.model.audio.datasets import load_dataset
+from spikestream.model.audio.corpus import voice_of
 from spikestream.model.train.data import load_splits
 from spikestream.model.train.demo import DEMO_SETTINGS, demo_frontend
 from spikestream.model.train.reference import ReferenceConfig, reference_accuracy
-from spikestream.model.train.trainer import Dataset
-
-#: The variation suffix the corpus appends to a voice's name (``_p<pitch>_t<tempo>_w<warp>``).
-_VARIATION = re.compile(r"_p\d+_t[\d.]+_w[\d.]+$")
-
-
-def voice_of(speaker: str) -> str:
-    """The voice of a corpus speaker name: the name without its pitch / tempo / warp variation."""
-    return _VARIATION.sub("", speaker)
 
 
 def choose_voices(speakers: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -62,15 +52,19 @@ def choose_voices(speakers: np.ndarray, fraction: float, rng: np.random.Generato
     return np.isin(voices, chosen)
 
 
-def rasters_part(subset: str, frontend, copies: int, classes: int, config: ReferenceConfig,
-                 network_file: str | None) -> dict:
+def _scored(splits) -> dict:
+    """The parts every model is scored on: ``test`` and, when the source has one, ``holdout``."""
+    return {name: data for name, data in (("test", splits.test), ("holdout", splits.holdout))
+            if data is not None and len(data)}
+
+
+def rasters_part(subset: str, frontend, copies: int, config: ReferenceConfig, network_file: str | None) -> dict:
     """The reference (and the spiking network, if given) on the training rasters with ``copies``."""
     splits = load_splits(subset, frontend, seed=0, augment_copies=copies)
-    scored = {"test": splits.test, "holdout": splits.holdout}
-    scored = {name: data for name, data in scored.items() if data is not None and len(data)}
+    scored = _scored(splits)
     began = time.monotonic()
     result = {"training_samples": len(splits.train), "augmented_copies": copies,
-              "reference": reference_accuracy(splits.train, scored, classes, config)}
+              "reference": reference_accuracy(splits.train, scored, len(splits.classes), config)}
     result["reference_seconds"] = round(time.monotonic() - began, 1)
     if network_file:
         from spikestream.model.train.evaluate import run_golden
@@ -87,25 +81,18 @@ def rasters_part(subset: str, frontend, copies: int, classes: int, config: Refer
     return result
 
 
-def voices_part(subset: str, frontend, fractions: list[float], draws: int, classes: int,
-                config: ReferenceConfig) -> list[dict]:
+def voices_part(subset: str, frontend, fractions: list[float], draws: int, config: ReferenceConfig) -> list[dict]:
     """The learning curve over the share of training voices (no augmented copies)."""
-    train = load_dataset(subset, frontend, split="train")
-    scored = {}
-    for name in ("test", "holdout"):
-        try:
-            scored[name] = load_dataset(subset, frontend, split=name)
-        except ValueError:  # a corpus without that split
-            continue
-    scored = {name: Dataset(d.X, d.y) for name, d in scored.items() if len(d)}
-    all_voices = np.unique([voice_of(s) for s in train.speakers.tolist()]).size
+    splits = load_splits(subset, frontend)
+    train, speakers, scored = splits.train, splits.speakers["train"], _scored(splits)
+    all_voices = np.unique([voice_of(s) for s in speakers.tolist()]).size
     rows = []
     for fraction in fractions:
         runs = []
         for draw in range(1 if fraction == 1.0 else draws):
-            keep = choose_voices(train.speakers, fraction, np.random.default_rng(draw))
-            chosen = np.unique([voice_of(s) for s in train.speakers[keep].tolist()]).size
-            accuracy = reference_accuracy(Dataset(train.X[keep], train.y[keep]), scored, classes, config)
+            keep = choose_voices(speakers, fraction, np.random.default_rng(draw))
+            chosen = np.unique([voice_of(s) for s in speakers[keep].tolist()]).size
+            accuracy = reference_accuracy(train.subset(keep), scored, len(splits.classes), config)
             runs.append({"draw": draw, "voices": int(chosen), "samples": int(keep.sum()), **accuracy})
         rows.append({"fraction": fraction, "voices_of": int(all_voices), "runs": runs,
                      **{f"mean_{name}": float(np.mean([r[name] for r in runs])) for name in scored}})
@@ -143,7 +130,6 @@ def main(argv: list[str] | None = None) -> int:
                          "export it with `spikestream train` or give no --network")
     else:
         frontend = demo_frontend(DEMO_SETTINGS["full"])
-    classes = len(load_dataset(args.subset, frontend, split="test").classes)
     config = ReferenceConfig(steps_per_frame=frontend.steps_per_frame, epochs=args.epochs)
     report = {"benchmark": "bench_features", "subset": args.subset, "frontend": frontend.to_dict(),
               "reference": dataclasses.asdict(config),
@@ -156,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                   "mean_test": "mean over the draws of the test accuracy"}}
     began = time.monotonic()
     if "rasters" in args.only:
-        report["rasters"] = rasters_part(args.subset, frontend, args.copies, classes, config, args.network)
+        report["rasters"] = rasters_part(args.subset, frontend, args.copies, config, args.network)
     if "voices" in args.only:
-        report["voices"] = voices_part(args.subset, frontend, args.fractions, args.draws, classes, config)
+        report["voices"] = voices_part(args.subset, frontend, args.fractions, args.draws, config)
     report["seconds"] = round(time.monotonic() - began, 1)
     text = json.dumps(report, indent=2)
     print(text)

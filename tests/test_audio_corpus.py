@@ -94,3 +94,11 @@ def test_build_writes_a_dataset_and_reuses_it(tmp_path):
     stamp = (folder / "metadata.csv").stat().st_mtime_ns
     assert build_corpus("digits", folder, speakers=speakers, holdout_engine="flite") == folder
     assert (folder / "metadata.csv").stat().st_mtime_ns == stamp  # up to date: not rebuilt
+
+
+def test_voice_of_reads_the_voice_back_from_every_speaker_name():
+    from spikestream.model.audio.corpus import voice_of
+
+    for speaker in default_speakers(variations=2):
+        assert voice_of(speaker.name) == f"{speaker.engine}_{speaker.voice}", speaker.name
+    assert voice_of("my_own_speaker") == "my_own_speaker"

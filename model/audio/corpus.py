@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -50,7 +51,8 @@ import numpy as np
 from .wavio import read_wav, resample, write_wav
 
 __all__ = ["DIGITS", "LETTERS", "SUBSETS", "Speaker", "default_speakers", "assign_splits", "available_engines",
-           "synthesize", "build_corpus", "corpus_dir", "select_speakers", "cache_root", "SAMPLE_RATE", "CORPUS_VERSION"]
+           "synthesize", "build_corpus", "corpus_dir", "select_speakers", "cache_root", "SAMPLE_RATE", "CORPUS_VERSION",
+           "voice_of"]
 
 log = logging.getLogger("spikestream.audio")
 
@@ -140,7 +142,10 @@ class Speaker:
 
     @property
     def name(self) -> str:
-        """A file-system-safe unique name, e.g. ``espeak-ng_en-us+f3_p50_t1.00_w1.00``."""
+        """A file-system-safe unique name, e.g. ``espeak-ng_en-us+f3_p50_t1.00_w1.00``.
+
+        :func:`voice_of` reads the voice back (keep the two together).
+        """
         return f"{self.engine}_{self.voice}_p{self.pitch}_t{self.tempo:.2f}_w{self.warp:.2f}"
 
     def text(self, label: str) -> str:
@@ -149,6 +154,19 @@ class Speaker:
             # festival reads a lone "A" as the article; "ay" gives the letter name.
             return "ay" if (self.engine == "festival" and label == "a") else label.upper()
         return label
+
+
+#: The variation suffix of :attr:`Speaker.name` (``_p<pitch>_t<tempo>_w<warp>``).
+_VARIATION = re.compile(r"_p\d+_t[\d.]+_w[\d.]+$")
+
+
+def voice_of(speaker: str) -> str:
+    """The voice of a speaker name (``<engine>_<voice>``): :attr:`Speaker.name` without its variation.
+
+    Every pitch, tempo and warp of one voice gives the same result; a name without a
+    variation (a user's dataset) is returned as it is.
+    """
+    return _VARIATION.sub("", speaker)
 
 
 def _stable_unit(text: str) -> float:

@@ -300,13 +300,11 @@ def _eval(args) -> int:
         labels = np.concatenate([getattr(splits, name).labels for name in names])
         speakers = np.concatenate([splits.speakers[name] for name in names])
     else:
-        part = {"train": splits.train, "val": splits.validation, "test": splits.test, "holdout": splits.holdout}[
-            args.split]
-        if part is None:
+        name = {"val": "validation"}.get(args.split, args.split)  # the Splits field of a corpus split
+        if getattr(splits, name) is None:
             print(f"error: {args.data} has no {args.split!r} split", file=sys.stderr)
             return 2
-        inputs, labels = part.inputs, part.labels
-        speakers = splits.speakers[{"val": "validation"}.get(args.split, args.split)]
+        inputs, labels, speakers = getattr(splits, name).inputs, getattr(splits, name).labels, splits.speakers[name]
     keep, labels = select_classes(labels, splits.classes, classes)
     inputs, labels, speakers = inputs[keep], labels[keep], speakers[keep]
     if args.limit:
