@@ -55,17 +55,25 @@ from spikestream.model.audio import FrontendConfig  # noqa: E402
 from spikestream.model.audio.datasets import load_dataset  # noqa: E402
 
 #: Sizes of the two runs. ``stdp_samples``: learning samples of demo a; ``readout_samples``:
-#: training rasters its readout is fitted on; ``hidden``: trained network's hidden layer.
+#: training rasters its readout is fitted on; ``hidden``: trained network's hidden layer;
+#: ``prune_targets`` / ``seed_study_targets``: kept fractions of demo c per :data:`PRUNINGS` family.
 SETTINGS = {
     "small": dict(stdp_samples=150, stdp_hidden=64, readout_samples=400, hidden=64, float_epochs=20,
-                  quant_epochs=4, rounds=3, pruned_demo="quick", pruned_hidden=48, prune_targets=(0.1,),
-                  seed_study_targets=(), seed_study_seeds=()),
+                  quant_epochs=4, rounds=3, pruned_demo="quick", pruned_hidden=48,
+                  prune_targets={"useful": (0.1,)}, seed_study_targets={}, seed_study_seeds=()),
     "full": dict(stdp_samples=900, stdp_hidden=256, readout_samples=900, hidden=256, float_epochs=30,
                  quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256,
-                 prune_targets=(0.2, 0.15, 0.14, 0.13, 0.12, 0.1, 0.096, 0.08),
-                 seed_study_targets=(0.15, 0.1, 0.096),
+                 prune_targets={"magnitude": (0.2, 0.15, 0.14, 0.13, 0.12, 0.1, 0.096, 0.08),
+                                "useful": (0.095, 0.08)},
+                 seed_study_targets={"magnitude": (0.15, 0.1, 0.096), "useful": (0.095, 0.08)},
                  seed_study_seeds=(1, 2)),
 }
+
+
+#: How demo c prunes in training, by row family: ``useful_only`` of the magnitude
+#: :class:`~spikestream.model.train.prune.PruningConfig` (``magnitude``: every live synapse
+#: competes, the rows of sessions 2 to 6; ``useful``: only synapses that can reach the outputs).
+PRUNINGS = {"magnitude": False, "useful": True}
 
 
 #: The default core with 16 neuron lanes (the widest the configuration allows).
@@ -94,8 +102,7 @@ def _cached_network(key: str, train) -> tuple:
     return network, {"cached": None, "training_seconds": round(seconds, 1)}
 
 
-def _trained_network(splits, hidden: int, float_epochs: int, quant_epochs: int, prune_target: float | None,
-                     seed: int):
+def _trained_network(splits, hidden: int, float_epochs: int, quant_epochs: int, seed: int):
     """Train (or load from the cache) a rate-coded max-potential network on the training voices."""
     import torch
 
@@ -103,21 +110,18 @@ def _trained_network(splits, hidden: int, float_epochs: int, quant_epochs: int, 
     from spikestream.model.config import CoreConfig
     from spikestream.model.network import DecisionMode
     from spikestream.model.train.layers import ArchitectureConfig, build_model
-    from spikestream.model.train.prune import PruningConfig, PruningMethod
     from spikestream.model.train.trainer import Dataset, TrainConfig, train
 
     # The front end is part of the key: a network trained on other rasters is not reused.
+    # ("-p1": kept fraction 1, unpruned; the key of the networks trained before it was the only one.)
     frontend = splits["train"].frontend.fingerprint()[:12]
-    key = (f"digits-v{CORPUS_VERSION}-rate-{frontend}-h{hidden}-e{float_epochs}+{quant_epochs}"
-           f"-p{prune_target or 1}-s{seed}")
+    key = f"digits-v{CORPUS_VERSION}-rate-{frontend}-h{hidden}-e{float_epochs}+{quant_epochs}-p1-s{seed}"
 
     def fit():
-        pruning = (PruningConfig() if prune_target is None
-                   else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target))
         torch.set_num_threads(1)
         architecture = ArchitectureConfig(hidden=(hidden,), decision=DecisionMode.MAX_POTENTIAL)
         training = TrainConfig(float_epochs=float_epochs, quant_epochs=quant_epochs, seed=seed, threads=1,
-                               input_dropout=0.15, pruning=pruning)
+                               input_dropout=0.15)
         model = build_model(architecture, splits["train"].X.shape[2], len(splits["train"].classes),
                             splits["train"].X.shape[1], CoreConfig(), torch.Generator().manual_seed(seed))
         began = time.monotonic()
@@ -151,7 +155,7 @@ def demo_reward(settings: dict, seed: int, splits: dict) -> dict:
 
     core = CoreConfig()
     dense, training = _trained_network(splits, settings["hidden"], settings["float_epochs"],
-                                       settings["quant_epochs"], None, seed)
+                                       settings["quant_epochs"], seed)
     train = splits["train"]
     calibration = np.random.default_rng(seed).permutation(len(train))[:300]
     network, calibrated = learning_demos.first_spike_readout(dense, core, train.X[calibration], train.y[calibration])
@@ -175,9 +179,17 @@ def demo_reward(settings: dict, seed: int, splits: dict) -> dict:
     return result
 
 
+def _targets(settings: dict, key: str) -> list[tuple[str, float]]:
+    """``(pruning, kept fraction)`` of every network of ``settings[key]`` (``prune_targets`` or ``seed_study_targets``)."""
+    unknown = set(settings[key]) - set(PRUNINGS)
+    if unknown:
+        raise ValueError(f"{key} names pruning families {sorted(unknown)}; expected some of {sorted(PRUNINGS)}")
+    return [(pruning, target) for pruning, targets in settings[key].items() for target in targets]
+
+
 def _pruned_demo_settings(settings: dict) -> dict:
     """The training settings of demo c: ``spikestream demo``'s, with the hidden layer of ``settings``."""
-    stray = set(settings["seed_study_targets"]) - set(settings["prune_targets"])
+    stray = set(_targets(settings, "seed_study_targets")) - set(_targets(settings, "prune_targets"))
     if stray:  # the seed study compares other seeds with the main row of the same target
         raise ValueError(f"seed_study_targets {sorted(stray)} are not among prune_targets {settings['prune_targets']}")
     from spikestream.model.train.demo import DEMO_SETTINGS
@@ -185,11 +197,13 @@ def _pruned_demo_settings(settings: dict) -> dict:
     return dict(DEMO_SETTINGS[settings["pruned_demo"]], hidden=(settings["pruned_hidden"],))
 
 
-def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, data_seed: int | None = None):
+def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, data_seed: int | None = None,
+                  pruning: str = "useful"):
     """Train (or load from the cache) a network with ``spikestream demo``'s settings ``demo``.
 
     ``seed`` seeds the training; ``data_seed`` (default ``seed``) is the seed ``splits``
     were loaded with (it draws the augmented copies), part of the cache key when it differs.
+    ``pruning`` (a :data:`PRUNINGS` key) says how a ``prune_target`` is reached.
     """
     from spikestream.model.audio.corpus import CORPUS_VERSION
     from spikestream.model.config import CoreConfig
@@ -202,11 +216,13 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     # Masks are absent from the keys of the networks trained without them.
     masks = "".join(f"-{name}{demo[name]}" for name in MASK_SETTINGS if demo.get(name))
     key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}{masks}"
-           f"-p{prune_target or 1}-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
+           f"-p{prune_target or 1}" + ("-useful" if prune_target and PRUNINGS[pruning] else "")
+           + f"-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
 
     def fit():
-        pruning = None if prune_target is None else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target)
-        model, _, _, result = train_demo_network(splits, demo, CoreConfig(), seed, threads=1, pruning=pruning,
+        config = None if prune_target is None else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target,
+                                                                  useful_only=PRUNINGS[pruning])
+        model, _, _, result = train_demo_network(splits, demo, CoreConfig(), seed, threads=1, pruning=config,
                                                  progress=False)
         return model.cpu().to_network(), result.seconds
 
@@ -226,9 +242,13 @@ def _dense_name(other_seed: int) -> str:
     return f"dense_seed+{other_seed}"
 
 
-def _pruned_name(target: float, other_seed: int = 0) -> str:
+#: Row-name prefix of each :data:`PRUNINGS` family.
+ROW_PREFIX = {"magnitude": "pruned_in_training", "useful": "pruned_useful"}
+
+
+def _pruned_name(pruning: str, target: float, other_seed: int = 0) -> str:
     """The row name of a network pruned in training to ``target`` (``other_seed``: a seed-study run)."""
-    return f"pruned_in_training_{target:g}" + (f"_seed+{other_seed}" if other_seed else "")
+    return f"{ROW_PREFIX[pruning]}_{target:g}" + (f"_seed+{other_seed}" if other_seed else "")
 
 
 def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
@@ -245,10 +265,10 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
     core = CoreConfig()
     dense, training = _demo_network(splits, demo, None, seed)
     candidates, trainings = {}, {"dense": training}
-    for target in settings["prune_targets"]:
-        network, info = _demo_network(splits, demo, target, seed)
-        candidates[_pruned_name(target)] = network
-        trainings[_pruned_name(target)] = info
+    for pruning, target in _targets(settings, "prune_targets"):
+        network, info = _demo_network(splits, demo, target, seed, pruning=pruning)
+        candidates[_pruned_name(pruning, target)] = network
+        trainings[_pruned_name(pruning, target)] = info
     # Training noise: the same targets pruned with other training seeds (same data), scored apart so
     # that the best candidate is never picked among seeds, and the dense network trained with those
     # seeds too, so that each pruned run can also be compared with the dense run of its own seed.
@@ -257,11 +277,11 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
         for other in settings["seed_study_seeds"]:
             dense_seeds[other], trainings[_dense_name(other)] = _demo_network(splits, demo, None, seed + other,
                                                                               data_seed=seed)
-    for target in settings["seed_study_targets"]:
+    for pruning, target in _targets(settings, "seed_study_targets"):
         for other in settings["seed_study_seeds"]:
-            network, info = _demo_network(splits, demo, target, seed + other, data_seed=seed)
-            study[_pruned_name(target, other)] = network
-            trainings[_pruned_name(target, other)] = info
+            network, info = _demo_network(splits, demo, target, seed + other, data_seed=seed, pruning=pruning)
+            study[_pruned_name(pruning, target, other)] = network
+            trainings[_pruned_name(pruning, target, other)] = info
     result = {}
     parts = [("test", splits.test)] + ([("holdout", splits.holdout)] if splits.holdout is not None else [])
     for name, part in parts:
@@ -291,7 +311,7 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
 
 
 def _seed_study(result: dict, settings: dict) -> dict:
-    """Per seed-study target: cut, and per split the losses and deployed speed-ups of every training seed.
+    """Per seed-study target: cuts (as pruned and deployed); per split, every training seed's losses and speed-ups.
 
     Losses are against the bench seed's dense network (``accuracy_loss_points``, as in the
     main table) and against the dense network trained with the same seed
@@ -299,8 +319,8 @@ def _seed_study(result: dict, settings: dict) -> dict:
     """
     study = {}
     seeds = settings["seed_study_seeds"]
-    for target in settings["seed_study_targets"]:
-        names = [_pruned_name(target)] + [_pruned_name(target, other) for other in seeds]
+    for pruning, target in _targets(settings, "seed_study_targets"):
+        names = [_pruned_name(pruning, target)] + [_pruned_name(pruning, target, other) for other in seeds]
         entry = {}
         for split in [name for name in ("test", "holdout") if name in result]:
             every = {**result[split]["candidates"], **result[split].get("seed_study_candidates", {})}
@@ -308,6 +328,7 @@ def _seed_study(result: dict, settings: dict) -> dict:
             dense = [result[split]["dense"]["accuracy"]] + [
                 result[split]["seed_study_dense"][_dense_name(other)]["accuracy"] for other in seeds]
             entry.setdefault("connectivity_cut", [r["connectivity_cut"] for r in rows])
+            entry.setdefault("deployed_connectivity_cut", [r["deployed"]["connectivity_cut"] for r in rows])
             losses = [r["accuracy_loss_points"] for r in rows]
             paired = [100.0 * (d - r["accuracy"]) for d, r in zip(dense, rows)]
             entry[split] = {"accuracy_loss_points": losses, "mean_loss_points": float(np.mean(losses)),
@@ -316,7 +337,7 @@ def _seed_study(result: dict, settings: dict) -> dict:
                             "loss_against_same_seed_dense": paired,
                             "mean_loss_against_same_seed_dense": float(np.mean(paired)),
                             "speedup": [r["speedup"] for r in rows]}
-        study[f"{target:g}"] = entry
+        study[f"{pruning}_{target:g}"] = entry
     return study
 
 
@@ -364,10 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtl-samples", type=int, default=0, metavar="N",
                         help="demonstration c: also run N test samples of the best pruned network, as deployed, "
                              "on the RTL (Verilator)")
-    parser.add_argument("--train-pruned", metavar="TARGET[+SEED]",
+    parser.add_argument("--train-pruned", metavar="[PRUNING:]TARGET[+SEED]",
                         help="only train one network of demonstration c into the cache (TARGET: 'dense' or a kept "
-                             "fraction; +SEED: a seed-study network, training seed --seed + SEED), so that several "
-                             "can train in parallel processes before the benchmark runs")
+                             f"fraction; PRUNING: one of {', '.join(PRUNINGS)}, default useful; +SEED: a seed-study "
+                             "network, training seed --seed + SEED), so that several can train in parallel processes "
+                             "before the benchmark runs")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set("abc")
     if unknown:
@@ -375,18 +397,22 @@ def main(argv: list[str] | None = None) -> int:
     size = "full" if args.full else "small"
     settings = dict(SETTINGS[size])
     if args.train_pruned:
-        target, _, other = args.train_pruned.partition("+")
+        spec, _, other = args.train_pruned.partition("+")
+        pruning, _, target = spec.rpartition(":")
+        pruning = pruning or "useful"
+        if pruning not in PRUNINGS:
+            parser.error(f"--train-pruned {args.train_pruned}: pruning {pruning!r} is not one of {sorted(PRUNINGS)}")
         try:
             target = None if target == "dense" else float(target)
             other = int(other or 0)
         except ValueError:
             parser.error(f"--train-pruned {args.train_pruned}: expected 'dense' or a kept fraction, then "
-                         f"optionally +SEED (e.g. 0.1 or 0.1+2)")
+                         f"optionally +SEED (e.g. 0.1, magnitude:0.1 or 0.1+2)")
         if target is not None and not 0.0 < target <= 1.0:
             parser.error(f"--train-pruned {args.train_pruned}: the kept fraction must be in (0, 1]")
         demo = _pruned_demo_settings(settings)
         _, info = _demo_network(_pruned_demo_splits(demo, args.seed), demo, target, args.seed + other,
-                                data_seed=args.seed)
+                                data_seed=args.seed, pruning=pruning)
         print(json.dumps(info))
         return 0
     if args.stdp_hidden is not None:

@@ -55,20 +55,21 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
                 (None, 1): _with_junk(np.random.default_rng(1), 1.0), (None, 2): dense}
     monkeypatch.setattr(bench, "_pruned_demo_splits", lambda settings, seed: SimpleNamespace(test=part, holdout=part))
     monkeypatch.setattr(bench, "_pruned_demo_settings", lambda settings: {"hidden": (8,)})
-    monkeypatch.setattr(bench, "_demo_network", lambda splits, demo, target, seed, data_seed=None: (
+    monkeypatch.setattr(bench, "_demo_network", lambda splits, demo, target, seed, data_seed=None, pruning="useful": (
         networks[(target, seed)], {"cached": "test", "training_seconds": None}))
-    settings = {"prune_targets": (0.5,), "seed_study_targets": (0.5,), "seed_study_seeds": (1, 2)}
+    settings = {"prune_targets": {"useful": (0.5,)}, "seed_study_targets": {"useful": (0.5,)}, "seed_study_seeds": (1, 2)}
     result = bench.demo_pruned(settings, 0)
     for split in ("test", "holdout"):
         # The seed-study rows cut the most at no loss, yet are never the best: they are scored apart.
         assert result[split]["summary"]["best"] in result[split]["candidates"]
         assert not set(result[split]["candidates"]) & set(result[split]["seed_study_candidates"])
-        assert set(result[split]["seed_study_candidates"]) == {"pruned_in_training_0.5_seed+1",
-                                                              "pruned_in_training_0.5_seed+2"}
-    study = result["seed_study"]["0.5"]
-    rows = [result["test"]["candidates"]["pruned_in_training_0.5"]] + [
-        result["test"]["seed_study_candidates"][f"pruned_in_training_0.5_seed+{k}"] for k in (1, 2)]
+        assert set(result[split]["seed_study_candidates"]) == {"pruned_useful_0.5_seed+1",
+                                                              "pruned_useful_0.5_seed+2"}
+    study = result["seed_study"]["useful_0.5"]
+    rows = [result["test"]["candidates"]["pruned_useful_0.5"]] + [
+        result["test"]["seed_study_candidates"][f"pruned_useful_0.5_seed+{k}"] for k in (1, 2)]
     assert study["connectivity_cut"] == [r["connectivity_cut"] for r in rows]
+    assert study["deployed_connectivity_cut"] == [r["deployed"]["connectivity_cut"] for r in rows]
     assert study["connectivity_cut"][1] > study["connectivity_cut"][0]
     assert study["test"]["accuracy_loss_points"] == [0.0, 0.0, 0.0] and study["test"]["within_1_point"] == 3
     # Against the dense run of the same seed: seed 1's dense network is another one.
@@ -83,6 +84,46 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     assert all(r["speedup"] == 1.0 for r in rows)
     assert all(r["speedup_as_pruned"] > 1.0 for r in rows[1:])
     assert result["test"]["dense"]["deployed"]["neurons"] == dense.n_neurons - 20
+
+
+def test_pruning_families_are_rows_of_their_own(bench, monkeypatch):
+    """The same kept fraction pruned both ways gives two rows, trained with their own pruning."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(6)
+    dense = _network(np.random.default_rng(2), 1.0)
+    inputs = rng.random((6, 10, 6)) < 0.3
+    part = SimpleNamespace(inputs=inputs, labels=golden.run(dense, CORE, inputs).decision)
+    asked = []
+
+    def demo_network(splits, demo, target, seed, data_seed=None, pruning="useful"):
+        asked.append((pruning, target, seed))
+        keep = {None: 1.0, "magnitude": 0.6, "useful": 0.4}[pruning if target else None]
+        return _network(np.random.default_rng(2), 1.0) if keep == 1.0 else learning_demos.magnitude_prune(
+            dense, keep), {"cached": "test", "training_seconds": None}
+
+    monkeypatch.setattr(bench, "_pruned_demo_splits", lambda settings, seed: SimpleNamespace(test=part, holdout=None))
+    monkeypatch.setattr(bench, "_pruned_demo_settings", lambda settings: {"hidden": (12,)})
+    monkeypatch.setattr(bench, "_demo_network", demo_network)
+    settings = {"prune_targets": {"magnitude": (0.5,), "useful": (0.5,)}, "seed_study_targets": {"useful": (0.5,)},
+                "seed_study_seeds": (1,)}
+    result = bench.demo_pruned(settings, 0)
+    assert {"pruned_in_training_0.5", "pruned_useful_0.5"} <= set(result["test"]["candidates"])
+    assert set(result["test"]["seed_study_candidates"]) == {"pruned_useful_0.5_seed+1"}
+    assert list(result["seed_study"]) == ["useful_0.5"]
+    assert ("magnitude", 0.5, 0) in asked and ("useful", 0.5, 0) in asked and ("useful", 0.5, 1) in asked
+    cut = {name: row["connectivity_cut"] for name, row in result["test"]["candidates"].items()}
+    assert cut["pruned_useful_0.5"] > cut["pruned_in_training_0.5"]
+
+
+def test_pruning_families_are_checked(bench):
+    with pytest.raises(ValueError, match=r"pruning families \['random'\]"):
+        bench._targets({"prune_targets": {"random": (0.1,)}}, "prune_targets")
+    stray = {"prune_targets": {"magnitude": (0.1,)}, "seed_study_targets": {"useful": (0.1,)}}
+    with pytest.raises(ValueError, match="not among prune_targets"):
+        bench._pruned_demo_settings(stray)
+    with pytest.raises(SystemExit):
+        bench.main(["--train-pruned", "random:0.1"])
 
 
 def test_row_network_recomputes_magnitude_rows(bench):

@@ -188,7 +188,11 @@ def test_magnitude_pruning_cuts_synaptic_work_monotonically(words):
     assert rows[-1]["cycles"] == pytest.approx(expected.mean())
     # With an unlimited loss budget the best candidate is the largest cut.
     assert result["summary"]["best"] == "magnitude_keep_0.1"
-    assert result["summary"]["goal_cut_90"] == (result["summary"]["connectivity_cut"] >= 0.9)
+    assert result["summary"]["goal_cut_90"] == (result["summary"]["deployed"]["connectivity_cut"] >= 0.9)
+    # Deployment stores no more than pruning kept: its cut is at least the as-pruned one.
+    assert all(r["deployed"]["connectivity_cut"] >= r["connectivity_cut"] for r in rows)
+    assert rows[-1]["deployed"]["connectivity_cut"] == pytest.approx(
+        1 - rows[-1]["deployed"]["stored_synapses"] / result["dense"]["deployed"]["stored_synapses"])
 
 
 def test_deployed_network_drops_rules_and_dead_neurons_and_keeps_decisions():

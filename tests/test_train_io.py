@@ -161,6 +161,14 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert dead > 0
     assert f"{dead} neurons lost all their fan-in or fan-out to pruning" in printed
     assert f"spikestream info {pruned} --remove-dead-neurons" in printed
+    sidecar = json.loads(sidecar_path(pruned).read_text())
+    assert sidecar["training"]["training"]["pruning"]["useful_only"] is True
+    plain = tmp_path / "plain.spkn"
+    assert cli_main(["train", str(source), "--out", str(plain), "--hidden", "12", "--float-epochs", "2",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
+                     "--prune", "magnitude", "--connectivity", "0.05", "--prune-dead-too"]) == 0
+    capsys.readouterr()
+    assert json.loads(sidecar_path(plain).read_text())["training"]["training"]["pruning"]["useful_only"] is False
     assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.train.layers import ArchitectureConfig, build_model
-from spikestream.model.train.prune import PruningConfig, Pruner
+from spikestream.model.train.prune import PruningConfig, Pruner, useful_synapses
 from spikestream.model.train.synthetic import synthetic_dataset
 from spikestream.model.train.trainer import TrainConfig, loss_for, predict, train
 
@@ -103,6 +103,65 @@ def test_pruning_reaches_target_and_masks_are_honoured(method):
         model.weights[0][pruned] = 5.0
     after = model(torch.as_tensor(DATA.inputs), exact=True).spikes
     assert torch.equal(before, after)
+
+
+@pytest.mark.parametrize("useful_only", [True, False])
+def test_magnitude_pruning_spends_its_budget_on_useful_synapses(useful_only):
+    """Hidden neurons whose outgoing synapses are all pruned take their incoming synapses with them.
+
+    Hidden neurons 0-11 of 24 get tiny outgoing weights, so keeping 25 % of hidden -> output
+    (18 of 72) leaves them without fan-out (and each of 12-23 with some); their input
+    synapses are the largest, so plain
+    magnitude keeps them (useless: deployment removes them), and ``useful_only`` spends the
+    input budget on neurons 12-23 instead.
+    """
+    from spikestream.model.network import remove_dead_neurons
+
+    model = _model(hidden=(24,))
+    with torch.no_grad():
+        model.weights[0].clamp_(-0.5, 0.5)
+        model.weights[0][:, :12] = 1.0  # the largest input synapses go to neurons 0-11
+        model.weights[1][:12] = 1e-4
+        model.weights[1][12:] = 1e-2
+        model.weights[1][torch.arange(12, 24), torch.arange(12) % 3] = 1.0  # each of 12-23 keeps one
+    pruner = Pruner(model, PruningConfig("magnitude", target=0.25, useful_only=useful_only), total_steps=1)
+    pruner.finish(model)
+    kept_in, kept_out = model.live_mask(0), model.live_mask(1)
+    assert int(kept_in.sum()) == 72 and int(kept_out.sum()) == 18  # 25 % of 288 and of 72: the budget is spent
+    assert not kept_out[:12].any()
+    network = model.to_network()
+    deployed, _ = remove_dead_neurons(network)
+    if useful_only:
+        assert not kept_in[:, :12].any()
+        assert deployed.synapses().count == network.synapses().count  # as trained is as deployed
+    else:
+        # The 144 largest go to neurons 0-11, which reach nothing, and 12-23 hear nothing:
+        # every synapse is wasted, deployment removes them all.
+        assert not kept_in[:, 12:].any()
+        assert deployed.synapses().count == 0 < network.synapses().count
+
+
+def test_useful_synapses_follow_recurrent_chains():
+    """Usefulness crosses a recurrent group one synapse at a time: input -> 0 -> 1 -> 2 -> output."""
+    model = _model("recurrent", hidden=(6,))
+    groups = {(g.source, g.target): i for i, g in enumerate(model.template.groups)}
+    recurrent, readout = groups[("hidden0", "hidden0")], groups[("hidden0", "output")]
+    masks = {i: torch.zeros_like(model.structure_mask(i)) for i in range(model.n_groups)}
+    masks[groups[("input", "hidden0")]][3, 0] = True
+    for pre, post in ((0, 1), (1, 2), (4, 5)):
+        masks[recurrent][pre, post] = True
+    masks[readout][2, 1] = True
+    masks[readout][5, 0] = True  # neuron 5 reaches the output but never spikes (4 is never heard)
+    with torch.no_grad():
+        model.bias.zero_()
+    useful = useful_synapses(model, masks)
+    assert {tuple(ix) for ix in torch.nonzero(useful[recurrent] & masks[recurrent]).tolist()} == {(0, 1), (1, 2)}
+    assert bool(useful[readout][2, 1]) and not bool(useful[readout][5, 0])
+    assert bool(useful[groups[("input", "hidden0")]][3, 0])
+    with torch.no_grad():
+        model.bias[model.template.neuron_offset("hidden0") + 4] = 1.0  # a positive bias: neuron 4 spikes alone
+    useful = useful_synapses(model, masks)
+    assert bool(useful[recurrent][4, 5]) and bool(useful[readout][5, 0])
 
 
 def test_rewiring_keeps_connectivity_while_synapses_move():

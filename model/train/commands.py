@@ -64,6 +64,10 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help="softmax temperature of distillation, > 0 (default: TrainConfig's)")
     group.add_argument("--prune", choices=[m.value for m in PruningMethod], default="none")
     group.add_argument("--connectivity", type=float, default=1.0, help="fraction of synapses kept by pruning")
+    group.add_argument("--prune-dead-too", dest="useful_only", action="store_false",
+                       help="magnitude pruning: let every live synapse compete for the kept fraction, also those "
+                            "of neurons pruning left without fan-in or fan-out (deployment removes them); by "
+                            "default only synapses that can reach the outputs are kept")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
     group.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     group.add_argument("--checkpoint", help="checkpoint file: saved every epoch, resumed from if it exists")
@@ -137,7 +141,8 @@ def configs_from_args(args):
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
                            input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
                            freq_mask=args.freq_mask, time_mask=args.time_mask,
-                           pruning=PruningConfig(args.prune, args.connectivity), threads=args.threads,
+                           pruning=PruningConfig(args.prune, args.connectivity, useful_only=args.useful_only),
+                           threads=args.threads,
                            device=args.device, **distill)
     return architecture, training
 

@@ -5,7 +5,16 @@ Two methods, chosen by :class:`PruningConfig`:
 ``magnitude`` (Zhu & Gupta 2017, "To prune, or not to prune")
     between ``start`` and ``end`` (fractions of the training steps) the kept fraction of
     each prunable group follows ``target + (1 - target) * (1 - progress)**3``; at every
-    update the smallest ``|w|`` of the live synapses are removed for good.
+    update the smallest ``|w|`` of the live synapses are removed for good. With
+    ``useful_only`` (the default) a group's budget goes to *useful* synapses only: from an
+    input or a neuron that can spike to a neuron that reaches the outputs, the rule of
+    :func:`~spikestream.model.network.remove_dead_neurons`. Without it, once pruning has
+    taken every synapse out of a hidden neuron, the synapses into it still count against
+    the budget though deployment removes them with the neuron (28-31 % of the input
+    synapses of bench demo c's network at 10 % kept); with it they are pruned and the
+    budget is spent on synapses into neurons that are heard, so the trained network is
+    the deployed one and the target is the connectivity the core stores (as accurate
+    per stored synapse, within the seed noise: bench/README.md, demo c).
 ``rewire`` (gradient rewiring, Chen et al. 2021, in the manner of Deep R)
     every synapse keeps the sign it was initialised with; a synapse is live when its
     latent weight has that sign and is among the ``target`` fraction largest in that
@@ -20,14 +29,16 @@ group masks, so pruned synapses are not stored in the core.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from ..network import INPUT
 from .choices import PruningMethod
 from .net import SpikingNetwork
 
-__all__ = ["PruningMethod", "PruningConfig", "Pruner"]
+__all__ = ["PruningMethod", "PruningConfig", "Pruner", "useful_synapses"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class PruningConfig:
         Magnitude schedule window, as fractions of all training steps.
     min_synapses : int
         Groups with fewer possible synapses (e.g. diagonal self-recurrence) are not pruned.
+    useful_only : bool
+        ``magnitude``: keep only synapses that can change the outputs (module docstring).
     """
 
     method: PruningMethod = PruningMethod.NONE
@@ -50,6 +63,7 @@ class PruningConfig:
     start: float = 0.1
     end: float = 0.6
     min_synapses: int = 64
+    useful_only: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, PruningMethod):
@@ -60,6 +74,65 @@ class PruningConfig:
             raise ValueError(f"pruning window start={self.start}, end={self.end} must satisfy 0 <= start <= end <= 1")
 
 
+#: Most rounds of choosing the largest useful synapses; the final filter keeps the result valid wherever they stop.
+USEFUL_ROUNDS = 4
+
+
+@torch.no_grad()
+def useful_synapses(model: SpikingNetwork, masks: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+    """Per group: which synapses could change the outputs if ``masks`` were the live synapses.
+
+    The rule of :func:`~spikestream.model.network.remove_dead_neurons`: a neuron *can spike*
+    if its (exported) bias is positive or a synapse reaches it from an input or from a
+    neuron that can spike; a neuron *reaches the outputs* if it is an output neuron or has
+    a synapse to a neuron that reaches them. A synapse is useful when its source is an
+    input or can spike and its target reaches the outputs.
+    """
+    network = model.template
+    bias = model.neuron_parameters(True)["bias"].detach()
+    device = bias.device
+
+    def span(name: str) -> slice:
+        offset = network.neuron_offset(name)
+        return slice(offset, offset + network.population(name).size)
+
+    can_spike = {p.name: bias[span(p.name)] > 0 for p in network.populations}
+    reaches = {p.name: torch.full((p.size,), p.name == network.output, dtype=torch.bool, device=device)
+               for p in network.populations}
+
+    def sources(group, index: int) -> torch.Tensor:
+        if group.source == INPUT:
+            return torch.ones(masks[index].shape[0], dtype=torch.bool, device=device)
+        return can_spike[group.source]
+
+    # Both properties only grow: pass over the groups until neither changes (recurrent groups
+    # carry them one synapse per pass).
+    changed = True
+    while changed:
+        changed = False
+        for index, group in enumerate(network.groups):
+            heard = can_spike[group.target] | (masks[index] & sources(group, index)[:, None]).any(0)
+            changed |= not torch.equal(heard, can_spike[group.target])
+            can_spike[group.target] = heard
+            if group.source != INPUT:
+                reaching = reaches[group.source] | (masks[index] & reaches[group.target][None, :]).any(1)
+                changed |= not torch.equal(reaching, reaches[group.source])
+                reaches[group.source] = reaching
+    return {index: sources(group, index)[:, None] & reaches[group.target][None, :]
+            for index, group in enumerate(network.groups)}
+
+
+def _hops_to_output(network) -> dict[str, float]:
+    """Per population: the fewest groups its spikes cross to reach the output population (inf: never)."""
+    hops = {p.name: math.inf for p in network.populations}
+    hops[network.output] = 0
+    for _ in network.populations:
+        for group in network.groups:
+            if group.source != INPUT:
+                hops[group.source] = min(hops[group.source], hops[group.target] + 1)
+    return hops
+
+
 class Pruner:
     """Apply a :class:`PruningConfig` to a model after every optimiser step."""
 
@@ -68,6 +141,8 @@ class Pruner:
         self.total_steps = max(1, total_steps)
         self.steps = 0
         self.groups = [i for i in range(model.n_groups) if int(model.structure_mask(i).sum()) >= config.min_synapses]
+        hops = _hops_to_output(model.template)
+        self.order = sorted(self.groups, key=lambda i: hops[model.template.groups[i].target])  # outputs first
         self.signs = {}
         if config.method is PruningMethod.REWIRE:
             model.dense_gradient = True
@@ -97,16 +172,40 @@ class Pruner:
 
     @torch.no_grad()
     def _magnitude(self, model: SpikingNetwork, fraction: float) -> None:
+        live = {i: model.live_mask(i) for i in range(model.n_groups)}
+        if not self.config.useful_only:
+            for i in self.groups:
+                model.set_prune_mask(i, self._largest(model, i, live[i], fraction))
+            return
+        # Groups nearest the outputs choose first, so that the groups feeding them spend their
+        # budget on the neurons that are heard; the groups not chosen yet count with their live
+        # synapses. A neuron chosen for its fan-out may still get no fan-in: later rounds spend
+        # that budget again, and the last filter guarantees that no useless synapse is kept.
+        masks = dict(live)
+        for _ in range(USEFUL_ROUNDS):
+            settled = True
+            for i in self.order:
+                chosen = self._largest(model, i, live[i] & useful_synapses(model, masks)[i], fraction)
+                settled &= torch.equal(chosen, masks[i])
+                masks[i] = chosen
+            if settled:
+                break
+        while True:
+            useful = useful_synapses(model, masks)
+            kept = {i: masks[i] & useful[i] for i in self.groups}
+            if all(torch.equal(kept[i], masks[i]) for i in self.groups):
+                break
+            masks.update(kept)
         for i in self.groups:
-            live = model.live_mask(i)
-            keep = self._keep_count(model, i, fraction)
-            if int(live.sum()) <= keep:
-                continue
-            score = torch.where(live, model.weights[i].abs(), torch.full_like(model.weights[i], -1.0))
-            chosen = torch.topk(score.flatten(), keep).indices
-            mask = torch.zeros(live.numel(), dtype=torch.bool, device=live.device)
-            mask[chosen] = True
-            model.set_prune_mask(i, mask.view_as(live) & live)
+            model.set_prune_mask(i, masks[i])
+
+    def _largest(self, model: SpikingNetwork, index: int, allowed: torch.Tensor, fraction: float) -> torch.Tensor:
+        """The ``fraction`` of group ``index``'s possible synapses of largest ``|w|`` among ``allowed``."""
+        keep = min(self._keep_count(model, index, fraction), int(allowed.sum()))
+        score = torch.where(allowed, model.weights[index].abs(), torch.full_like(model.weights[index], -1.0))
+        mask = torch.zeros(allowed.numel(), dtype=torch.bool, device=allowed.device)
+        mask[torch.topk(score.flatten(), keep).indices] = True
+        return mask.view_as(allowed) & allowed
 
     @torch.no_grad()
     def _rewire(self, model: SpikingNetwork) -> None:
