@@ -113,7 +113,7 @@ def _trained_network(splits, hidden: int, float_epochs: int, quant_epochs: int, 
     from spikestream.model.train.trainer import Dataset, TrainConfig, train
 
     # The front end is part of the key: a network trained on other rasters is not reused.
-    # ("-p1": kept fraction 1, unpruned; the key of the networks trained before it was the only one.)
+    # ("-p1", unpruned: the key from when this function could also prune, so cached networks stay found.)
     frontend = splits["train"].frontend.fingerprint()[:12]
     key = f"digits-v{CORPUS_VERSION}-rate-{frontend}-h{hidden}-e{float_epochs}+{quant_epochs}-p1-s{seed}"
 
@@ -180,7 +180,7 @@ def demo_reward(settings: dict, seed: int, splits: dict) -> dict:
 
 
 def _targets(settings: dict, key: str) -> list[tuple[str, float]]:
-    """``(pruning, kept fraction)`` of every network of ``settings[key]`` (``prune_targets`` or ``seed_study_targets``)."""
+    """``(pruning, kept fraction)`` of the networks of ``settings[key]`` (``prune_targets``, ``seed_study_targets``)."""
     unknown = set(settings[key]) - set(PRUNINGS)
     if unknown:
         raise ValueError(f"{key} names pruning families {sorted(unknown)}; expected some of {sorted(PRUNINGS)}")
@@ -398,8 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(SETTINGS[size])
     if args.train_pruned:
         spec, _, other = args.train_pruned.partition("+")
-        pruning, _, target = spec.rpartition(":")
-        pruning = pruning or "useful"
+        pruning, target = spec.split(":", 1) if ":" in spec else ("useful", spec)
         if pruning not in PRUNINGS:
             parser.error(f"--train-pruned {args.train_pruned}: pruning {pruning!r} is not one of {sorted(PRUNINGS)}")
         try:

@@ -57,7 +57,8 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     monkeypatch.setattr(bench, "_pruned_demo_settings", lambda settings: {"hidden": (8,)})
     monkeypatch.setattr(bench, "_demo_network", lambda splits, demo, target, seed, data_seed=None, pruning="useful": (
         networks[(target, seed)], {"cached": "test", "training_seconds": None}))
-    settings = {"prune_targets": {"useful": (0.5,)}, "seed_study_targets": {"useful": (0.5,)}, "seed_study_seeds": (1, 2)}
+    settings = {"prune_targets": {"useful": (0.5,)}, "seed_study_targets": {"useful": (0.5,)},
+                "seed_study_seeds": (1, 2)}
     result = bench.demo_pruned(settings, 0)
     for split in ("test", "holdout"):
         # The seed-study rows cut the most at no loss, yet are never the best: they are scored apart.
@@ -112,8 +113,6 @@ def test_pruning_families_are_rows_of_their_own(bench, monkeypatch):
     assert set(result["test"]["seed_study_candidates"]) == {"pruned_useful_0.5_seed+1"}
     assert list(result["seed_study"]) == ["useful_0.5"]
     assert ("magnitude", 0.5, 0) in asked and ("useful", 0.5, 0) in asked and ("useful", 0.5, 1) in asked
-    cut = {name: row["connectivity_cut"] for name, row in result["test"]["candidates"].items()}
-    assert cut["pruned_useful_0.5"] > cut["pruned_in_training_0.5"]
 
 
 def test_pruning_families_are_checked(bench):
@@ -124,6 +123,46 @@ def test_pruning_families_are_checked(bench):
         bench._pruned_demo_settings(stray)
     with pytest.raises(SystemExit):
         bench.main(["--train-pruned", "random:0.1"])
+
+
+def test_best_candidate_is_chosen_by_the_cut_as_deployed():
+    """A network that only dropped dead synapses cuts more as pruned, but nothing as deployed."""
+    rng = np.random.default_rng(9)
+    dense = _with_junk(rng, 1.0)
+    junk_gone = _with_junk(np.random.default_rng(9), 0.0)  # the 120 dead junk synapses removed
+    groups = list(dense.groups)
+    readout = groups[1]
+    mask = readout.stored_mask.copy()
+    mask[:2] = False  # 6 live readout synapses removed (hidden neurons 0 and 1 reach nothing now)
+    groups[1] = SynapseGroup(readout.source, readout.target, readout.weights, mask)
+    thinner = dense.with_groups(groups)
+    inputs = np.random.default_rng(3).random((8, 10, 6)) < 0.3
+    labels = golden.run(dense, CORE, inputs).decision
+    result = learning_demos.pruned_inference(dense, CORE, inputs, labels, {"junk_gone": junk_gone, "thinner": thinner},
+                                             keep_fractions=(), max_loss_points=100.0)
+    rows = result["candidates"]
+    assert rows["junk_gone"]["connectivity_cut"] > rows["thinner"]["connectivity_cut"]
+    assert rows["junk_gone"]["deployed"]["connectivity_cut"] == 0.0 < rows["thinner"]["deployed"]["connectivity_cut"]
+    assert result["summary"]["best"] == "thinner"
+    assert result["summary"]["deployed"]["connectivity_cut"] == rows["thinner"]["deployed"]["connectivity_cut"]
+
+
+def test_cache_keys_keep_the_plain_networks_and_mark_the_useful_ones(bench, monkeypatch):
+    from types import SimpleNamespace
+
+    from spikestream.model.audio.corpus import CORPUS_VERSION
+
+    keys = []
+    monkeypatch.setattr(bench, "_cached_network", lambda key, train: keys.append(key) or (None, {}))
+    splits = SimpleNamespace(frontend=SimpleNamespace(fingerprint=lambda: "58bab45c954a" + "0" * 20))
+    demo = {"hidden": (256,), "float_epochs": 24, "quant_epochs": 6, "augment_copies": 4, "input_dropout": 0.15,
+            "cosine": True}
+    bench._demo_network(splits, demo, None, 0)
+    bench._demo_network(splits, demo, 0.1, 1, data_seed=0, pruning="magnitude")
+    bench._demo_network(splits, demo, 0.095, 2, data_seed=0, pruning="useful")
+    stem = f"digits-v{CORPUS_VERSION}-demo-58bab45c954a-h256-e24-6-4-0.15-True"
+    # The first two are the names of the networks cached before useful-only pruning existed.
+    assert keys == [f"{stem}-p1-s0", f"{stem}-p0.1-s1-d0", f"{stem}-p0.095-useful-s2-d0"]
 
 
 def test_row_network_recomputes_magnitude_rows(bench):

@@ -169,6 +169,10 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
                      "--prune", "magnitude", "--connectivity", "0.05", "--prune-dead-too"]) == 0
     capsys.readouterr()
     assert json.loads(sidecar_path(plain).read_text())["training"]["training"]["pruning"]["useful_only"] is False
+    for method in ("none", "rewire"):
+        assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", method,
+                         "--prune-dead-too", "--no-progress"]) == 2
+        assert f"--prune-dead-too is a rule of magnitude pruning; --prune is {method}" in capsys.readouterr().err
     assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0

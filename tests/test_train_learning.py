@@ -67,6 +67,26 @@ def test_same_seed_reproduces_the_run_exactly():
     assert networks[0] == networks[1]
 
 
+def test_checkpoints_from_before_useful_only_resume_as_plain_magnitude(tmp_path):
+    """A saved pruning config without ``useful_only`` pruned plainly (it predates the flag)."""
+    from spikestream.model.train.trainer import _check_resumed_config
+
+    def saved(method):
+        config = TrainConfig(pruning=PruningConfig(method, target=0.3)).to_dict()
+        del config["pruning"]["useful_only"]
+        return config
+
+    path = tmp_path / "old.pt"
+    with pytest.raises(ValueError, match="pruning: .*'useful_only': False.* there, .*'useful_only': True.* now"):
+        _check_resumed_config(path, saved("magnitude"), TrainConfig(pruning=PruningConfig("magnitude", target=0.3)))
+    _check_resumed_config(path, saved("magnitude"),
+                          TrainConfig(pruning=PruningConfig("magnitude", target=0.3, useful_only=False)))
+    for method in ("none", "rewire"):  # the flag means nothing there: either value resumes
+        for useful_only in (True, False):
+            _check_resumed_config(path, saved(method),
+                                  TrainConfig(pruning=PruningConfig(method, target=0.3, useful_only=useful_only)))
+
+
 def test_checkpoint_resume_continues_the_same_run(tmp_path):
     config = TrainConfig(float_epochs=2, quant_epochs=2, batch_size=18, seed=1, threads=1)
     straight = _model(seed=1)
@@ -162,6 +182,26 @@ def test_useful_synapses_follow_recurrent_chains():
         model.bias[model.template.neuron_offset("hidden0") + 4] = 1.0  # a positive bias: neuron 4 spikes alone
     useful = useful_synapses(model, masks)
     assert bool(useful[recurrent][4, 5]) and bool(useful[readout][5, 0])
+
+
+@pytest.mark.parametrize("architecture", ["feedforward", "self_recurrent", "skip", "recurrent"])
+def test_useful_synapses_are_those_remove_dead_neurons_keeps(architecture):
+    """On random masks, the useful live synapses are exactly the synapses deployment keeps."""
+    from spikestream.model.network import remove_dead_neurons
+
+    for seed in range(4):
+        model = _model(architecture, hidden=(10,), seed=seed)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            model.bias.zero_()
+            for i in range(model.n_groups):
+                model.weights[i].fill_(0.5)  # every live synapse is stored (no weight rounds to 0)
+                keep = torch.rand(model.structure_mask(i).shape, generator=generator) < (0.08 + 0.1 * seed)
+                model.set_prune_mask(i, keep)
+        live = {i: model.live_mask(i) for i in range(model.n_groups)}
+        useful = useful_synapses(model, live)
+        expected = sum(int((live[i] & useful[i]).sum()) for i in live)
+        assert remove_dead_neurons(model.to_network())[0].synapses().count == expected, (architecture, seed)
 
 
 def test_rewiring_keeps_connectivity_while_synapses_move():

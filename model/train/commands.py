@@ -148,7 +148,7 @@ def configs_from_args(args):
 
 
 def _option_errors(args) -> list[str]:
-    """What is wrong with the distillation and masking options, before any data is loaded."""
+    """What is wrong with the distillation, masking and pruning options, before any data is loaded."""
     errors = []
     if not args.distill:
         errors += [f"{flag} needs a teacher network (--distill TEACHER.spkn)"
@@ -167,6 +167,8 @@ def _option_errors(args) -> list[str]:
         errors.append(f"--freq-mask {args.freq_mask}: expected a number of bands >= 0")
     if args.time_mask < 0:
         errors.append(f"--time-mask {args.time_mask}: expected a number of timesteps >= 0")
+    if not args.useful_only and args.prune != "magnitude":
+        errors.append(f"--prune-dead-too is a rule of magnitude pruning; --prune is {args.prune}")
     return errors
 
 

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from ..network import DecisionMode
 from .net import SpikingNetwork, decide
-from .prune import PruningConfig, Pruner
+from .prune import PruningConfig, PruningMethod, Pruner
 
 __all__ = ["TrainConfig", "Dataset", "TrainResult", "train", "predict", "accuracy", "loss_for", "configure_torch",
            "default_device", "logits_for", "teacher_logits", "network_logits", "DISTILL_WEIGHT"]
@@ -267,6 +267,12 @@ def _runs(position: torch.Tensor, places: int, longest: int, generator: torch.Ge
 def _check_resumed_config(path: Path, saved: dict, config: TrainConfig) -> None:
     """Refuse to resume a checkpoint of other settings (threads and device may change)."""
     current, defaults = config.to_dict(), TrainConfig().to_dict()
+    pruning = saved.get("pruning")
+    if isinstance(pruning, dict) and "useful_only" not in pruning:
+        # Saved before PruningConfig.useful_only: magnitude pruning was plain then; for the
+        # other methods the flag means nothing.
+        plain = PruningMethod(pruning.get("method", "none")) is PruningMethod.MAGNITUDE
+        saved = {**saved, "pruning": {**pruning, "useful_only": False if plain else current["pruning"]["useful_only"]}}
     changed = sorted(key for key in current if key not in ("threads", "device")
                      and saved.get(key, defaults[key]) != current[key])
     if changed:
