@@ -38,6 +38,7 @@ __all__ = [
     "NetworkError",
     "NetworkDoesNotFit",
     "remove_dead_neurons",
+    "neurons_that_matter",
     "unused_inputs",
 ]
 
@@ -572,17 +573,14 @@ def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
                            f"rules (removing plastic synapses would change the LFSR draws of learning); "
                            f"build the groups with learning=None and pruning=None first")
     table = network.synapses()
-    n_inputs, n_neurons = network.n_inputs, network.n_neurons
-    from_neuron = table.source >= n_inputs
-    pre, post = table.source[from_neuron] - n_inputs, table.target[from_neuron]  # neuron-to-neuron synapses
-    can_spike = network.neuron_parameter("bias") > 0
-    can_spike[table.target[~from_neuron]] = True
-    can_spike = _closure(can_spike, pre, post)  # spikes need a spiking source
-    output = np.zeros(n_neurons, bool)
+    output = np.zeros(network.n_neurons, bool)
     output_offset = network.neuron_offset(network.output)
     output[output_offset:output_offset + network.population(network.output).size] = True
-    live = can_spike[pre]  # a synapse from a neuron that never spikes carries nothing
-    keep = _closure(output, post[live], pre[live])  # the outputs and the spiking neurons that reach them
+    can_spike, reaches = neurons_that_matter(network.n_inputs, table.source, table.target,
+                                             network.neuron_parameter("bias") > 0, output)
+    # A neuron that can spike reaches the outputs through neurons that spike too, so this is
+    # the outputs and the spiking neurons that reach them.
+    keep = reaches & (can_spike | output)
     populations, kept_in = [], {}
     for population in network.populations:
         offset = network.neuron_offset(population.name)
@@ -605,6 +603,26 @@ def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
                                        group.exponent))
     compact = Network(network.n_inputs, populations, groups, network.timesteps, network.output, network.decision)
     return compact, np.flatnonzero(keep).astype(np.int64)
+
+
+def neurons_that_matter(n_inputs: int, source: np.ndarray, target: np.ndarray, positive_bias: np.ndarray,
+                        output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two properties of :func:`remove_dead_neurons`: ``(can_spike, reaches)``, ``bool [n_neurons]`` each.
+
+    ``source[k] -> target[k]`` are the synapses (source ids, inputs first, as in
+    :class:`SynapseTable`; target neuron ids); ``positive_bias`` and ``output`` mark the
+    neurons with a bias > 0 and those of the output population. A neuron *can spike* if
+    its bias is positive or a synapse reaches it from an input or a neuron that can spike;
+    it *reaches the outputs* if it is an output neuron or has a synapse to a neuron that
+    reaches them. Training's pruning (:func:`~spikestream.model.train.prune.useful_synapses`)
+    judges the synapses it may keep by the same two properties.
+    """
+    from_neuron = source >= n_inputs
+    pre, post = source[from_neuron] - n_inputs, target[from_neuron]  # neuron-to-neuron synapses
+    can_spike = positive_bias.copy()
+    can_spike[target[~from_neuron]] = True
+    can_spike = _closure(can_spike, pre, post)  # spikes need a spiking source
+    return can_spike, _closure(output, post, pre)
 
 
 def _closure(marked: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:

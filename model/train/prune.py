@@ -35,9 +35,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from ..network import INPUT
+from ..network import INPUT, neurons_that_matter
 from .choices import PruningMethod
 from .net import SpikingNetwork
 
@@ -85,44 +86,35 @@ USEFUL_ROUNDS = 4
 def useful_synapses(model: SpikingNetwork, masks: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
     """Per group: which synapses could change the outputs if ``masks`` were the live synapses.
 
-    The rule of :func:`~spikestream.model.network.remove_dead_neurons`: a neuron *can spike*
-    if its (exported) bias is positive or a synapse reaches it from an input or from a
-    neuron that can spike; a neuron *reaches the outputs* if it is an output neuron or has
-    a synapse to a neuron that reaches them. A synapse is useful when its source is an
-    input or can spike and its target reaches the outputs.
+    A synapse is useful when its source is an input or a neuron that can spike and its
+    target reaches the outputs (:func:`~spikestream.model.network.neurons_that_matter`, the
+    rule of :func:`~spikestream.model.network.remove_dead_neurons`, with the exported biases).
+    Reaching is judged without spiking: a synapse not in ``masks`` may be what would make
+    its target spike.
     """
     network = model.template
-    bias = model.neuron_parameters(True)["bias"].detach()
-    device = bias.device
-
-    def span(name: str) -> slice:
-        offset = network.neuron_offset(name)
-        return slice(offset, offset + network.population(name).size)
-
-    can_spike = {p.name: bias[span(p.name)] > 0 for p in network.populations}
-    reaches = {p.name: torch.full((p.size,), p.name == network.output, dtype=torch.bool, device=device)
-               for p in network.populations}
-
-    def sources(group, index: int) -> torch.Tensor:
+    sources, targets = [], []
+    for index, group in enumerate(network.groups):
+        pre, post = (ids.cpu().numpy() for ids in torch.nonzero(masks[index], as_tuple=True))
+        sources.append(pre + network.source_offset(group.source))
+        targets.append(post + network.neuron_offset(group.target))
+    positive_bias = model.neuron_parameters(True)["bias"].detach().cpu().numpy() > 0
+    output = np.zeros(network.n_neurons, bool)
+    output[model.output_slice] = True
+    can_spike, reaches = neurons_that_matter(network.n_inputs, np.concatenate(sources), np.concatenate(targets),
+                                             positive_bias, output)
+    device = masks[0].device
+    useful = {}
+    for index, group in enumerate(network.groups):
+        target = network.neuron_offset(group.target)
+        heard = reaches[target:target + masks[index].shape[1]]
         if group.source == INPUT:
-            return torch.ones(masks[index].shape[0], dtype=torch.bool, device=device)
-        return can_spike[group.source]
-
-    # Both properties only grow: pass over the groups until neither changes (recurrent groups
-    # carry them one synapse per pass).
-    changed = True
-    while changed:
-        changed = False
-        for index, group in enumerate(network.groups):
-            heard = can_spike[group.target] | (masks[index] & sources(group, index)[:, None]).any(0)
-            changed |= not torch.equal(heard, can_spike[group.target])
-            can_spike[group.target] = heard
-            if group.source != INPUT:
-                reaching = reaches[group.source] | (masks[index] & reaches[group.target][None, :]).any(1)
-                changed |= not torch.equal(reaching, reaches[group.source])
-                reaches[group.source] = reaching
-    return {index: sources(group, index)[:, None] & reaches[group.target][None, :]
-            for index, group in enumerate(network.groups)}
+            spiking = np.ones(masks[index].shape[0], bool)
+        else:
+            offset = network.neuron_offset(group.source)
+            spiking = can_spike[offset:offset + masks[index].shape[0]]
+        useful[index] = torch.as_tensor(spiking[:, None] & heard[None, :], device=device)
+    return useful
 
 
 def _hops_to_output(network) -> dict[str, float]:
