@@ -58,8 +58,8 @@ import numpy as np  # noqa: E402
 
 from spikestream.model import golden  # noqa: E402
 from spikestream.model.config import CoreConfig  # noqa: E402
-from spikestream.model.cycles import (REPORT_CYCLES, end_cycles, sample_cycles, step_cycles,  # noqa: E402
-                                      update_cycles)
+from spikestream.model.cycles import (DELIVER_PIPELINE_CYCLES, REPORT_CYCLES, end_cycles,  # noqa: E402
+                                      sample_cycles, step_cycles, update_cycles)
 from spikestream.model.generate import normal_weights  # noqa: E402
 from spikestream.model.golden import Counter  # noqa: E402
 from spikestream.model.network import (INPUT, Decision, DecisionMode, Network, Population,  # noqa: E402
@@ -76,10 +76,12 @@ MIXED_FANOUTS = (512, 300, 257, 200, 129, 64, 40, 17)
 DEFINITIONS = {
     "fanout.synops_per_cycle_per_lane": "delivery-phase synaptic operations / delivery cycles / lanes, from the "
                                         "exact cycle model (goal >= 0.9)",
-    "fanout.delivery_cycles": "cycles of the burst step's delivery phase: step cycles (cycle model) - update phase "
-                              "- 4 report cycles; formula 4 + sum over sources of ceil(fan-out / lanes)",
-    "fanout.row_rounding_bound": "sum fan-out / (lanes * sum ceil(fan-out / lanes)): the efficiency if the 4 "
-                                 "pipeline cycles were free (the last row of a source is partly empty)",
+    "fanout.delivery_cycles": "cycles of the burst step's delivery phase: step cycles (cycle model) - update "
+                              f"phase - {REPORT_CYCLES} report cycles; formula {DELIVER_PIPELINE_CYCLES} + sum over "
+                              "sources of ceil(fan-out / lanes)",
+    "fanout.row_rounding_bound": "sum fan-out / (lanes * sum ceil(fan-out / lanes)): the efficiency if the "
+                                 f"{DELIVER_PIPELINE_CYCLES} pipeline cycles were free (the last row of a source is "
+                                 "partly empty)",
     "fanout.step_synops_per_cycle_per_lane": "the same over the whole step (delivery + neuron update + report)",
     "audio.sample_cycles": "cycles of a whole sample with no stalls (cycles.sample_cycles): input words, step "
                            "markers, every step's delivery + update + report, the decision and SUMMARY",

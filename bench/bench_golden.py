@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     report["golden"] = throughput(golden_seconds, args.batch, network)
     naive_seconds = best_time(lambda: naive_run(network, core, inputs[:args.naive_samples]), 1)
     report["naive_loop"] = throughput(naive_seconds, args.naive_samples, network)
-    report["speedup_vs_naive_loop"] = round(report["golden"]["samples_per_s"] / report["naive_loop"]["samples_per_s"], 1)
+    report["speedup_vs_naive_loop"] = round(
+        report["golden"]["samples_per_s"] / report["naive_loop"]["samples_per_s"], 1)
     if not args.skip_snntorch:
         import snntorch
         import torch

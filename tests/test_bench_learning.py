@@ -78,6 +78,9 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     assert other_dense < 1.0
     assert study["test"]["dense_accuracy"] == [1.0, other_dense, 1.0]
     assert study["test"]["loss_against_same_seed_dense"] == pytest.approx([0.0, 100.0 * (other_dense - 1.0), 0.0])
+    paired = study["test"]["loss_against_same_seed_dense"]
+    assert study["test"]["standard_error_against_same_seed_dense"] == pytest.approx(
+        np.std(paired, ddof=1) / np.sqrt(3)) and study["test"]["standard_error_against_same_seed_dense"] > 0
     assert result["training"]["dense_seed+1"] == {"cached": "test", "training_seconds": None}
     assert study["test"]["speedup"] == [r["speedup"] for r in rows]
     # The junk population is dead in every network, the dense one included: deployed, all are the
@@ -186,3 +189,9 @@ def test_rtl_check_runs_the_deployed_network_on_verilator(bench):
     assert report["neurons"] < network.n_neurons  # something was removed
     assert report["decisions_equal_golden"] and report["decisions_equal_network_before_removal"]
     assert report["cycles_equal_cycle_model"]
+
+
+def test_standard_error_of_the_seed_means(bench):
+    assert bench._standard_error([2.0]) is None  # one seed: no spread to measure
+    assert bench._standard_error([0.0, 2.0, 4.0]) == pytest.approx(2.0 / np.sqrt(3))
+    assert bench._standard_error([1.0, 1.0]) == 0.0
