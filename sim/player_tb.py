@@ -4,7 +4,8 @@ Not a test of its own: :func:`spikestream.sim.stream_player.play` writes the inp
 (``+stimulus=``) and the job boundaries (the run's parameter file) and starts this
 module. Per job it clears the core's counters, plays the set-up words, reads the
 ``cycles`` register, then plays the timed words and sleeps until the player's ``done``
-rises -- no Python runs while the core works; the clock is cocotb's C++ clock. Registers
+rises -- no Python runs while the core works; the clock is the player's own (Verilog, not
+cocotb: no VPI call per edge). Registers
 are accessed through the player's AXI4-Lite manager (its ``register_*`` ports), outside
 the timed part.
 It writes, per job, the wall and CPU seconds and the simulated clock cycles of the timed
@@ -70,7 +71,7 @@ async def _play(dut, until: int, summaries: int, timeout_cycles: int, what: str)
 async def play_jobs(dut):
     """Play every job of the parameter file; write the timings and register values."""
     parameters = tb_parameters()
-    axi_ports.start(dut)
+    # No cocotb clock: the player makes aclk itself.
     for name, value in {"load": 0, "dump": 0, "play_until": 0, "summaries_wanted": 0, "register_request": 0,
                         "pause_level": parameters["pause_level"], "seed": parameters["seed"]}.items():
         getattr(dut, name).value = value

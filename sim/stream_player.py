@@ -16,10 +16,13 @@ Verilog module that
   (cocotb asks through the ``register_*`` ports), between the timed parts;
 * registers every input before it reaches the core (see :func:`player_verilog`).
 
-cocotb (:mod:`spikestream.sim.player_tb`) drives the clock (cocotb 2's C++ clock), reads
-registers between jobs, sets ``play_until`` / ``summaries_wanted`` and sleeps until the
-player raises ``done``: no Python runs while the core works. The build is a speed build
-(:func:`spikestream.sim.runner.speed_build_args`: only the player's ports are public).
+The player also makes the clock (``always #5 aclk = ~aclk``, built with Verilator's
+``--timing``): with cocotb's clock every edge was a VPI write and its callbacks, 20-30 %
+of the simulation's time. cocotb (:mod:`spikestream.sim.player_tb`) reads registers
+between jobs, sets ``play_until`` / ``summaries_wanted`` and sleeps until the player
+raises ``done``: no Python runs while the core works. The build is a speed build
+(:func:`spikestream.sim.runner.speed_build_args`: only the player's ports and its clock
+are public).
 Every run is still a checked run: the recorded packets are decoded and compared with
 the golden and cycle models by the caller (``bench/bench_core.py``, the tests) or
 decoded into decisions and cycles (:func:`run_network`). The verification testbench
@@ -43,7 +46,6 @@ import logging
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -111,8 +113,11 @@ def player_verilog(core: CoreConfig, input_address_bits: int = INPUT_ADDRESS_BIT
 
     Ports (all sampled at the rising edge of ``aclk``; outputs are registers):
 
-    ``aclk``, ``aresetn``
-        Clock and active-low reset of the player and (one cycle later) of the core.
+    ``aresetn``
+        Active-low reset of the player and (one cycle later) of the core.
+    ``aclk`` (not a port)
+        The clock, generated inside with period ``CLOCK_NS`` (the cocotb testbenches'
+        period), starting low; cocotb reads it (``RisingEdge(dut.aclk)``) and never drives it.
     ``load``
         At a rising edge with ``load`` high, the input memory is read from the file
         named by the ``+stimulus=PATH`` plusarg.
@@ -157,6 +162,11 @@ def player_verilog(core: CoreConfig, input_address_bits: int = INPUT_ADDRESS_BIT
     from amaranth.hdl import Shape
     from amaranth.lib import wiring
 
+    from spikestream.sim.axi_ports import CLOCK_NS
+
+    if CLOCK_NS % 2:
+        raise ValueError(f"the clock period {CLOCK_NS} ns has no whole-nanosecond half period")
+
     from spikestream.rtl.top import TOPLEVEL, SpikestreamCore
 
     def vector(width: int) -> str:
@@ -187,7 +197,6 @@ def player_verilog(core: CoreConfig, input_address_bits: int = INPUT_ADDRESS_BIT
 // at full rate (or with pseudo-random pauses), records its m_axis beats, and performs
 // register accesses on its s_axi. Simulation only (uses $readmemh / $writememh).
 module {PLAYER_TOPLEVEL} (
-    input  wire        aclk,
     input  wire        aresetn,
 {"".join(line + chr(10) for line in extra_ports)}    input  wire        load,
     input  wire [{ib}:0] play_until,
@@ -207,6 +216,10 @@ module {PLAYER_TOPLEVEL} (
     output reg  [31:0] register_read_data,
     output reg  [1:0]  register_response
 );
+    // The clock is generated here (Verilator --timing), not by cocotb: no VPI write and
+    // callback per clock edge.
+    reg aclk = 1'b0;
+    always #{CLOCK_NS // 2} aclk = ~aclk;  // {CLOCK_NS} ns period
     reg [{w}:0] input_words [0:{(1 << ib) - 1}];
     reg [{w}:0] output_words [0:{(1 << ob) - 1}];
     reg [8*1024-1:0] stimulus_file;
@@ -406,7 +419,7 @@ def build_player(core: CoreConfig):
     build cache's key needs, takes seconds.
     """
     from spikestream.rtl.top import generate_verilog
-    from spikestream.sim.runner import build_verilog, speed_build_args
+    from spikestream.sim.runner import TIMING_BUILD_ARGS, build_verilog, speed_build_args
 
     player = player_verilog(core)
     header = player[player.index(f"module {PLAYER_TOPLEVEL}"):player.index(");")]
@@ -414,7 +427,8 @@ def build_player(core: CoreConfig):
     inputs = [name for direction, name in ports if direction == "input"]
     outputs = [name for direction, name in ports if direction == "output"]
     return build_verilog(generate_verilog(core) + player, PLAYER_TOPLEVEL,
-                         build_args=speed_build_args(PLAYER_TOPLEVEL, inputs, outputs))
+                         build_args=(*speed_build_args(PLAYER_TOPLEVEL, inputs, [*outputs, "aclk"]),
+                                     *TIMING_BUILD_ARGS))
 
 
 def _timeout_cycles(core: CoreConfig, words: int) -> int:

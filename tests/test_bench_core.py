@@ -94,3 +94,15 @@ def test_simulation_matches_the_cycle_model(bench, tmp_path):
     end = core.max_neurons + 2 + 5  # decision scan over the (silent) output population, SUMMARY
     assert report["rtl_checks"]["burst"]["busy_cycles"] == (step0 + 1) + (step1 + 1) + (end + 1)
     assert {r["job"] for r in report["runs"]} == set(audio_jobs)
+
+
+def test_player_runs_alone(bench):
+    """Runs of the stream player only (no cocotb harness run, so no run folders) report as the mixed ones do."""
+    rng = np.random.default_rng(6)
+    inputs = rng.random((2, 10, 8)) < 0.25
+    network = bench.random_audio_network(rng, inputs, hidden=12, outputs=3)
+    audio_jobs = {name: (variant, inputs) for name, variant in bench.audio_networks(network).items()}
+    report = bench.sim_benchmark(SMALL_CORE, audio_jobs, {}, runs=(("player", 0.0), ("player", 0.0)))
+    assert report["rtl_matches_model"], report
+    assert "run_dirs" not in report
+    assert [r["harness"] for r in report["runs"]] == ["player"] * 2 * len(audio_jobs)
