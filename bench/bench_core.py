@@ -23,10 +23,11 @@ definition next to it (``definitions``):
     build time excluded) runs samples of the audio benchmark (``--sim-core small``: a
     network scaled to the small reference core). Harness ``player``: the Verilog stream
     player of :mod:`spikestream.sim.stream_player` holds the words and streams them at
-    full rate (or with pseudo-random pauses), cocotb sleeps until the samples are done
-    (speed build, only the player's ports public). Harnesses ``lean`` and ``cocotbext``
-    (:mod:`spikestream.sim.bench_tb`): Python moves every word, with a single coroutine
-    or with cocotbext-axi drivers as in the verification testbench. Every STEP and
+    full rate (or with pseudo-random pauses) and makes the clock, cocotb sleeps until the
+    samples are done (speed build, only the player's ports and clock public). Harnesses
+    ``lean`` and ``cocotbext`` (:mod:`spikestream.sim.bench_tb`): Python moves every
+    word, with a single coroutine or with cocotbext-axi drivers as in the verification
+    testbench. Every STEP and
     SUMMARY packet received is compared with the golden and cycle models, so the run
     also checks the cycle figures of the other two benchmarks on the RTL (the fan-out
     bursts at the built lane count, the audio samples).

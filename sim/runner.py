@@ -45,6 +45,7 @@ from typing import Sequence
 __all__ = [
     "BASE_BUILD_ARGS",
     "SPEED_BUILD_ARGS",
+    "TIMING_BUILD_ARGS",
     "PARAMETERS_ENV",
     "SimBuild",
     "SimResults",

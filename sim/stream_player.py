@@ -413,8 +413,9 @@ class PlayedJob:
 def build_player(core: CoreConfig):
     """Build (or reuse) the speed build of the player around the core of ``core``; return the SimBuild.
 
-    Only the player's ports are public (inputs writable, outputs readable): see
-    :func:`spikestream.sim.runner.speed_build_args` for why that matters. Remembered per
+    Only the player's ports (inputs writable, outputs readable) and its clock (readable)
+    are public: see :func:`spikestream.sim.runner.speed_build_args` for why that matters;
+    its clock needs Verilator's timing support (:data:`~spikestream.sim.runner.TIMING_BUILD_ARGS`). Remembered per
     configuration for the life of the process: generating the core's Verilog, which the
     build cache's key needs, takes seconds.
     """
