@@ -74,6 +74,8 @@ SETTINGS = {
 #: :class:`~spikestream.model.train.prune.PruningConfig` (``magnitude``: every live synapse
 #: competes, the rows of sessions 2 to 6; ``useful``: only synapses that can reach the outputs).
 PRUNINGS = {"magnitude": False, "useful": True}
+#: The family of a network pruned in training when none is named (``--train-pruned``).
+DEFAULT_PRUNING = "useful"
 
 
 #: The default core with 16 neuron lanes (the widest the configuration allows).
@@ -198,7 +200,7 @@ def _pruned_demo_settings(settings: dict) -> dict:
 
 
 def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, data_seed: int | None = None,
-                  pruning: str = "useful"):
+                  pruning: str = DEFAULT_PRUNING):
     """Train (or load from the cache) a network with ``spikestream demo``'s settings ``demo``.
 
     ``seed`` seeds the training; ``data_seed`` (default ``seed``) is the seed ``splits``
@@ -400,9 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                              "on the RTL (Verilator)")
     parser.add_argument("--train-pruned", metavar="[PRUNING:]TARGET[+SEED]",
                         help="only train one network of demonstration c into the cache (TARGET: 'dense' or a kept "
-                             f"fraction; PRUNING: one of {', '.join(PRUNINGS)}, default useful; +SEED: a seed-study "
-                             "network, training seed --seed + SEED), so that several can train in parallel processes "
-                             "before the benchmark runs")
+                             f"fraction; PRUNING: one of {', '.join(PRUNINGS)}, default {DEFAULT_PRUNING}; +SEED: "
+                             "a seed-study network, training seed --seed + SEED), so that several can train in "
+                             "parallel processes before the benchmark runs")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set("abc")
     if unknown:
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(SETTINGS[size])
     if args.train_pruned:
         spec, _, other = args.train_pruned.partition("+")
-        pruning, target = spec.split(":", 1) if ":" in spec else ("useful", spec)
+        pruning, target = spec.split(":", 1) if ":" in spec else (DEFAULT_PRUNING, spec)
         if pruning not in PRUNINGS:
             parser.error(f"--train-pruned {args.train_pruned}: pruning {pruning!r} is not one of {sorted(PRUNINGS)}")
         try:

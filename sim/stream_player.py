@@ -162,12 +162,8 @@ def player_verilog(core: CoreConfig, input_address_bits: int = INPUT_ADDRESS_BIT
     from amaranth.hdl import Shape
     from amaranth.lib import wiring
 
-    from spikestream.sim.axi_ports import CLOCK_NS
-
-    if CLOCK_NS % 2:
-        raise ValueError(f"the clock period {CLOCK_NS} ns has no whole-nanosecond half period")
-
     from spikestream.rtl.top import TOPLEVEL, SpikestreamCore
+    from spikestream.sim.runner import CLOCK_NS
 
     def vector(width: int) -> str:
         return f"[{width - 1}:0] " if width > 1 else ""
@@ -219,7 +215,7 @@ module {PLAYER_TOPLEVEL} (
     // The clock is generated here (Verilator --timing), not by cocotb: no VPI write and
     // callback per clock edge.
     reg aclk = 1'b0;
-    always #{CLOCK_NS // 2} aclk = ~aclk;  // {CLOCK_NS} ns period
+    always #{CLOCK_NS / 2:g} aclk = ~aclk;  // {CLOCK_NS} ns period
     reg [{w}:0] input_words [0:{(1 << ib) - 1}];
     reg [{w}:0] output_words [0:{(1 << ob) - 1}];
     reg [8*1024-1:0] stimulus_file;

@@ -83,14 +83,16 @@ USEFUL_ROUNDS = 4
 
 
 @torch.no_grad()
-def useful_synapses(model: SpikingNetwork, masks: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+def useful_synapses(model: SpikingNetwork, masks: dict[int, torch.Tensor],
+                    positive_bias: np.ndarray | None = None) -> dict[int, torch.Tensor]:
     """Per group: which synapses could change the outputs if ``masks`` were the live synapses.
 
     A synapse is useful when its source is an input or a neuron that can spike and its
     target reaches the outputs (:func:`~spikestream.model.network.neurons_that_matter`, the
     rule of :func:`~spikestream.model.network.remove_dead_neurons`, with the exported biases).
     Reaching is judged without spiking: a synapse not in ``masks`` may be what would make
-    its target spike.
+    its target spike. ``positive_bias`` (:func:`_positive_bias`, default: computed here)
+    lets a caller that asks for several ``masks`` of the same weights compute it once.
     """
     network = model.template
     sources, targets = [], []
@@ -98,7 +100,8 @@ def useful_synapses(model: SpikingNetwork, masks: dict[int, torch.Tensor]) -> di
         pre, post = (ids.cpu().numpy() for ids in torch.nonzero(masks[index], as_tuple=True))
         sources.append(pre + network.source_offset(group.source))
         targets.append(post + network.neuron_offset(group.target))
-    positive_bias = model.neuron_parameters(True)["bias"].detach().cpu().numpy() > 0
+    if positive_bias is None:
+        positive_bias = _positive_bias(model)
     output = np.zeros(network.n_neurons, bool)
     output[model.output_slice] = True
     can_spike, reaches = neurons_that_matter(network.n_inputs, np.concatenate(sources), np.concatenate(targets),
@@ -115,6 +118,11 @@ def useful_synapses(model: SpikingNetwork, masks: dict[int, torch.Tensor]) -> di
             spiking = can_spike[offset:offset + masks[index].shape[0]]
         useful[index] = torch.as_tensor(spiking[:, None] & heard[None, :], device=device)
     return useful
+
+
+def _positive_bias(model: SpikingNetwork) -> np.ndarray:
+    """Which neurons have an exported bias > 0 (they can spike without input)."""
+    return model.neuron_parameters(True)["bias"].detach().cpu().numpy() > 0
 
 
 def _hops_to_output(network) -> dict[str, float]:
@@ -177,16 +185,17 @@ class Pruner:
         # synapses. A neuron chosen for its fan-out may still get no fan-in: later rounds spend
         # that budget again, and the last filter guarantees that no useless synapse is kept.
         masks = dict(live)
+        positive_bias = _positive_bias(model)  # the weights do not change during the choice
         for _ in range(USEFUL_ROUNDS):
             settled = True
             for i in self.order:
-                chosen = self._largest(model, i, live[i] & useful_synapses(model, masks)[i], fraction)
+                chosen = self._largest(model, i, live[i] & useful_synapses(model, masks, positive_bias)[i], fraction)
                 settled &= torch.equal(chosen, masks[i])
                 masks[i] = chosen
             if settled:
                 break
         while True:
-            useful = useful_synapses(model, masks)
+            useful = useful_synapses(model, masks, positive_bias)
             kept = {i: masks[i] & useful[i] for i in self.groups}
             if all(torch.equal(kept[i], masks[i]) for i in self.groups):
                 break
