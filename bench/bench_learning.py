@@ -64,16 +64,25 @@ SETTINGS = {
     "full": dict(stdp_samples=900, stdp_hidden=256, readout_samples=900, hidden=256, float_epochs=30,
                  quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256,
                  prune_targets={"magnitude": (0.2, 0.15, 0.14, 0.13, 0.12, 0.1, 0.096, 0.08),
-                                "useful": (0.095, 0.08)},
-                 seed_study_targets={"magnitude": (0.15, 0.1, 0.096), "useful": (0.095, 0.08)},
+                                "useful": (0.095, 0.08), "activity": (0.095,), "activity0.25": (0.095,),
+                                "rewire": (0.1,)},
+                 seed_study_targets={"magnitude": (0.15, 0.1, 0.096), "useful": (0.095, 0.08), "activity": (0.095,),
+                                     "activity0.25": (0.095,), "rewire": (0.1,)},
                  seed_study_seeds=(1, 2, 3, 4)),
 }
 
 
-#: How demo c prunes in training, by row family: ``useful_only`` of the magnitude
-#: :class:`~spikestream.model.train.prune.PruningConfig` (``magnitude``: every live synapse
-#: competes, the rows of sessions 2 to 6; ``useful``: only synapses that can reach the outputs).
-PRUNINGS = {"magnitude": False, "useful": True}
+#: How demo c prunes in training, by row family: the :class:`~spikestream.model.train.prune.PruningConfig`
+#: arguments besides the target, and the suffix that marks the family in cache keys (``magnitude``:
+#: every live synapse competes, the rows of sessions 2 to 6, unmarked so their networks stay found;
+#: ``useful``: only synapses that can reach the outputs; ``activity``, ``activity0.25``: the
+#: same, each synapse scored ``|w|`` times its source's spikes per sample to the power 1 or 0.25;
+#: ``rewire``: gradient rewiring, the connectivity at the target from the first step).
+PRUNINGS = {"magnitude": (dict(method="magnitude", useful_only=False), ""),
+            "useful": (dict(method="magnitude", useful_only=True), "-useful"),
+            "activity": (dict(method="magnitude", useful_only=True, activity_exponent=1.0), "-activity"),
+            "activity0.25": (dict(method="magnitude", useful_only=True, activity_exponent=0.25), "-activity0.25"),
+            "rewire": (dict(method="rewire"), "-rewire")}
 #: The family of a network pruned in training when none is named (``--train-pruned``).
 DEFAULT_PRUNING = "useful"
 
@@ -210,7 +219,7 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     from spikestream.model.audio.corpus import CORPUS_VERSION
     from spikestream.model.config import CoreConfig
     from spikestream.model.train.demo import MASK_SETTINGS, train_demo_network
-    from spikestream.model.train.prune import PruningConfig, PruningMethod
+    from spikestream.model.train.prune import PruningConfig
 
     frontend = splits.frontend.fingerprint()[:12]
     schedule = "-".join(str(demo[k]) for k in ("float_epochs", "quant_epochs", "augment_copies", "input_dropout",
@@ -218,12 +227,11 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     # Masks are absent from the keys of the networks trained without them.
     masks = "".join(f"-{name}{demo[name]}" for name in MASK_SETTINGS if demo.get(name))
     key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}{masks}"
-           f"-p{prune_target or 1}" + ("-useful" if prune_target and PRUNINGS[pruning] else "")
+           f"-p{prune_target or 1}" + (PRUNINGS[pruning][1] if prune_target else "")
            + f"-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
 
     def fit():
-        config = None if prune_target is None else PruningConfig(PruningMethod.MAGNITUDE, target=prune_target,
-                                                                  useful_only=PRUNINGS[pruning])
+        config = None if prune_target is None else PruningConfig(target=prune_target, **PRUNINGS[pruning][0])
         model, _, _, result = train_demo_network(splits, demo, CoreConfig(), seed, threads=1, pruning=config,
                                                  progress=False)
         return model.cpu().to_network(), result.seconds
@@ -245,7 +253,8 @@ def _dense_name(other_seed: int) -> str:
 
 
 #: Row-name prefix of each :data:`PRUNINGS` family.
-ROW_PREFIX = {"magnitude": "pruned_in_training", "useful": "pruned_useful"}
+ROW_PREFIX = {"magnitude": "pruned_in_training", "useful": "pruned_useful", "activity": "pruned_activity",
+              "activity0.25": "pruned_activity0.25", "rewire": "pruned_rewire"}
 
 
 def _pruned_name(pruning: str, target: float, other_seed: int = 0) -> str:

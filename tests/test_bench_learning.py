@@ -150,22 +150,34 @@ def test_best_candidate_is_chosen_by_the_cut_as_deployed():
     assert result["summary"]["deployed"]["connectivity_cut"] == rows["thinner"]["deployed"]["connectivity_cut"]
 
 
-def test_cache_keys_keep_the_plain_networks_and_mark_the_useful_ones(bench, monkeypatch):
+def test_cache_keys_keep_the_plain_networks_and_mark_the_other_families(bench, monkeypatch):
     from types import SimpleNamespace
 
     from spikestream.model.audio.corpus import CORPUS_VERSION
+    from spikestream.model.train import demo as demo_module
+    from spikestream.model.train.prune import PruningConfig, PruningMethod
 
-    keys = []
-    monkeypatch.setattr(bench, "_cached_network", lambda key, train: keys.append(key) or (None, {}))
+    keys, configs = [], []
+    monkeypatch.setattr(bench, "_cached_network", lambda key, train: keys.append(key) or (train(), {}))
+    trained = SimpleNamespace(cpu=lambda: SimpleNamespace(to_network=lambda: None))
+    monkeypatch.setattr(demo_module, "train_demo_network", lambda splits, demo, core, seed, pruning, **_: (
+        configs.append(pruning) or (trained, None, None, SimpleNamespace(seconds=1.0))))
     splits = SimpleNamespace(frontend=SimpleNamespace(fingerprint=lambda: "58bab45c954a" + "0" * 20))
     demo = {"hidden": (256,), "float_epochs": 24, "quant_epochs": 6, "augment_copies": 4, "input_dropout": 0.15,
             "cosine": True}
     bench._demo_network(splits, demo, None, 0)
     bench._demo_network(splits, demo, 0.1, 1, data_seed=0, pruning="magnitude")
     bench._demo_network(splits, demo, 0.095, 2, data_seed=0, pruning="useful")
+    bench._demo_network(splits, demo, 0.1, 3, data_seed=0, pruning="rewire")
+    bench._demo_network(splits, demo, 0.095, 0, pruning="activity")
     stem = f"digits-v{CORPUS_VERSION}-demo-58bab45c954a-h256-e24-6-4-0.15-True"
     # The first two are the names of the networks cached before useful-only pruning existed.
-    assert keys == [f"{stem}-p1-s0", f"{stem}-p0.1-s1-d0", f"{stem}-p0.095-useful-s2-d0"]
+    assert keys == [f"{stem}-p1-s0", f"{stem}-p0.1-s1-d0", f"{stem}-p0.095-useful-s2-d0", f"{stem}-p0.1-rewire-s3-d0",
+                    f"{stem}-p0.095-activity-s0"]
+    assert configs == [None, PruningConfig(PruningMethod.MAGNITUDE, target=0.1, useful_only=False),
+                       PruningConfig(PruningMethod.MAGNITUDE, target=0.095, useful_only=True),
+                       PruningConfig(PruningMethod.REWIRE, target=0.1),
+                       PruningConfig(PruningMethod.MAGNITUDE, target=0.095, useful_only=True, activity_exponent=1.0)]
 
 
 def test_row_network_recomputes_magnitude_rows(bench):

@@ -169,10 +169,23 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
                      "--prune", "magnitude", "--connectivity", "0.05", "--prune-dead-too"]) == 0
     capsys.readouterr()
     assert json.loads(sidecar_path(plain).read_text())["training"]["training"]["pruning"]["useful_only"] is False
+    busy = tmp_path / "busy.spkn"
+    assert cli_main(["train", str(source), "--out", str(busy), "--hidden", "12", "--float-epochs", "2",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
+                     "--prune", "magnitude", "--connectivity", "0.05", "--prune-activity-exponent", "1"]) == 0
+    capsys.readouterr()
+    assert json.loads(sidecar_path(busy).read_text())["training"]["training"]["pruning"]["activity_exponent"] == 1.0
     for method in ("none", "rewire"):
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", method,
                          "--prune-dead-too", "--no-progress"]) == 2
         assert f"--prune-dead-too is a rule of magnitude pruning; --prune is {method}" in capsys.readouterr().err
+        assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", method,
+                         "--prune-activity-exponent", "0.5", "--no-progress"]) == 2
+        assert f"--prune-activity-exponent weighs the magnitude score; --prune is {method}" in capsys.readouterr().err
+    for bad in ("-1", "nan"):
+        assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", "magnitude",
+                         "--prune-activity-exponent", bad, "--no-progress"]) == 2
+        assert f"--prune-activity-exponent {float(bad)}: expected a finite number >= 0" in capsys.readouterr().err
     assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0

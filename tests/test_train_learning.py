@@ -161,6 +161,83 @@ def test_magnitude_pruning_spends_its_budget_on_useful_synapses(useful_only):
         assert deployed.synapses().count == 0 < network.synapses().count
 
 
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 1.0])
+def test_activity_weighting_scores_a_synapse_by_what_it_adds_per_sample(exponent):
+    """Input 0 spikes once per sample, input 1 sixteen times; a synapse from input 0 is 3x larger.
+
+    ``|w|`` keeps the synapses from input 0; ``|w| * a`` keeps those from input 1 (3 < 16), and
+    ``|w| * a**0.5`` too (3 < 4). The activity is averaged over batches with ACTIVITY_MEMORY.
+    """
+    from spikestream.model.train.prune import ACTIVITY_MEMORY
+
+    model = _model(hidden=(24,))
+    with torch.no_grad():
+        model.weights[0].fill_(1e-3)
+        model.weights[0][0] = 0.3
+        model.weights[0][1] = 0.1
+    pruner = Pruner(model, PruningConfig("magnitude", target=24 / 288, useful_only=False,
+                                         activity_exponent=exponent), total_steps=1)
+    inputs = torch.zeros(2, 16, 12)
+    inputs[:, 0, 0] = 1
+    inputs[:, :, 1] = 1
+    counts = torch.ones(2, model.template.n_neurons)
+    pruner.observe(inputs, counts)
+    if exponent:
+        assert pruner.activity.tolist() == [1.0, 16.0] + [0.0] * 10 + [1.0] * model.template.n_neurons
+        pruner.observe(inputs * 0, counts * 3)  # a silent batch: the average moves by 1 - ACTIVITY_MEMORY
+        expected = [ACTIVITY_MEMORY, 16 * ACTIVITY_MEMORY] + [0.0] * 10 + [1.0 + 2 * (1 - ACTIVITY_MEMORY)] * 27
+        assert pruner.activity.tolist() == pytest.approx(expected)
+    else:
+        assert pruner.activity is None  # nothing to weigh: no work per batch
+    pruner.finish(model)
+    kept = model.live_mask(0)
+    assert int(kept.sum()) == 24
+    assert bool(kept[0].all()) == (exponent == 0) and bool(kept[1].all()) == (exponent > 0)
+    restored = Pruner(model, pruner.config, total_steps=1)
+    restored.load_state_dict(pruner.state_dict())
+    assert (restored.activity is None) if not exponent else torch.equal(restored.activity, pruner.activity)
+    restored.load_state_dict({"steps": 3, "signs": {}})  # a checkpoint from before activity weighting
+    assert restored.activity is None and restored.steps == 3
+
+
+def test_activity_exponent_is_checked_and_old_checkpoints_resume_without_it(tmp_path):
+    from spikestream.model.train.trainer import _check_resumed_config
+
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"activity exponent {bad} must be a finite number >= 0"):
+            PruningConfig("magnitude", target=0.3, activity_exponent=bad)
+    for method in ("none", "rewire"):
+        with pytest.raises(ValueError, match=f"weighs the magnitude score; pruning method is {method}"):
+            PruningConfig(method, target=0.3, activity_exponent=1.0)
+    saved = TrainConfig(pruning=PruningConfig("magnitude", target=0.3)).to_dict()
+    del saved["pruning"]["activity_exponent"]
+    path = tmp_path / "old.pt"
+    _check_resumed_config(path, saved, TrainConfig(pruning=PruningConfig("magnitude", target=0.3)))
+    with pytest.raises(ValueError, match="'activity_exponent': 0.0.* there, .*'activity_exponent': 1.0.* now"):
+        _check_resumed_config(path, saved, TrainConfig(pruning=PruningConfig("magnitude", target=0.3,
+                                                                             activity_exponent=1.0)))
+
+
+def test_activity_weighted_training_observes_every_batch(monkeypatch):
+    """In training the pruner sees each batch's inputs and spikes: connectivity reaches the target."""
+    model = _model(hidden=(24,))
+    config = TrainConfig(float_epochs=2, quant_epochs=1, batch_size=18, threads=1,
+                         pruning=PruningConfig("magnitude", target=0.3, start=0.0, end=0.5, activity_exponent=1.0))
+    seen = []
+    original = Pruner.observe
+
+    def observe(self, inputs, spike_count):
+        seen.append((tuple(inputs.shape), tuple(spike_count.shape)))
+        original(self, inputs, spike_count)
+
+    monkeypatch.setattr(Pruner, "observe", observe)
+    train(model, TRAIN, VALIDATION, config, progress=False)
+    assert len(seen) == 3 * 3  # 54 samples in batches of 18, 3 epochs
+    assert seen[0] == ((18, 16, 12), (18, model.template.n_neurons))
+    network = model.to_network()
+    assert all(int(g.mask.sum()) <= round(0.3 * g.mask.size) for g in network.groups)
+
+
 def test_useful_synapses_follow_recurrent_chains():
     """Usefulness crosses a recurrent group one synapse at a time: input -> 0 -> 1 -> 2 -> output."""
     model = _model("recurrent", hidden=(6,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help="magnitude pruning: let every live synapse compete for the kept fraction, also those "
                             "of neurons pruning left without fan-in or fan-out (deployment removes them); by "
                             "default only synapses that can reach the outputs are kept")
+    group.add_argument("--prune-activity-exponent", type=float, default=0.0, metavar="P",
+                       help="magnitude pruning: score each synapse |w| x (its source's spikes per sample)**P instead "
+                            "of |w| (1: most accurate per stored synapse, but the busiest sources keep their "
+                            "synapses and inference is slower; 0, the default: the plain magnitude)")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
     group.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     group.add_argument("--checkpoint", help="checkpoint file: saved every epoch, resumed from if it exists")
@@ -141,7 +146,8 @@ def configs_from_args(args):
                            learning_rate=args.lr, quant_learning_rate=args.quant_lr, seed=args.seed,
                            input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
                            freq_mask=args.freq_mask, time_mask=args.time_mask,
-                           pruning=PruningConfig(args.prune, args.connectivity, useful_only=args.useful_only),
+                           pruning=PruningConfig(args.prune, args.connectivity, useful_only=args.useful_only,
+                                                 activity_exponent=args.prune_activity_exponent),
                            threads=args.threads,
                            device=args.device, **distill)
     return architecture, training
@@ -169,6 +175,10 @@ def _option_errors(args) -> list[str]:
         errors.append(f"--time-mask {args.time_mask}: expected a number of timesteps >= 0")
     if not args.useful_only and args.prune != "magnitude":
         errors.append(f"--prune-dead-too is a rule of magnitude pruning; --prune is {args.prune}")
+    if not (args.prune_activity_exponent >= 0 and math.isfinite(args.prune_activity_exponent)):
+        errors.append(f"--prune-activity-exponent {args.prune_activity_exponent}: expected a finite number >= 0")
+    elif args.prune_activity_exponent and args.prune != "magnitude":
+        errors.append(f"--prune-activity-exponent weighs the magnitude score; --prune is {args.prune}")
     return errors
 
 

@@ -18,6 +18,14 @@ Two methods, chosen by :class:`PruningConfig`:
     of choice left useless and does not refill it, 0-1.4 % of a group in bench demo c). As
     accurate per stored synapse as the plain rule, within the seed noise (bench/README.md,
     demo c). Groups too small to prune (``min_synapses``) keep their synapses, useful or not.
+    With ``activity_exponent`` ``p > 0`` a synapse scores ``|w| * a**p`` instead of ``|w|``,
+    ``a`` being its source's spikes per sample (an exponential average over the training
+    batches, :meth:`Pruner.observe`): a synapse changes its target's potential by ``w`` at
+    every spike of its source, so ``|w| * a`` is what it adds per sample, while the core
+    spends a delivery cycle per row of a spiking source's synapses, so ``|w|`` alone is
+    what it adds per cycle. ``p = 1`` keeps the synapses that do the most per stored
+    synapse (most accurate at a given connectivity, but the busiest sources stay connected
+    and the network is slower); ``p = 0`` is the plain magnitude score (bench/README.md, demo c).
 ``rewire`` (gradient rewiring, Chen et al. 2021, in the manner of Deep R)
     every synapse keeps the sign it was initialised with; a synapse is live when its
     latent weight has that sign and is among the ``target`` fraction largest in that
@@ -60,6 +68,9 @@ class PruningConfig:
         Groups with fewer possible synapses (e.g. diagonal self-recurrence) are not pruned.
     useful_only : bool
         ``magnitude``: keep only synapses that can change the outputs (module docstring).
+    activity_exponent : float
+        ``magnitude``: score ``|w| * a**activity_exponent``, ``a`` the source's spikes per
+        sample (module docstring); 0 (the default) scores ``|w|``.
     """
 
     method: PruningMethod = PruningMethod.NONE
@@ -68,6 +79,7 @@ class PruningConfig:
     end: float = 0.6
     min_synapses: int = 64
     useful_only: bool = True
+    activity_exponent: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, PruningMethod):
@@ -76,7 +88,15 @@ class PruningConfig:
             raise ValueError(f"pruning target {self.target} is outside (0, 1] (fraction of synapses kept)")
         if not 0.0 <= self.start <= self.end <= 1.0:
             raise ValueError(f"pruning window start={self.start}, end={self.end} must satisfy 0 <= start <= end <= 1")
+        if not math.isfinite(self.activity_exponent) or self.activity_exponent < 0:
+            raise ValueError(f"activity exponent {self.activity_exponent} must be a finite number >= 0")
+        if self.activity_exponent and self.method is not PruningMethod.MAGNITUDE:
+            raise ValueError(f"activity exponent {self.activity_exponent} weighs the magnitude score; pruning method "
+                             f"is {self.method.value}, expected magnitude")
 
+
+#: Weight of the past in the average spikes per sample of each source (:meth:`Pruner.observe`).
+ACTIVITY_MEMORY = 0.9
 
 #: Most rounds of choosing the largest useful synapses; the final filter keeps the result valid wherever they stop.
 USEFUL_ROUNDS = 4
@@ -147,6 +167,8 @@ class Pruner:
         hops = _hops_to_output(model.template)
         self.order = sorted(self.groups, key=lambda i: hops[model.template.groups[i].target])  # outputs first
         self.signs = {}
+        #: Spikes per sample of every source (inputs, then neurons), averaged over batches; None before any.
+        self.activity: torch.Tensor | None = None
         if config.method is PruningMethod.REWIRE:
             model.dense_gradient = True
             for i in self.groups:
@@ -204,9 +226,17 @@ class Pruner:
             model.set_prune_mask(i, masks[i])
 
     def _largest(self, model: SpikingNetwork, index: int, allowed: torch.Tensor, fraction: float) -> torch.Tensor:
-        """The ``fraction`` of group ``index``'s possible synapses of largest ``|w|`` among ``allowed``."""
+        """The ``fraction`` of group ``index``'s possible synapses of largest score among ``allowed``.
+
+        The score is ``|w|``, times the source's activity to the ``activity_exponent`` when that is not 0.
+        """
         keep = min(self._keep_count(model, index, fraction), int(allowed.sum()))
-        score = torch.where(allowed, model.weights[index].abs(), torch.full_like(model.weights[index], -1.0))
+        magnitude = model.weights[index].abs()
+        if self.config.activity_exponent and self.activity is not None:
+            offset = model.template.source_offset(model.template.groups[index].source)
+            activity = self.activity[offset:offset + magnitude.shape[0]].to(magnitude)[:, None]
+            magnitude = magnitude * activity ** self.config.activity_exponent
+        score = torch.where(allowed, magnitude, torch.full_like(model.weights[index], -1.0))
         mask = torch.zeros(allowed.numel(), dtype=torch.bool, device=allowed.device)
         mask[torch.topk(score.flatten(), keep).indices] = True
         return mask.view_as(allowed) & allowed
@@ -222,6 +252,19 @@ class Pruner:
             mask = torch.zeros(structure.numel(), dtype=torch.bool, device=structure.device)
             mask[chosen] = True
             model.set_prune_mask(i, mask.view_as(structure) & (score > 0))
+
+    @torch.no_grad()
+    def observe(self, inputs: torch.Tensor, spike_count: torch.Tensor) -> None:
+        """Average the spikes per sample of every source over the training batches (``activity_exponent`` only).
+
+        ``inputs``: the batch's input rasters ``[B, T, n_inputs]``; ``spike_count``: its
+        spikes per neuron ``[B, n_neurons]`` (:class:`~spikestream.model.train.net.Run`).
+        """
+        if not self.config.activity_exponent:
+            return
+        sample = torch.cat([inputs.detach().double().sum(1).mean(0), spike_count.detach().double().mean(0)]).cpu()
+        self.activity = sample if self.activity is None else (ACTIVITY_MEMORY * self.activity
+                                                              + (1 - ACTIVITY_MEMORY) * sample)
 
     def step(self, model: SpikingNetwork) -> None:
         """Update the masks after one optimiser step."""
@@ -248,8 +291,9 @@ class Pruner:
         return live / possible
 
     def state_dict(self) -> dict:
-        return {"steps": self.steps, "signs": {k: v.cpu() for k, v in self.signs.items()}}
+        return {"steps": self.steps, "signs": {k: v.cpu() for k, v in self.signs.items()}, "activity": self.activity}
 
     def load_state_dict(self, state: dict) -> None:
         self.steps = state["steps"]
         self.signs = {k: v for k, v in state["signs"].items()}
+        self.activity = state.get("activity")  # absent from checkpoints saved before activity weighting

@@ -273,6 +273,8 @@ def _check_resumed_config(path: Path, saved: dict, config: TrainConfig) -> None:
         # other methods the flag means nothing.
         plain = PruningMethod(pruning.get("method", "none")) is PruningMethod.MAGNITUDE
         saved = {**saved, "pruning": {**pruning, "useful_only": False if plain else current["pruning"]["useful_only"]}}
+    if isinstance(saved.get("pruning"), dict):  # saved before activity weighting: the plain score
+        saved = {**saved, "pruning": {"activity_exponent": 0.0, **saved["pruning"]}}
     changed = sorted(key for key in current if key not in ("threads", "device")
                      and saved.get(key, defaults[key]) != current[key])
     if changed:
@@ -367,6 +369,7 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
             inputs = _augment(torch.as_tensor(train_data.inputs[index]), config, generator).to(device)
             labels = labels_all[index].to(device)
             run = model(inputs, exact=exact)
+            pruner.observe(inputs, run.spike_count)
             soft = None if teacher_all is None else teacher_all[index].to(device=device, dtype=run.v.dtype)
             loss = loss_for(model, run, labels, config.logit_scale, soft, config.distill_weight,
                             config.distill_temperature)
