@@ -349,9 +349,24 @@ def _seed_study(result: dict, settings: dict) -> dict:
                             "loss_against_same_seed_dense": paired,
                             "mean_loss_against_same_seed_dense": float(np.mean(paired)),
                             "standard_error_against_same_seed_dense": _standard_error(paired),
-                            "speedup": [r["speedup"] for r in rows]}
+                            "speedup": [r["speedup"] for r in rows],
+                            "goals_on_seed_means": _goals_on_seed_means(paired, entry["deployed_connectivity_cut"],
+                                                                        [r["speedup"] for r in rows])}
         study[f"{pruning}_{target:g}"] = entry
     return study
+
+
+def _goals_on_seed_means(paired: list[float], deployed_cuts: list[float], speedups: list[float]) -> dict:
+    """Demo c's goals read on a seed study (the rule written down before session 8's and 9's runs).
+
+    ``loss_within``: the mean paired loss is at most :data:`learning_demos.GOAL_MAX_LOSS_POINTS`;
+    ``goal_cut_90``: that, and every seed's deployed cut at least ``GOAL_DEPLOYED_CUT``;
+    ``goal_speedup_5x``: that, and the mean speed-up at least ``GOAL_SPEEDUP``.
+    """
+    within = bool(np.mean(paired) <= learning_demos.GOAL_MAX_LOSS_POINTS)
+    return {"loss_within": within,
+            "goal_cut_90": within and bool(min(deployed_cuts) >= learning_demos.GOAL_DEPLOYED_CUT),
+            "goal_speedup_5x": within and bool(np.mean(speedups) >= learning_demos.GOAL_SPEEDUP)}
 
 
 def _standard_error(values: list[float]) -> float | None:

@@ -83,6 +83,9 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
         np.std(paired, ddof=1) / np.sqrt(3)) and study["test"]["standard_error_against_same_seed_dense"] > 0
     assert result["training"]["dense_seed+1"] == {"cached": "test", "training_seconds": None}
     assert study["test"]["speedup"] == [r["speedup"] for r in rows]
+    # Within a point on the mean (seed 1's dense network is the worse one), but nothing is cut as deployed.
+    assert study["test"]["goals_on_seed_means"] == {"loss_within": True, "goal_cut_90": False,
+                                                    "goal_speedup_5x": False}
     # The junk population is dead in every network, the dense one included: deployed, all are the
     # same network (speed-up exactly 1), while as pruned the cut junk synapses look like a gain.
     assert all(r["speedup"] == 1.0 for r in rows)
@@ -207,3 +210,13 @@ def test_standard_error_of_the_seed_means(bench):
     assert bench._standard_error([2.0]) is None  # one seed: no spread to measure
     assert bench._standard_error([0.0, 2.0, 4.0]) == pytest.approx(2.0 / np.sqrt(3))
     assert bench._standard_error([1.0, 1.0]) == 0.0
+
+
+def test_goals_on_seed_means_need_the_mean_loss_within_a_point(bench):
+    goals = bench._goals_on_seed_means
+    assert goals([0.4, 0.9, -0.9], [0.901, 0.95, 0.92], [5.1, 4.8, 5.4]) == {
+        "loss_within": True, "goal_cut_90": True, "goal_speedup_5x": True}  # mean speed-up 5.1
+    assert goals([0.4, 0.9, -0.9], [0.899, 0.95, 0.92], [5.1, 4.8, 4.9]) == {
+        "loss_within": True, "goal_cut_90": False, "goal_speedup_5x": False}  # one seed below 90 %
+    assert goals([0.4, 2.2, 0.9], [0.95] * 3, [6.0] * 3) == {  # mean 1.17: neither goal, however fast
+        "loss_within": False, "goal_cut_90": False, "goal_speedup_5x": False}
