@@ -216,7 +216,13 @@ def test_goals_on_seed_means_need_the_mean_loss_within_a_point(bench):
     goals = bench._goals_on_seed_means
     assert goals([0.4, 0.9, -0.9], [0.901, 0.95, 0.92], [5.1, 4.8, 5.4]) == {
         "loss_within": True, "goal_cut_90": True, "goal_speedup_5x": True}  # mean speed-up 5.1
-    assert goals([0.4, 0.9, -0.9], [0.899, 0.95, 0.92], [5.1, 4.8, 4.9]) == {
-        "loss_within": True, "goal_cut_90": False, "goal_speedup_5x": False}  # one seed below 90 %
+    assert goals([0.4, 0.9, -0.9], [0.899, 0.95, 0.92], [5.1, 4.8, 5.4]) == {
+        "loss_within": True, "goal_cut_90": False, "goal_speedup_5x": True}  # one seed below 90 %
+    assert goals([0.4, 0.9, -0.9], [0.95] * 3, [5.1, 4.8, 4.9]) == {
+        "loss_within": True, "goal_cut_90": True, "goal_speedup_5x": False}  # mean speed-up 4.93
     assert goals([0.4, 2.2, 0.9], [0.95] * 3, [6.0] * 3) == {  # mean 1.17: neither goal, however fast
         "loss_within": False, "goal_cut_90": False, "goal_speedup_5x": False}
+    # On the lines: 9 words of 180 over 5 seeds is a mean of exactly one point, up to float noise.
+    word = 100 / 180
+    assert goals([2 * word, 2 * word, 2 * word, 2 * word, word], [0.9] * 5, [5.0] * 5) == {
+        "loss_within": True, "goal_cut_90": True, "goal_speedup_5x": True}

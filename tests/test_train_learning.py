@@ -162,42 +162,60 @@ def test_magnitude_pruning_spends_its_budget_on_useful_synapses(useful_only):
 
 
 @pytest.mark.parametrize("exponent", [0.0, 0.5, 1.0])
-def test_activity_weighting_scores_a_synapse_by_what_it_adds_per_sample(exponent):
+def test_activity_weighting_scores_a_synapse_by_what_it_adds_per_sample(exponent, tmp_path):
     """Input 0 spikes once per sample, input 1 sixteen times; a synapse from input 0 is 3x larger.
 
     ``|w|`` keeps the synapses from input 0; ``|w| * a`` keeps those from input 1 (3 < 16), and
-    ``|w| * a**0.5`` too (3 < 4). The activity is averaged over batches with ACTIVITY_MEMORY.
+    ``|w| * a**0.5`` too (3 < 4). Hidden -> output reads the neurons' activity at their offset
+    after the inputs: hidden neurons 0 and 2 spike 16 times, 1 once, and their synapses weigh
+    0.1 / 0.3 / 0.09: ``|w|`` keeps rows 0 and 1, the weighted scores rows 0 and 2 (reading
+    the inputs' activity there instead would keep rows 1 and 0). The activity is averaged
+    with ACTIVITY_MEMORY.
     """
     from spikestream.model.train.prune import ACTIVITY_MEMORY
 
     model = _model(hidden=(24,))
+    n_neurons = model.template.n_neurons
     with torch.no_grad():
         model.weights[0].fill_(1e-3)
         model.weights[0][0] = 0.3
         model.weights[0][1] = 0.1
+        model.weights[1].fill_(1e-3)
+        model.weights[1][0] = 0.1
+        model.weights[1][1] = 0.3
+        model.weights[1][2] = 0.09
     pruner = Pruner(model, PruningConfig("magnitude", target=24 / 288, useful_only=False,
                                          activity_exponent=exponent), total_steps=1)
     inputs = torch.zeros(2, 16, 12)
     inputs[:, 0, 0] = 1
     inputs[:, :, 1] = 1
-    counts = torch.ones(2, model.template.n_neurons)
+    counts = torch.ones(2, n_neurons)
+    counts[:, [0, 2]] = 16
     pruner.observe(inputs, counts)
     if exponent:
-        assert pruner.activity.tolist() == [1.0, 16.0] + [0.0] * 10 + [1.0] * model.template.n_neurons
-        pruner.observe(inputs * 0, counts * 3)  # a silent batch: the average moves by 1 - ACTIVITY_MEMORY
-        expected = [ACTIVITY_MEMORY, 16 * ACTIVITY_MEMORY] + [0.0] * 10 + [1.0 + 2 * (1 - ACTIVITY_MEMORY)] * 27
-        assert pruner.activity.tolist() == pytest.approx(expected)
+        first = [1.0, 16.0] + [0.0] * 10 + [16.0, 1.0, 16.0] + [1.0] * (n_neurons - 3)
+        assert pruner.activity.tolist() == first
+        pruner.observe(inputs * 0, counts * 0)  # a silent batch: the average keeps ACTIVITY_MEMORY of the past
+        assert pruner.activity.tolist() == pytest.approx([ACTIVITY_MEMORY * a for a in first])
     else:
         assert pruner.activity is None  # nothing to weigh: no work per batch
     pruner.finish(model)
-    kept = model.live_mask(0)
-    assert int(kept.sum()) == 24
-    assert bool(kept[0].all()) == (exponent == 0) and bool(kept[1].all()) == (exponent > 0)
+    kept_in, kept_out = model.live_mask(0), model.live_mask(1)
+    assert int(kept_in.sum()) == 24 and int(kept_out.sum()) == 6  # 1/12 of 288 and of 72
+    assert bool(kept_in[0].all()) == (exponent == 0) and bool(kept_in[1].all()) == (exponent > 0)
+    assert bool(kept_out[0].all())
+    assert bool(kept_out[1].all()) == (exponent == 0) and bool(kept_out[2].all()) == (exponent > 0)
+    # The state survives a checkpoint file; a checkpoint from before activity weighting has none.
+    torch.save(pruner.state_dict(), tmp_path / "pruner.pt")
     restored = Pruner(model, pruner.config, total_steps=1)
-    restored.load_state_dict(pruner.state_dict())
+    restored.load_state_dict(torch.load(tmp_path / "pruner.pt", weights_only=False))
     assert (restored.activity is None) if not exponent else torch.equal(restored.activity, pruner.activity)
-    restored.load_state_dict({"steps": 3, "signs": {}})  # a checkpoint from before activity weighting
+    restored.load_state_dict({"steps": 3, "signs": {}})
     assert restored.activity is None and restored.steps == 3
+    if exponent:  # wherever the checkpoint was mapped to, the average goes on in float64 on the CPU
+        restored.load_state_dict({"steps": 3, "signs": {}, "activity": pruner.activity.float()})
+        assert restored.activity.dtype == torch.float64 and restored.activity.device.type == "cpu"
+        restored.observe(inputs, counts)
 
 
 def test_activity_exponent_is_checked_and_old_checkpoints_resume_without_it(tmp_path):
@@ -219,7 +237,7 @@ def test_activity_exponent_is_checked_and_old_checkpoints_resume_without_it(tmp_
 
 
 def test_activity_weighted_training_observes_every_batch(monkeypatch):
-    """In training the pruner sees each batch's inputs and spikes: connectivity reaches the target."""
+    """In training the pruner sees each batch's inputs and spikes (shapes as the model runs them)."""
     model = _model(hidden=(24,))
     config = TrainConfig(float_epochs=2, quant_epochs=1, batch_size=18, threads=1,
                          pruning=PruningConfig("magnitude", target=0.3, start=0.0, end=0.5, activity_exponent=1.0))

@@ -228,7 +228,8 @@ class Pruner:
     def _largest(self, model: SpikingNetwork, index: int, allowed: torch.Tensor, fraction: float) -> torch.Tensor:
         """The ``fraction`` of group ``index``'s possible synapses of largest score among ``allowed``.
 
-        The score is ``|w|``, times the source's activity to the ``activity_exponent`` when that is not 0.
+        The score is ``|w|``, times the source's activity to the ``activity_exponent`` when that
+        is not 0 (before the first :meth:`observe` there is no activity yet: ``|w|``).
         """
         keep = min(self._keep_count(model, index, fraction), int(allowed.sum()))
         magnitude = model.weights[index].abs()
@@ -296,4 +297,6 @@ class Pruner:
     def load_state_dict(self, state: dict) -> None:
         self.steps = state["steps"]
         self.signs = {k: v for k, v in state["signs"].items()}
-        self.activity = state.get("activity")  # absent from checkpoints saved before activity weighting
+        activity = state.get("activity")  # absent from checkpoints saved before activity weighting
+        # observe() averages on the CPU in float64, wherever the checkpoint was mapped to.
+        self.activity = None if activity is None else activity.detach().cpu().double()
