@@ -43,6 +43,7 @@ import os
 import platform
 import sys
 import time
+from typing import NamedTuple
 
 # One BLAS thread: the golden model's matrix products are small (see bench/README.md).
 for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -72,17 +73,28 @@ SETTINGS = {
 }
 
 
-#: How demo c prunes in training, by row family: the :class:`~spikestream.model.train.prune.PruningConfig`
-#: arguments besides the target, and the suffix that marks the family in cache keys (``magnitude``:
-#: every live synapse competes, the rows of sessions 2 to 6, unmarked so their networks stay found;
-#: ``useful``: only synapses that can reach the outputs; ``activity``, ``activity0.25``: the
-#: same, each synapse scored ``|w|`` times its source's spikes per sample to the power 1 or 0.25;
-#: ``rewire``: gradient rewiring, the connectivity at the target from the first step).
-PRUNINGS = {"magnitude": (dict(method="magnitude", useful_only=False), ""),
-            "useful": (dict(method="magnitude", useful_only=True), "-useful"),
-            "activity": (dict(method="magnitude", useful_only=True, activity_exponent=1.0), "-activity"),
-            "activity0.25": (dict(method="magnitude", useful_only=True, activity_exponent=0.25), "-activity0.25"),
-            "rewire": (dict(method="rewire"), "-rewire")}
+class PruningFamily(NamedTuple):
+    """How the rows of one family of demo c are pruned in training, and how they are named."""
+
+    config: dict  #: :class:`~spikestream.model.train.prune.PruningConfig` arguments besides the target
+    key_suffix: str  #: marks the family in cache keys
+    row_prefix: str  #: starts its row names in the JSON
+
+
+#: Demo c's families: ``magnitude``, every live synapse competes (the rows of sessions 2 to 6,
+#: unmarked in the cache so their networks stay found); ``useful``, only synapses that can
+#: reach the outputs; ``activity``, ``activity0.25``, the same with each synapse scored ``|w|``
+#: times its source's spikes per sample to the power 1 or 0.25; ``rewire``, gradient
+#: rewiring, the connectivity at the target from the first step.
+PRUNINGS = {
+    "magnitude": PruningFamily(dict(method="magnitude", useful_only=False), "", "pruned_in_training"),
+    "useful": PruningFamily(dict(method="magnitude", useful_only=True), "-useful", "pruned_useful"),
+    "activity": PruningFamily(dict(method="magnitude", useful_only=True, activity_exponent=1.0), "-activity",
+                              "pruned_activity"),
+    "activity0.25": PruningFamily(dict(method="magnitude", useful_only=True, activity_exponent=0.25),
+                                  "-activity0.25", "pruned_activity0.25"),
+    "rewire": PruningFamily(dict(method="rewire"), "-rewire", "pruned_rewire"),
+}
 #: The family of a network pruned in training when none is named (``--train-pruned``).
 DEFAULT_PRUNING = "useful"
 
@@ -227,11 +239,11 @@ def _demo_network(splits, demo: dict, prune_target: float | None, seed: int, dat
     # Masks are absent from the keys of the networks trained without them.
     masks = "".join(f"-{name}{demo[name]}" for name in MASK_SETTINGS if demo.get(name))
     key = (f"digits-v{CORPUS_VERSION}-demo-{frontend}-h{'-'.join(map(str, demo['hidden']))}-e{schedule}{masks}"
-           f"-p{prune_target or 1}" + (PRUNINGS[pruning][1] if prune_target else "")
+           f"-p{prune_target or 1}" + (PRUNINGS[pruning].key_suffix if prune_target else "")
            + f"-s{seed}" + ("" if data_seed in (None, seed) else f"-d{data_seed}"))
 
     def fit():
-        config = None if prune_target is None else PruningConfig(target=prune_target, **PRUNINGS[pruning][0])
+        config = None if prune_target is None else PruningConfig(target=prune_target, **PRUNINGS[pruning].config)
         model, _, _, result = train_demo_network(splits, demo, CoreConfig(), seed, threads=1, pruning=config,
                                                  progress=False)
         return model.cpu().to_network(), result.seconds
@@ -252,14 +264,9 @@ def _dense_name(other_seed: int) -> str:
     return f"dense_seed+{other_seed}"
 
 
-#: Row-name prefix of each :data:`PRUNINGS` family.
-ROW_PREFIX = {"magnitude": "pruned_in_training", "useful": "pruned_useful", "activity": "pruned_activity",
-              "activity0.25": "pruned_activity0.25", "rewire": "pruned_rewire"}
-
-
 def _pruned_name(pruning: str, target: float, other_seed: int = 0) -> str:
     """The row name of a network pruned in training to ``target`` (``other_seed``: a seed-study run)."""
-    return f"{ROW_PREFIX[pruning]}_{target:g}" + (f"_seed+{other_seed}" if other_seed else "")
+    return f"{PRUNINGS[pruning].row_prefix}_{target:g}" + (f"_seed+{other_seed}" if other_seed else "")
 
 
 def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
@@ -343,15 +350,16 @@ def _seed_study(result: dict, settings: dict) -> dict:
             entry.setdefault("deployed_connectivity_cut", [r["deployed"]["connectivity_cut"] for r in rows])
             losses = [r["accuracy_loss_points"] for r in rows]
             paired = [100.0 * (d - r["accuracy"]) for d, r in zip(dense, rows)]
+            speedups = [r["speedup"] for r in rows]
             entry[split] = {"accuracy_loss_points": losses, "mean_loss_points": float(np.mean(losses)),
                             "within_1_point": int(sum(loss <= 1.0 for loss in losses)),
                             "dense_accuracy": dense, "accuracy": [r["accuracy"] for r in rows],
                             "loss_against_same_seed_dense": paired,
                             "mean_loss_against_same_seed_dense": float(np.mean(paired)),
                             "standard_error_against_same_seed_dense": _standard_error(paired),
-                            "speedup": [r["speedup"] for r in rows],
+                            "speedup": speedups,
                             "goals_on_seed_means": _goals_on_seed_means(paired, entry["deployed_connectivity_cut"],
-                                                                        [r["speedup"] for r in rows])}
+                                                                        speedups)}
         study[f"{pruning}_{target:g}"] = entry
     return study
 

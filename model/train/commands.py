@@ -71,8 +71,9 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                             "default only synapses that can reach the outputs are kept")
     group.add_argument("--prune-activity-exponent", type=float, default=0.0, metavar="P",
                        help="magnitude pruning: score each synapse |w| x (its source's spikes per sample, an "
-                            "exponential average over the recent training batches)**P instead of |w| (1: most accurate per stored synapse, but the busiest sources keep their "
-                            "synapses and inference is slower; 0, the default: the plain magnitude)")
+                            "exponential average over the recent training batches)**P instead of |w| (1: most "
+                            "accurate per stored synapse, but the busiest sources keep their synapses and inference "
+                            "is slower; 0, the default: the plain magnitude)")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
     group.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     group.add_argument("--checkpoint", help="checkpoint file: saved every epoch, resumed from if it exists")

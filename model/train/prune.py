@@ -263,7 +263,8 @@ class Pruner:
         """
         if not self.config.activity_exponent:
             return
-        sample = torch.cat([inputs.detach().double().sum(1).mean(0), spike_count.detach().double().mean(0)]).cpu()
+        # Kept where the batches are (no copy to the host per batch), in float64.
+        sample = torch.cat([inputs.detach().double().sum(1).mean(0), spike_count.detach().double().mean(0)])
         self.activity = sample if self.activity is None else (ACTIVITY_MEMORY * self.activity
                                                               + (1 - ACTIVITY_MEMORY) * sample)
 
@@ -298,5 +299,5 @@ class Pruner:
         self.steps = state["steps"]
         self.signs = {k: v for k, v in state["signs"].items()}
         activity = state.get("activity")  # absent from checkpoints saved before activity weighting
-        # observe() averages on the CPU in float64, wherever the checkpoint was mapped to.
-        self.activity = None if activity is None else activity.detach().cpu().double()
+        # The trainer maps a checkpoint to its device, where observe() goes on averaging in float64.
+        self.activity = None if activity is None else activity.detach().double()

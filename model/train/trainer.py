@@ -273,8 +273,9 @@ def _check_resumed_config(path: Path, saved: dict, config: TrainConfig) -> None:
         # other methods the flag means nothing.
         plain = PruningMethod(pruning.get("method", "none")) is PruningMethod.MAGNITUDE
         saved = {**saved, "pruning": {**pruning, "useful_only": False if plain else current["pruning"]["useful_only"]}}
-    if isinstance(saved.get("pruning"), dict):  # saved before activity weighting: the plain score
-        saved = {**saved, "pruning": {"activity_exponent": 0.0, **saved["pruning"]}}
+    if isinstance(saved.get("pruning"), dict):
+        # Pruning fields added since the checkpoint read as their defaults, as the top-level settings do below.
+        saved = {**saved, "pruning": {**defaults["pruning"], **saved["pruning"]}}
     changed = sorted(key for key in current if key not in ("threads", "device")
                      and saved.get(key, defaults[key]) != current[key])
     if changed:
