@@ -316,6 +316,7 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
                 network, core, part.inputs, part.labels) for other, network in dense_seeds.items()}
         result[name] = scored
     result["seed_study"] = _seed_study(result, settings)
+    result["seed_study_events"] = _events_and_loss(result["seed_study"])
     best = result["test"]["summary"]["best"]
     if rtl_samples and best is not None:
         result["rtl"] = _rtl_check(_row_network(dense, candidates, best), core, splits.test.inputs[:rtl_samples])
@@ -357,11 +358,32 @@ def _seed_study(result: dict, settings: dict) -> dict:
                             "loss_against_same_seed_dense": paired,
                             "mean_loss_against_same_seed_dense": float(np.mean(paired)),
                             "standard_error_against_same_seed_dense": _standard_error(paired),
-                            "speedup": speedups,
+                            "speedup": speedups, "synaptic_ops": [r["synaptic_ops"] for r in rows],
                             "goals_on_seed_means": _goals_on_seed_means(paired, entry["deployed_connectivity_cut"],
                                                                         speedups)}
         study[f"{pruning}_{target:g}"] = entry
     return study
+
+
+def _events_and_loss(study: dict) -> dict:
+    """Per split, over every network of the seed study: do the networks that deliver more events lose less?
+
+    ``correlation``: Pearson's r between a network's synaptic operations per sample and its
+    loss against the dense run of its seed, pooled over all families, targets and seeds
+    (``networks`` of them); absent where there are fewer than 3 networks or either is constant.
+    Accuracy per stored synapse and cycles per sample pull a pruning rule in opposite
+    directions when accuracy follows the delivered events (bench/README.md, demo c).
+    """
+    pooled = {}
+    for entry in study.values():
+        for split in ("test", "holdout"):
+            if split in entry:
+                ops, losses = pooled.setdefault(split, ([], []))
+                ops.extend(entry[split]["synaptic_ops"])
+                losses.extend(entry[split]["loss_against_same_seed_dense"])
+    return {split: {"networks": len(ops), "correlation": float(np.corrcoef(ops, losses)[0, 1])}
+            for split, (ops, losses) in pooled.items()
+            if len(ops) >= 3 and np.ptp(ops) > 0 and np.ptp(losses) > 0}
 
 
 def _goals_on_seed_means(paired: list[float], deployed_cuts: list[float], speedups: list[float]) -> dict:

@@ -27,11 +27,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from spikestream.model.config import CoreConfig
-from spikestream.model.protocol import STATE_WORDS, STEP_TRAILER_WORDS, synapse_rows
+from spikestream.model.protocol import (CONFIG_WORDS, FANOUT_TABLE_WORDS, FANOUT_WORDS, LOAD_PAYLOAD_WORDS, NEURON_WORDS,
+                                        RULE_WORDS, STATE_WORDS, STEP_TRAILER_WORDS, synapse_rows)
 
 from .transport import TransportError, TransportTimeout
 
 __all__ = ["VLNV", "CORE_PARAMETER_PREFIX", "core_parameters", "core_from_parameters", "BoardTransport",
+           "max_packet_words", "send_buffer_words",
            "register_driver", "open_overlay", "CORE_CONFIG_SUFFIX"]
 
 log = logging.getLogger("spikestream.host.board")
@@ -68,9 +70,17 @@ def core_from_parameters(parameters: dict) -> CoreConfig | None:
 
 
 def max_packet_words(core: CoreConfig) -> int:
-    """Longest packet the core sends: NEURON_STATE, a STEP with every neuron spiking, or all SYNAPSE_ROWS."""
+    """Longest packet the core sends: NEURON_STATE, a STEP with every neuron spiking, all SYNAPSE_ROWS, or
+    the FANOUT_TABLE of every source."""
     return 1 + max(STATE_WORDS * core.max_neurons, core.max_neurons + STEP_TRAILER_WORDS,
-                   synapse_rows(core) * core.lanes)
+                   synapse_rows(core) * core.lanes, FANOUT_TABLE_WORDS * core.num_sources)
+
+
+def send_buffer_words(core: CoreConfig, max_payload: int = LOAD_PAYLOAD_WORDS) -> int:
+    """Longest packet the driver sends: EVENTS with every input channel, or a load packet of ``max_payload``
+    words (:func:`~spikestream.model.protocol.encode_load`; CONFIG carries one exponent per group)."""
+    return 1 + max(core.max_inputs, max_payload, RULE_WORDS, NEURON_WORDS, FANOUT_WORDS, core.lanes,
+                   CONFIG_WORDS + core.max_groups)
 
 
 class BoardTransport:
@@ -87,8 +97,8 @@ class BoardTransport:
         ``allocate(shape, dtype) -> buffer`` (``pynq.allocate``): DMA-able memory.
     core : CoreConfig
         The configuration the bitstream was built from (sizes the receive buffer).
-    max_send_words : int
-        Longest packet to send (the send buffer's size).
+    max_send_words : int, optional
+        Longest packet to send (the send buffer's size); default :func:`send_buffer_words`.
     poll_seconds : float
         Sleep between polls of a busy DMA channel (0: spin).
     send_timeout : float
@@ -97,7 +107,7 @@ class BoardTransport:
 
     name = "board"
 
-    def __init__(self, mmio, dma, allocate: Callable, core: CoreConfig, max_send_words: int = 4096,
+    def __init__(self, mmio, dma, allocate: Callable, core: CoreConfig, max_send_words: int | None = None,
                  poll_seconds: float = 0.0, send_timeout: float = 10.0):
         self.mmio = mmio
         self.core = core
@@ -106,6 +116,7 @@ class BoardTransport:
         if self._send_channel is None or self._receive_channel is None:
             raise TransportError("the AXI DMA needs both channels (MM2S to s_axis, S2MM from m_axis); this one has "
                                  f"send={self._send_channel is not None}, receive={self._receive_channel is not None}")
+        max_send_words = send_buffer_words(core) if max_send_words is None else max_send_words
         self._send_buffer = allocate(shape=(max_send_words,), dtype=np.uint32)
         self._receive_buffer = allocate(shape=(max_packet_words(core),), dtype=np.uint32)
         self._received: collections.deque[list[int]] = collections.deque()

@@ -289,9 +289,18 @@ class SpikeCore:
         packets = self._receive_until(OutOpcode.SUMMARY, f"sample {index}")
         if rewarded:
             decision = decode_output(packets[-1:])[1][0].decision
-            reward = 0 if rewards is None else (rewards(index, decision) if callable(rewards) else rewards[index])
-            if reward not in (-1, 0, 1):
-                raise ValueError(f"reward {reward!r} for sample {index} is not -1, 0 or 1")
+            try:
+                reward = 0 if rewards is None else (rewards(index, decision) if callable(rewards) else rewards[index])
+                if reward not in (-1, 0, 1):
+                    raise ValueError(f"reward {reward!r} for sample {index} is not -1, 0 or 1")
+            except BaseException:
+                # The core drops every packet but a REWARD while it waits for one: answer 0 (the
+                # reward-modulated groups leave their weights alone) and take the sample's end, so
+                # that the core and the packet stream stay usable after the error.
+                self.transport.send([header(InOpcode.REWARD, 0)])
+                if learns:
+                    self._receive_until(OutOpcode.LEARNED, f"the end of learning sample {index}")
+                raise
             self.transport.send([header(InOpcode.REWARD, int(reward))])
         learned = None
         if learns:
@@ -302,6 +311,19 @@ class SpikeCore:
             packets += self._receive_until(OutOpcode.NEURON_STATE, f"the state readback of sample {index}")
         steps, summaries, states = decode_output(packets)
         return steps, summaries[0], (states[0] if states else None), learned
+
+    def _check_clean(self, what: str, dropped_before: int) -> None:
+        """Raise :class:`CoreError` if the core flagged an error or dropped a packet during ``what``.
+
+        The golden model never drops anything, so a result with a dropped event (e.g. a step
+        with more events than ``event_queue_depth``: QUEUE_OVERFLOW) is not the network's.
+        """
+        errors = self.errors()
+        dropped = (self.read_register("dropped_packets") - dropped_before) & 0xFFFFFFFF
+        if errors or dropped:
+            raise CoreError(f"the core flagged {errors or 'no error'} and dropped {dropped} packet(s) or event(s) "
+                            f"during {what}, so its results are not the network's (the golden model drops "
+                            f"nothing); {self._diagnosis()}")
 
     def _check_inputs(self, inputs) -> np.ndarray:
         network = self._require_network()
@@ -321,6 +343,8 @@ class SpikeCore:
         ops = np.zeros((batch, steps), np.int64)
         decisions, decision_steps, steps_run, sample_cycles = (np.zeros(batch, np.int64) for _ in range(4))
         states = np.zeros((batch, n, STATE_WORDS), np.int64) if read_state else None
+        self.clear_errors()
+        dropped_before = self.read_register("dropped_packets")
         started = time.perf_counter()
         for b in range(batch):
             reports, summary, state, learned = self._run_sample(inputs[b], b, read_state, rewards, (learns, rewarded))
@@ -339,6 +363,7 @@ class SpikeCore:
             if read_state:
                 states[b] = state
         wall = time.perf_counter() - started
+        self._check_clean(f"the batch of {batch} samples", dropped_before)
         return BatchResult(decisions, decision_steps, steps_run, spikes, cycles, sample_cycles, events, ops, states,
                            wall, updates, learned_reports)
 
@@ -495,9 +520,16 @@ class SpikeCore:
 
     # ---- constructors ------------------------------------------------------------------
     @classmethod
-    def golden(cls, core: CoreConfig, learning: bool = True, **kwargs) -> "SpikeCore":
-        """A core emulated by the golden model (:class:`~spikestream.host.golden.GoldenTransport`)."""
+    def golden(cls, core: CoreConfig, learning: bool = True, registers: RegisterView | None = None,
+               **kwargs) -> "SpikeCore":
+        """A core emulated by the golden model (:class:`~spikestream.host.golden.GoldenTransport`).
+
+        ``registers`` (default: this source tree's map, which needs amaranth) serves both the
+        emulated core and the driver; on the board pass the map that came with the
+        bitstream (``chip.registers``).
+        """
         from .golden import GoldenTransport
 
-        return cls(GoldenTransport(core, learning), core, **kwargs)
+        registers = registers if registers is not None else RegisterView.default()
+        return cls(GoldenTransport(core, learning, registers), core, registers=registers, **kwargs)
 

@@ -54,7 +54,7 @@ from typing import NamedTuple, Sequence
 from . import golden
 from .golden import Counter, LearningWalk, SampleResult, SynapseState
 from .network import LearningKind, Network
-from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, STATE_WORDS, encode_load, encode_sample
+from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, LOAD_PAYLOAD_WORDS, STATE_WORDS, encode_load, encode_sample
 
 __all__ = [
     "LEARN_SELECT_CYCLES", "TRACE_PIPELINE_CYCLES", "SWEEP_PIPELINE_CYCLES", "LEARNED_CYCLES", "LearningCycles",
@@ -147,7 +147,7 @@ def end_cycles(network: Network) -> int:
     return network.population(network.output).size + DECIDE_PIPELINE_CYCLES + SUMMARY_CYCLES
 
 
-def load_cycles(network: Network, core: CoreConfig, max_payload: int = 256) -> int:
+def load_cycles(network: Network, core: CoreConfig, max_payload: int = LOAD_PAYLOAD_WORDS) -> int:
     """Cycles to load ``network`` (one per word, plus the CONFIG check), with no stalls."""
     words = sum(len(packet) for packet in encode_load(network, core, max_payload))
     return words + CONFIG_COMMIT_CYCLES

@@ -103,7 +103,7 @@ from .network import DecisionMode, LearningKind, Network, ResetMode
 
 __all__ = [
     "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
-    "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "FANOUT_TABLE_WORDS", "RULE_WORDS", "LEARNED_WORDS",
+    "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "FANOUT_TABLE_WORDS", "RULE_WORDS", "LEARNED_WORDS", "LOAD_PAYLOAD_WORDS",
     "RULE_FLAGS", "RULE_FIELDS", "RULE_SIGNED_FIELDS", "pack_rules", "unpack_rule_fields", "trace_layout",
     "TraceLayout", "Learned", "decode_fanout_rows", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
@@ -124,6 +124,8 @@ FANOUT_WORDS = 2  #: per source in FANOUT: first synapse row, synapse count
 FANOUT_TABLE_WORDS = 3  #: per source in FANOUT_TABLE: first synapse row, live count, pruned count
 RULE_WORDS = 8  #: per group in RULES (see pack_rules)
 LEARNED_WORDS = 4  #: updates, pruned, live_synapses, cycles
+#: Default longest payload of a load packet (:func:`encode_load` splits longer tables).
+LOAD_PAYLOAD_WORDS = 256
 #: Bit positions of the flags in RULES word 0 (bits 24 and up).
 RULE_FLAGS = {"plastic": 24, "ttfs": 25, "soft_bound": 26, "stochastic_rounding": 27, "reward_modulated": 28,
               "winner_only": 29, "pruning": 30}
@@ -427,11 +429,12 @@ def _packet(opcode: int, argument: int, payload: Sequence[int] = ()) -> list[int
     return [header(opcode, argument)] + [int(w) & 0xFFFFFFFF for w in payload]
 
 
-def encode_load(network: Network, core: CoreConfig, max_payload: int = 256, live: np.ndarray | None = None,
+def encode_load(network: Network, core: CoreConfig, max_payload: int = LOAD_PAYLOAD_WORDS, live: np.ndarray | None = None,
                 weight: np.ndarray | None = None, prune_count: np.ndarray | None = None) -> list[list[int]]:
     """Return the packets that load ``network`` into the core (CONFIG first, then RULES on learning cores).
 
-    Long tables are split into packets of at most ``max_payload`` payload words.
+    Long tables are split into packets of at most ``max_payload`` payload words (or one
+    entry, when an entry is longer).
     ``live`` / ``weight`` / ``prune_count`` load a learned synapse state (canonical order).
     """
     network.check_fits(core)

@@ -83,6 +83,7 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
         np.std(paired, ddof=1) / np.sqrt(3)) and study["test"]["standard_error_against_same_seed_dense"] > 0
     assert result["training"]["dense_seed+1"] == {"cached": "test", "training_seconds": None}
     assert study["test"]["speedup"] == [r["speedup"] for r in rows]
+    assert study["test"]["synaptic_ops"] == [r["synaptic_ops"] for r in rows]
     # Within a point on the mean (seed 1's dense network is the worse one), but nothing is cut as deployed.
     assert study["test"]["goals_on_seed_means"] == {"loss_within": True, "goal_cut_90": False,
                                                     "goal_speedup_5x": False}
@@ -226,3 +227,20 @@ def test_goals_on_seed_means_need_the_mean_loss_within_a_point(bench):
     word = 100 / 180
     assert goals([2 * word, 2 * word, 2 * word, 2 * word, word], [0.9] * 5, [5.0] * 5) == {
         "loss_within": True, "goal_cut_90": True, "goal_speedup_5x": True}
+
+
+def test_events_and_loss_pool_every_seed_study_network(bench):
+    def entry(ops, losses, holdout=True):
+        split = {"synaptic_ops": ops, "loss_against_same_seed_dense": losses}
+        return {"test": split, **({"holdout": split} if holdout else {})}
+
+    # Two families: the more events a network delivers, the less it loses (exactly linear: r = -1).
+    study = {"useful_0.1": entry([100.0, 200.0], [3.0, 2.0]), "activity_0.1": entry([300.0, 400.0], [1.0, 0.0])}
+    assert bench._events_and_loss(study) == {"test": {"networks": 4, "correlation": pytest.approx(-1.0)},
+                                             "holdout": {"networks": 4, "correlation": pytest.approx(-1.0)}}
+    mixed = {"useful_0.1": entry([100.0, 200.0, 300.0], [0.0, 2.0, 1.0], holdout=False)}
+    assert bench._events_and_loss(mixed) == {"test": {"networks": 3, "correlation": pytest.approx(0.5)}}
+    # Too few networks, or nothing that varies: no correlation to report.
+    assert bench._events_and_loss({"useful_0.1": entry([100.0, 200.0], [1.0, 0.0])}) == {}
+    assert bench._events_and_loss({"useful_0.1": entry([100.0, 200.0, 300.0], [1.0, 1.0, 1.0])}) == {}
+    assert bench._events_and_loss({}) == {}

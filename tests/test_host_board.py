@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikestream.host.board import BoardTransport, core_from_parameters, core_parameters, max_packet_words
+from spikestream.host.board import (BoardTransport, core_from_parameters, core_parameters, max_packet_words,
+                                    send_buffer_words)
 from spikestream.host.driver import CoreError, SpikeCore
 from spikestream.host.golden import GoldenTransport
 from spikestream.host.transport import TransportError
@@ -104,7 +105,7 @@ class SteppingChannel(FakeChannel):
         return not self.busy
 
 
-def board_transport(core, stall_sends=0, max_send_words=4096):
+def board_transport(core, stall_sends=0, max_send_words=None):
     board = FakeBoard(core, stall_sends)
     board.sendchannel = SteppingChannel("MM2S", board)
     board.recvchannel = SteppingChannel("S2MM", board)
@@ -134,6 +135,34 @@ def test_receive_buffer_fits_the_longest_packet():
 
     assert max_packet_words(SMALL_CORE) >= 1 + 4 * SMALL_CORE.max_neurons
     assert max_packet_words(SMALL_CORE) >= 1 + synapse_rows(SMALL_CORE) * SMALL_CORE.lanes
+
+
+def test_the_fanout_table_of_every_source_fits_the_receive_buffer():
+    """A core with many sources and few synapse rows: READ_FANOUT's answer is its longest packet."""
+    from spikestream.model import INPUT, Decision, DecisionMode, Network, Population, SynapseGroup
+    from spikestream.model.protocol import FANOUT_TABLE_WORDS
+
+    core = CoreConfig(max_neurons=16, max_inputs=64, max_synapses=64, lanes=1, learning=False, pruning=False)
+    assert max_packet_words(core) == 1 + FANOUT_TABLE_WORDS * core.num_sources
+    rng = np.random.default_rng(4)
+    mask = np.zeros((64, 16), bool)
+    mask[rng.choice(64, 48, replace=False), rng.integers(0, 16, 48)] = True
+    network = Network(64, [Population("out", 16, threshold=50)],
+                      [SynapseGroup(INPUT, "out", rng.integers(1, 60, (64, 16)), mask)], 4, "out",
+                      Decision(DecisionMode.SPIKE_COUNT))
+    _, transport = board_transport(core)
+    chip = SpikeCore(transport, core)
+    chip.load(network, core)
+    assert chip.connectivity()["live"] == int(mask.sum())  # READ_FANOUT of 80 sources: 241 words
+
+
+def test_the_send_buffer_fits_every_packet_the_driver_sends():
+    from spikestream.model.protocol import encode_load, encode_sample
+
+    case = random_case(SMALL_CORE, 6, 1)
+    longest = max(len(p) for p in encode_load(case.network, SMALL_CORE) + encode_sample(np.ones((2, SMALL_CORE.max_inputs), bool)))
+    assert send_buffer_words(SMALL_CORE) >= longest
+    assert send_buffer_words(CoreConfig(max_inputs=4095)) == 4096  # EVENTS with every channel
 
 
 def test_dma_errors_say_which_channel():

@@ -182,6 +182,59 @@ def test_rewards_from_a_function_see_each_decision():
     assert np.array_equal(learned.weight[synapses.live], synapses.weight[synapses.live])
 
 
+@pytest.mark.parametrize("bad", [lambda sample, decision: 2, lambda sample, decision: 1 / 0])
+def test_a_failing_reward_function_leaves_the_core_usable(bad):
+    """The core waits for each REWARD: a bad or raising reward function still gets it one (0)."""
+    network = _plastic_network(SMALL_CORE, True)
+    inputs = np.random.default_rng(9).random((3, 10, 6)) < 0.4
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    with pytest.raises((ValueError, ZeroDivisionError)):
+        chip.learn(inputs, bad)
+    assert chip.errors() == [] and chip.read_register("dropped_packets") == 0
+    # Sample 0 learnt with reward 0; the core then loads, runs and learns as if nothing had happened.
+    _, after_zero = golden.learn(network, SMALL_CORE, inputs[:1], [0])
+    assert np.array_equal(chip.synapses().live, after_zero.live)
+    chip.load(network, SMALL_CORE)
+    assert np.array_equal(chip.run(inputs).decisions, golden.run(network, SMALL_CORE, inputs).decision)
+    batch = chip.learn(inputs, [1, -1, 1])
+    results, _ = golden.learn(network, SMALL_CORE, inputs, [1, -1, 1])
+    assert np.array_equal(batch.decisions, [r.decision[0] for r in results])
+
+
+def test_events_the_core_drops_during_a_run_are_an_error():
+    """A step with more events than the event queue holds: the golden model has no such limit."""
+    core = dataclasses.replace(SMALL_CORE, event_queue_depth=2)
+    weights = np.full((6, 3), 90)
+    network = Network(6, [Population("out", 3, threshold=10**6)], [SynapseGroup(INPUT, "out", weights)], 4, "out")
+    chip = SpikeCore.golden(core)
+    chip.load(network, core)
+    quiet = np.zeros((1, 4, 6), bool)
+    quiet[0, 0, :2] = True
+    chip.run(quiet)  # two events a step fit
+    with pytest.raises(CoreError, match=r"flagged \['QUEUE_OVERFLOW'\] and dropped [1-9].* during the batch of 2"):
+        chip.run(np.concatenate([quiet, np.ones((1, 4, 6), bool)]))
+
+
+def test_the_golden_backend_runs_on_the_register_map_of_a_bitstream(monkeypatch):
+    """On the board (no amaranth) the emulation takes the map that came with the bitstream."""
+    from spikestream.host.regmap import describe_registers
+
+    view = RegisterView.from_json(describe_registers())
+
+    def no_amaranth(cls):
+        raise ImportError("the register declaration needs amaranth")
+
+    monkeypatch.setattr(RegisterView, "default", classmethod(no_amaranth))
+    with pytest.raises(ImportError):
+        SpikeCore.golden(SMALL_CORE)
+    chip = SpikeCore.golden(SMALL_CORE, registers=view)
+    assert chip.registers is view and chip.transport._map is view
+    case = random_case(SMALL_CORE, 3, 2)
+    chip.load(case.network, SMALL_CORE)
+    assert np.array_equal(chip.run(case.inputs).decisions, golden.run(case.network, SMALL_CORE, case.inputs).decision)
+
+
 def test_learning_is_refused_without_a_rule_or_engine():
     network = _plastic_network(SMALL_CORE, False)
     chip = SpikeCore.golden(SMALL_CORE)
