@@ -19,11 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from spikestream.cli import core_config, whole_number
 from spikestream.model.config import CoreConfig
 
 log = logging.getLogger("spikestream.boards.build")
@@ -80,24 +83,48 @@ def write_project(design, out: Path, jobs: int = 2) -> ProjectFiles:
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
     parser.add_argument("--out", type=Path, default=Path("build/pynq-z2"), help="output folder (default build/pynq-z2)")
-    parser.add_argument("--core", help="core configuration as JSON of CoreConfig fields (default: the PYNQ-Z2 core)")
-    parser.add_argument("--network", type=Path, help="take the core configuration from this .spkn network file")
-    parser.add_argument("--name", default="spikestream", help="overlay name: <name>.bit, <name>.hwh")
-    parser.add_argument("--jobs", type=int, default=2, help="Vivado parallel jobs")
+    parser.add_argument("--core", type=core_config,
+                        help="core configuration: CoreConfig fields as JSON text or a path to a JSON file "
+                             "(default: the PYNQ-Z2 core)")
+    parser.add_argument("--network", dest="network_core", type=_network_core, metavar="NETWORK",
+                        help="take the core configuration from this .spkn network file")
+    parser.add_argument("--name", type=_project_name, default="spikestream",
+                        help="overlay name: <name>.bit, <name>.hwh; letters, digits, '_' and '-', starting with a "
+                             "letter (a Vivado project name)")
+    parser.add_argument("--jobs", type=whole_number(1), default=2, help="Vivado parallel jobs, >= 1 (default 2)")
     parser.add_argument("--no-vivado", action="store_true", help="write the project only, even if vivado is on PATH")
+
+
+def _network_core(text: str) -> CoreConfig:
+    """Parse ``--network``: the CoreConfig stored in a .spkn network file (the build needs only that)."""
+    from spikestream.model.fileformat import NetworkFileError, load_network
+
+    try:
+        return load_network(text)[1]
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {error.strerror}") from None
+    except NetworkFileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _project_name(text: str) -> str:
+    """Parse ``--name``: it goes unquoted into the Tcl and names Vivado's project and block design."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", text):
+        raise argparse.ArgumentTypeError(f"expected letters, digits, '_' or '-', starting with a letter "
+                                         f"(a Vivado project name), got {text!r}")
+    return text
 
 
 def main(args: argparse.Namespace) -> int:
     from .pynq_z2.design import OverlayDesign
 
-    if args.network:
-        from spikestream.model.fileformat import load_network
-
-        _, core = load_network(args.network)
-    elif args.core:
-        core = CoreConfig.from_dict(json.loads(args.core))
-    else:
-        core = CoreConfig()
+    core = args.network_core or args.core or CoreConfig()
+    if args.network_core and args.core and args.core != args.network_core:
+        # The network's synapses and populations are laid out for its own core: it wins.
+        print(f"spikestream build: error: --core differs from the CoreConfig in the --network file "
+              f"({'; '.join(args.core.differences(args.network_core))}; --core's value first); the build uses "
+              f"the network file's CoreConfig, so drop --core or make it equal", file=sys.stderr)
+        return 2
     files = write_project(OverlayDesign(core=core, name=args.name), args.out, args.jobs)
     command = files.vivado_command()
     printable = " ".join(command)

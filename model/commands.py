@@ -39,6 +39,10 @@ def _write_deployed_sidecar(source: Path, target: Path, network_path: str, remov
 def main(args: argparse.Namespace) -> int:
     if args.command == "info":
         if args.network is None:
+            if args.remove_dead_neurons:
+                print("spikestream info: --remove-dead-neurons needs a network file (spikestream info NETWORK.spkn "
+                      "--remove-dead-neurons OUT.spkn)", file=sys.stderr)
+                return 2
             core = CoreConfig()
             print(json.dumps({"core": core.to_dict(), "core_hash": f"0x{core.hash32():08x}"}, indent=2))
             return 0

@@ -28,10 +28,11 @@ import hashlib
 import json
 import logging
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
+from spikestream.cli import core_fields
 from spikestream.sim.runner import cache_dir, file_lock
 
 __all__ = ["XC7Z020", "SynthReport", "count_resources", "synthesize"]
@@ -168,30 +169,43 @@ def synthesize(verilog: str, toplevel: str, *, use_cache: bool = True, timeout_s
 # Command line: ``spikestream synth``.
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument("--config", help="core configuration JSON (CoreConfig fields; default: the PYNQ-Z2 default)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+    parser.add_argument("--config", type=core_fields,
+                        help="core configuration: CoreConfig fields as JSON text or a path to a JSON file; fields "
+                             "left out keep the PYNQ-Z2 default")
+    parser.add_argument("--set", type=_override, action="append", default=[], metavar="FIELD=VALUE",
                         help="override one configuration field, e.g. --set lanes=4 (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-cache", action="store_true", help="synthesize even if a report of this Verilog exists")
 
 
-def _parse_override(text: str) -> tuple[str, object]:
+def _override(text: str) -> tuple[str, object]:
+    """Parse ``--set FIELD=VALUE``; the value is checked in :func:`main` with the other fields."""
+    from spikestream.model.config import CoreConfig
+
     name, separator, value = text.partition("=")
     if not separator:
-        raise SystemExit(f"--set expects FIELD=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    if name not in CoreConfig.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a CoreConfig field; expected one of "
+                                         f"{sorted(CoreConfig.__dataclass_fields__)}")
     try:
         return name, json.loads(value.lower() if value.lower() in ("true", "false") else value)
     except json.JSONDecodeError:
-        raise SystemExit(f"--set {name}: value {value!r} is not a number or true/false") from None
+        raise argparse.ArgumentTypeError(f"{name}: value {value!r} is not a number or true/false") from None
 
 
 def main(args: argparse.Namespace) -> int:
-    from spikestream.model.config import CoreConfig
+    from spikestream.model.config import ConfigError, CoreConfig
     from spikestream.rtl.top import TOPLEVEL, generate_verilog
 
-    fields = json.loads(Path(args.config).read_text()) if args.config else {}
-    fields.update(_parse_override(text) for text in args.set)
-    core = CoreConfig.from_dict({**CoreConfig().to_dict(), **fields})
+    fields = {**CoreConfig().to_dict(), **(args.config or {}), **dict(args.set)}
+    try:
+        core = CoreConfig.from_dict(fields)
+    except ConfigError as error:
+        # Only the merged fields can be checked: --set learning=false needs --set pruning=false too.
+        options = " and ".join(option for option, given in (("--config", args.config), ("--set", args.set)) if given)
+        print(f"spikestream synth: error: {options}: {error}", file=sys.stderr)
+        return 2
     log.info("core configuration: %s", core.to_json())
     report = synthesize(generate_verilog(core), TOPLEVEL, use_cache=not args.no_cache)
     if args.json:

@@ -19,23 +19,41 @@ from pathlib import Path
 
 import numpy as np
 
+from spikestream.cli import core_config, whole_number
 from spikestream.model.config import CoreConfig
 
 log = logging.getLogger("spikestream.sim.verify")
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument("--cases", type=int, default=16, help="number of random cases (default 16)")
-    parser.add_argument("--seed", type=int, default=1, help="first case seed; also draws the configurations")
-    parser.add_argument("--configs", type=int, default=2,
-                        help="core configurations to spread the cases over (the first is the small reference core)")
-    parser.add_argument("--core", help="run every case on this core configuration (JSON of CoreConfig fields)")
-    parser.add_argument("--samples", type=int, default=2, help="samples per case")
-    parser.add_argument("--pause", type=float, default=0.3,
-                        help="probability of an idle input cycle / backpressure output cycle")
+    parser.add_argument("--cases", type=whole_number(1), default=16, help="number of random cases, >= 1 (default 16)")
+    parser.add_argument("--seed", type=whole_number(0), default=1,
+                        help="first case seed, >= 0; also draws the configurations (default 1)")
+    cores = parser.add_mutually_exclusive_group()
+    cores.add_argument("--configs", type=whole_number(1), default=2,
+                       help="core configurations to spread the cases over, >= 1 (the first is the small reference "
+                            "core; default 2)")
+    cores.add_argument("--core", type=core_config,
+                       help="run every case on this core configuration: CoreConfig fields as JSON text or a path "
+                            "to a JSON file")
+    parser.add_argument("--samples", type=whole_number(1), default=2, help="samples per case, >= 1 (default 2)")
+    parser.add_argument("--pause", type=_probability, default=0.3,
+                        help="probability in [0, 1) of an idle input cycle / backpressure output cycle "
+                             "(1 would stall the streams forever; default 0.3)")
     parser.add_argument("--learning", action="store_true",
                         help="learning cases: PAIR STDP and pruning on, synapses / LFSR / counters checked after "
                              "every sample (cores drawn with learning on)")
+
+
+def _probability(text: str) -> float:
+    """Parse ``--pause``: at 1 every cycle pauses and the streams never move (see ``axi_ports.add_pauses``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {value}")
+    return value
 
 
 def verilator_make_workaround() -> None:
@@ -116,8 +134,7 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
 
 
 def main(args: argparse.Namespace) -> int:
-    cores = ([CoreConfig.from_dict(json.loads(args.core))] if args.core
-             else core_configurations(args.seed, args.configs, args.learning))
+    cores = [args.core] if args.core else core_configurations(args.seed, args.configs, args.learning)
     seeds = list(range(args.seed, args.seed + args.cases))
     work = Path(tempfile.mkdtemp(prefix="spikestream-verify-"))
     summary = run_regression(cores, seeds, args.samples, args.pause, work, args.learning)

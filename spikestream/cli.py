@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
+from pathlib import Path
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,6 +27,55 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def whole_number(low: int):
+    """An argparse ``type``: a whole number >= ``low`` (a count of 0 would do nothing and still succeed)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def core_fields(text: str) -> dict:
+    """An argparse ``type``: CoreConfig fields as JSON text (starting with ``{``) or a path to a JSON file.
+
+    Returns the JSON object; :func:`core_config` also checks it is a valid configuration.
+    """
+    expected = "expected CoreConfig fields as JSON text such as '{\"lanes\": 4}' or a path to a JSON file"
+    if text.lstrip().startswith("{"):
+        source, data = "the JSON text", text
+    else:
+        source = text
+        try:
+            data = Path(text).read_bytes()
+        except OSError as error:
+            raise argparse.ArgumentTypeError(f"cannot read {text}: {error.strerror}; {expected}") from None
+    try:
+        fields = json.loads(data)
+    except ValueError as error:  # invalid JSON or a file that is not text
+        raise argparse.ArgumentTypeError(f"{source} is not valid JSON ({error}); {expected}") from None
+    if not isinstance(fields, dict):
+        raise argparse.ArgumentTypeError(f"{source} is not a JSON object; {expected}")
+    return fields
+
+
+def core_config(text: str):
+    """An argparse ``type``: a :class:`~spikestream.model.config.CoreConfig` given as :func:`core_fields` reads it."""
+    from spikestream.model.config import ConfigError, CoreConfig
+
+    fields = core_fields(text)
+    try:
+        return CoreConfig.from_dict(fields)
+    except ConfigError as error:
+        source = "the JSON text" if text.lstrip().startswith("{") else text
+        raise argparse.ArgumentTypeError(f"{source}: {error}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikestream", description="Spiking neural network core for PYNQ-Z2.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (DEBUG level)")
@@ -36,11 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What bad input raises (a missing or malformed file, a value out of range, a configuration that
+#: does not fit, a backend that cannot run): reported in one line, not as a traceback.
+USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(name)s: %(message)s")
-    return int(importlib.import_module(args._module).main(args) or 0)
+    try:
+        return int(importlib.import_module(args._module).main(args) or 0)
+    except USER_ERRORS as error:
+        if args.verbose:
+            raise
+        message = str(error) or type(error).__name__
+        if isinstance(error, ImportError):
+            message += " (install the command's extra: pip install 'spikestream[rtl|sim|train|data]')"
+        print(f"spikestream {args.command}: error: {message} (-v shows the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import subprocess
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from spikestream.boards.build import main as build_main
@@ -19,8 +20,11 @@ from spikestream.boards.build import write_project
 from spikestream.boards.pynq_z2.design import OverlayDesign, core_ports, vlnv_parts
 from spikestream.boards.tclcheck import run_with_stubs, tclsh_available
 from spikestream.host.board import VLNV, core_from_parameters
+from spikestream.cli import main as cli_main
 from spikestream.host.regmap import RegisterView
 from spikestream.model.config import CoreConfig
+from spikestream.model.fileformat import save_network
+from spikestream.model.generate import RandomNetworkOptions, random_network
 from spikestream.rtl.registers import REGISTERS
 from spikestream.rtl.top import AXI_LITE_ADDRESS_BITS
 from spikestream.sim.cases import SMALL_CORE
@@ -228,6 +232,54 @@ def _arguments(out: Path):
     parser = argparse.ArgumentParser()
     add_arguments(parser, "build")
     return parser.parse_args(["--board", "pynq-z2", "--out", str(out), "--core", json.dumps(SMALL_CORE.to_dict())])
+
+
+def _refused(capsys, arguments: list[str]) -> str:
+    """Run the CLI on bad options; return its stderr after checking argparse's exit code 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(arguments)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--jobs", "0"], "argument --jobs: expected a whole number >= 1, got 0"),
+    (["--name", "a b"], "argument --name: expected letters, digits, '_' or '-', starting with a letter "
+                        "(a Vivado project name), got 'a b'"),
+    (["--name", "2x"], "argument --name: expected letters, digits"),
+    (["--core", '{"lanes": 0}'], "argument --core: the JSON text: lanes = 0 is outside the allowed range [1, 64]"),
+    (["--core", "nofile.json"], "argument --core: cannot read nofile.json: No such file or directory"),
+    (["--network", "nonexist.spkn"], "argument --network: cannot read nonexist.spkn: No such file or directory"),
+])
+def test_build_refuses_bad_options(capsys, tmp_path, arguments, message):
+    error = _refused(capsys, ["build", "--board", "pynq-z2", "--out", str(tmp_path / "out"), *arguments])
+    assert message in error and "Traceback" not in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_refuses_files_that_are_not_what_the_option_expects(capsys, tmp_path):
+    text = tmp_path / "text.spkn"
+    text.write_text("not a network")
+    assert f"argument --network: {text} is truncated" in _refused(capsys, ["build", "--board", "pynq-z2",
+                                                                           "--network", str(text)])
+    assert f"argument --core: {text} is not valid JSON" in _refused(capsys, ["build", "--board", "pynq-z2",
+                                                                             "--core", str(text)])
+
+
+def test_build_takes_the_core_of_the_network_and_refuses_another_core(capsys, tmp_path):
+    network_file, core_file, out = tmp_path / "net.spkn", tmp_path / "core.json", tmp_path / "out"
+    save_network(network_file, random_network(np.random.default_rng(5), SMALL_CORE, RandomNetworkOptions()),
+                 SMALL_CORE)
+    other = json.dumps({**SMALL_CORE.to_dict(), "lanes": 2})
+    assert cli_main(["build", "--board", "pynq-z2", "--out", str(out), "--network", str(network_file),
+                     "--core", other]) == 2
+    assert "(lanes: 2 != 4; --core's value first); the build uses the network file's CoreConfig" \
+           in capsys.readouterr().err
+    assert not out.exists()
+    core_file.write_text(SMALL_CORE.to_json())  # the same core, from a file: accepted
+    assert cli_main(["build", "--board", "pynq-z2", "--out", str(out), "--network", str(network_file),
+                     "--core", str(core_file), "--no-vivado"]) == 0
+    assert CoreConfig.from_dict(json.loads((out / "spikestream.core.json").read_text())) == SMALL_CORE
 
 
 def test_vlnv_is_split_consistently():

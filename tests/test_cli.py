@@ -1,10 +1,11 @@
-"""The ``spikestream info`` command, with and without a network file, and its dead-neuron removal."""
+"""The ``spikestream`` command line: ``info`` (with and without a network file, dead-neuron removal), bad input."""
 
 import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from spikestream import cli
 from spikestream.model import (INPUT, CoreConfig, Network, Population, SynapseGroup, golden, load_network,
@@ -113,3 +114,68 @@ def test_entry_point_runs_as_a_module():
                                timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert "core_hash" in json.loads(completed.stdout)
+
+
+def test_bad_input_is_one_line_without_a_traceback(capsys, tmp_path):
+    """Errors from bad files or values end the command with exit 2 and one line; -v shows the traceback."""
+    code = cli.main(["eval", str(tmp_path / "missing.spkn"), "digits"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("spikestream eval: error: [Errno 2] No such file or directory") and "-v shows" in err
+    rasters = tmp_path / "rasters.npz"
+    np.savez(rasters, spikes=np.zeros((2, 3, 4), bool))
+    path = tmp_path / "net.spkn"
+    network = Network(4, [Population("out", 2, threshold=50)], [SynapseGroup(INPUT, "out", np.full((4, 2), 10))], 3,
+                      "out")
+    save_network(path, network, CoreConfig())
+    assert cli.main(["eval", str(path), str(rasters)]) == 2
+    assert "has no inputs or labels array; expected inputs [N, T, C], labels [N]" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):
+        cli.main(["-v", "eval", str(tmp_path / "missing.spkn"), "digits"])
+
+
+def test_info_refuses_remove_dead_neurons_without_a_network(capsys, tmp_path):
+    code, out, err = run_info(capsys, "--remove-dead-neurons", str(tmp_path / "out.spkn"))
+    assert code == 2 and out == "" and "--remove-dead-neurons needs a network file" in err
+    assert not (tmp_path / "out.spkn").exists()
+
+
+def test_data_commands_check_their_options_first(capsys):
+    assert cli.main(["data", "build", "--holdout-engine", "festvial"]) == 2
+    assert ("--holdout-engine festvial: expected one of ['espeak-ng', 'festival', 'flite'] or 'none'"
+            in capsys.readouterr().err)
+    for option in ("--workers", "--max-speakers"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["data", "build", option, "0"])
+        assert exit_.value.code == 2
+        assert f"argument {option}: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert cli.main(["data", "info", "no/such/dataset"]) == 2
+    assert "no/such/dataset: no such file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["demo", "--quick", "--rtl-samples=-1"], "argument --rtl-samples: expected a whole number >= 0, got -1"),
+    (["demo", "--threads", "x"], "argument --threads: expected a whole number >= 0, got 'x'"),
+    (["eval", "n.spkn", "digits", "--limit", "0"], "argument --limit: expected a whole number >= 1, got 0"),
+    (["eval", "n.spkn", "digits", "--classes=-1"], "argument --classes: expected a whole number >= 1, got -1"),
+])
+def test_counts_are_checked_when_parsed(capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(arguments)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_core_options_read_json_text_or_files(tmp_path):
+    import argparse
+
+    path = tmp_path / "core.json"
+    path.write_text('{"lanes": 4}')
+    assert cli.core_config(str(path)) == cli.core_config('{"lanes": 4}') == CoreConfig(lanes=4)
+    assert cli.core_fields(str(path)) == {"lanes": 4}
+    for text, message in ((str(tmp_path / "missing.json"), "cannot read"), ("[1]", r"cannot read \[1\]"),
+                          ("{lanes: 4}", "is not valid JSON"), ('{"lanes": 0}', "the JSON text: lanes")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            cli.core_config(text)
+    assert cli.whole_number(1)("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a whole number >= 1, got 0"):
+        cli.whole_number(1)("0")

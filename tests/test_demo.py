@@ -33,3 +33,17 @@ def test_quick_demo_trains_exports_and_runs_on_the_rtl(tmp_path, capsys):
     assert "accuracy hardware-exact (golden)" in printed
     for split, row in summary["results"].items():
         assert f"weakest speakers, {split}: {row['weakest_speakers'][0]['speaker']}" in printed
+
+
+def test_the_demo_fails_when_a_hardware_model_disagrees(capsys):
+    from spikestream.model.train.demo import demo_status
+
+    agree = {"test": {"torch_golden_decision_mismatches": 0}, "holdout": {"torch_golden_decision_mismatches": 0}}
+    rtl = {"samples": 24, "decisions_match_golden": True, "cycles_match_cycle_model": True}
+    assert demo_status(agree, rtl) == 0 and demo_status(agree, {"skipped": "no Verilator"}) == 0
+    assert capsys.readouterr().err == ""
+    assert demo_status(agree, dict(rtl, cycles_match_cycle_model=False)) == 1
+    assert "RTL simulation: cycles differ" in capsys.readouterr().err
+    assert demo_status(agree, dict(rtl, decisions_match_golden=False)) == 1
+    assert demo_status(dict(agree, holdout={"torch_golden_decision_mismatches": 2}), rtl) == 1
+    assert "holdout: 2 decisions" in capsys.readouterr().err

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from spikestream.cli import main
+import pytest
+
+from spikestream.cli import build_parser, main
 from spikestream.sim.cases import SMALL_CORE
 
 
@@ -22,3 +24,39 @@ def test_verify_learning_prints_a_clean_summary(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert status == 0, summary
     assert summary["cases"] == 2 and summary["mismatches"] == 0 and summary["errors"] == []
+
+
+def _refused(capsys, arguments: list[str]) -> str:
+    """Run the CLI on bad options; return its stderr after checking argparse's exit code 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    # A regression that tests nothing must not look like a pass.
+    (["--cases", "0"], "argument --cases: expected a whole number >= 1, got 0"),
+    (["--cases=-5", "--pause", "7", "--samples=-2"], "argument --cases: expected a whole number >= 1, got -5"),
+    (["--samples=-2"], "argument --samples: expected a whole number >= 1, got -2"),
+    (["--configs", "0"], "argument --configs: expected a whole number >= 1, got 0"),
+    (["--seed=-1"], "argument --seed: expected a whole number >= 0, got -1"),
+    (["--pause", "7"], "argument --pause: expected a probability in [0, 1), got 7.0"),
+    (["--pause", "1"], "argument --pause: expected a probability in [0, 1), got 1.0"),
+    (["--core", "lanes=4"], "argument --core: cannot read lanes=4: No such file or directory; expected CoreConfig "
+                            "fields as JSON text"),
+    (["--core", '{"lanes": 0}'], "argument --core: the JSON text: lanes = 0 is outside the allowed range [1, 64]"),
+    (["--core", '{"bogus": 1}'], "unknown core configuration fields ['bogus']"),
+    (["--core", SMALL_CORE.to_json(), "--configs", "3"], "argument --configs: not allowed with argument --core"),
+])
+def test_verify_refuses_bad_options(capsys, arguments, message):
+    error = _refused(capsys, ["verify", *arguments])
+    assert message in error and "Traceback" not in error
+
+
+def test_verify_core_reads_json_files(capsys, tmp_path):
+    good, bad = tmp_path / "core.json", tmp_path / "bad.json"
+    good.write_text(SMALL_CORE.to_json())
+    bad.write_text("lanes=4")
+    assert build_parser().parse_args(["verify", "--core", str(good)]).core == SMALL_CORE
+    assert f"argument --core: {bad} is not valid JSON" in _refused(capsys, ["verify", "--core", str(bad)])

@@ -8,6 +8,7 @@ import os
 import pytest
 from amaranth.back import verilog
 
+from spikestream.cli import build_parser
 from spikestream.cli import main as cli_main
 from spikestream.model.config import CoreConfig
 from spikestream.rtl.synth import XC7Z020, SynthReport, count_resources, synthesize
@@ -68,3 +69,43 @@ def test_default_core_fits_the_pynq_z2_goals(capsys):
     assert utilization["LUT"]["percent"] <= 50, utilization
     assert utilization["BRAM36"]["percent"] <= 80, utilization
     assert utilization["DSP"]["percent"] <= 40, utilization
+
+
+def _refused(capsys, arguments: list[str]) -> str:
+    """Run the CLI on bad options; return its stderr after checking argparse's exit code 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(arguments)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--config", "nofile.json"], "argument --config: cannot read nofile.json: No such file or directory"),
+    (["--config", "[1, 2]"], "argument --config: cannot read [1, 2]"),
+    (["--set", "bogus=1"], "argument --set: 'bogus' is not a CoreConfig field; expected one of ["),
+    (["--set", "lanes"], "argument --set: expected FIELD=VALUE, got 'lanes'"),
+    (["--set", "lanes=four"], "argument --set: lanes: value 'four' is not a number or true/false"),
+])
+def test_synth_refuses_unreadable_options(capsys, arguments, message):
+    error = _refused(capsys, ["synth", *arguments])
+    assert message in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--set", "lanes=0"], "--set: lanes = 0 is outside the allowed range [1, 64]"),
+    (["--config", '{"bogus": 1}'], "--config: unknown core configuration fields ['bogus']"),
+    # Fields are checked together: learning off needs pruning off as well.
+    (["--config", '{"learning": false}', "--set", "lanes=2"], "--config and --set: pruning = True needs learning"),
+])
+def test_synth_refuses_an_invalid_core_before_synthesizing(capsys, arguments, message):
+    assert cli_main(["synth", *arguments]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_synth_config_reads_json_text_or_files(capsys, tmp_path):
+    good, bad = tmp_path / "core.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(SMALL_CORE))
+    bad.write_text("{lanes: 2}")
+    assert build_parser().parse_args(["synth", "--config", str(good)]).config == SMALL_CORE
+    assert build_parser().parse_args(["synth", "--config", json.dumps(SMALL_CORE)]).config == SMALL_CORE
+    assert f"argument --config: {bad} is not valid JSON" in _refused(capsys, ["synth", "--config", str(bad)])

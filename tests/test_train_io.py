@@ -202,6 +202,39 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert "rtl backend needs" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--hidden", "abc"], "--hidden abc: expected hidden population sizes >= 1"),
+    (["--hidden", "64,0"], "--hidden 64,0: expected hidden population sizes >= 1"),
+    (["--batch-size", "0"], "--batch-size 0: expected a whole number >= 1"),
+    (["--float-epochs", "-1"], "--float-epochs -1: expected a whole number >= 0"),
+    (["--float-epochs", "0", "--quant-epochs", "0"], "both 0: nothing would be trained"),
+    (["--lr", "-1"], "--lr -1.0: expected a number > 0"),
+    (["--quant-lr", "nan"], "--quant-lr nan: expected a number > 0"),
+    (["--tau-mem", "0"], "--tau-mem 0.0: expected a number > 0"),
+    (["--tau-syn", "-2"], "--tau-syn -2.0: expected a number >= 0"),
+    (["--input-dropout", "1.5"], "--input-dropout 1.5: expected a probability in [0, 1)"),
+    (["--shift=-3"], "--shift -3: expected a whole number >= 0"),
+    (["--search=-2"], "--search -2: expected a whole number >= 0"),
+    (["--adaptation=-5"], "--adaptation -5: expected a whole number >= 0"),
+    (["--prune", "magnitude", "--connectivity", "1.5"], "--connectivity 1.5: expected the fraction of synapses kept"),
+    (["--prune", "magnitude", "--connectivity", "0"], "--connectivity 0.0: expected the fraction of synapses kept"),
+    (["--connectivity", "0.3"], "--connectivity 0.3 needs a pruning method"),
+    (["--early-exit"], "--early-exit stops a sample at its first output spike; it needs --decision first_spike"),
+    (["--checkpoint", "no/such/folder/ck.pt"], "--checkpoint no/such/folder/ck.pt: the folder"),
+])
+def test_cli_train_refuses_bad_options_before_loading_data(tmp_path, capsys, options, message):
+    """Checked before any data loads or any training runs: the data source here does not even exist."""
+    assert cli_main(["train", str(tmp_path / "no-data.npz"), "--out", str(tmp_path / "x.spkn")] + options) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("error:") == 1, err
+
+
+def test_cli_train_checks_the_output_folder_first(tmp_path, capsys):
+    out = tmp_path / "missing" / "x.spkn"
+    assert cli_main(["train", str(tmp_path / "no-data.npz"), "--out", str(out)]) == 2
+    assert f"--out {out}: the folder {out.parent} does not exist" in capsys.readouterr().err
+
+
 def test_cli_eval_by_speaker_reports_every_speaker_worst_first(tmp_path, capsys, monkeypatch, tone_folder):
     monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
     voices = [("train", name, 1.0 + 0.04 * k) for k, name in enumerate("abcd")] + \

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
+from pathlib import Path
+
+from spikestream.cli import whole_number
 
 from .config import EncoderKind, FrontendConfig
 
@@ -17,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     build = actions.add_parser("build", help="synthesize the built-in corpus (cached)")
     build.add_argument("--subset", choices=("digits", "letters", "all"), default="digits")
     build.add_argument("--out", help="folder to write (default: ~/.cache/spikestream/corpus/tts-SUBSET-vN)")
-    build.add_argument("--workers", type=int, help="parallel synthesis jobs (default: number of CPUs)")
+    build.add_argument("--workers", type=whole_number(1), help="parallel synthesis jobs (default: number of CPUs)")
     build.add_argument("--holdout-engine", default="festival",
                        help="engine whose speakers are all in the 'holdout' split ('none' for none)")
     build.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
-    build.add_argument("--max-speakers", type=int,
+    build.add_argument("--max-speakers", type=whole_number(1),
                        help="keep this many speakers, spread over all engines (a quick, small corpus)")
     build.add_argument("--encode", action="store_true",
                        help="also encode with the default front end (fills the feature cache) and time it")
@@ -48,9 +52,24 @@ def _frontend(args: argparse.Namespace) -> FrontendConfig:
     return config
 
 
+def _build_errors(args: argparse.Namespace) -> list[str]:
+    """What is wrong with ``data build``'s options, before any synthesis starts."""
+    from .corpus import default_speakers
+
+    engines = sorted({speaker.engine for speaker in default_speakers()})
+    if args.holdout_engine.lower() != "none" and args.holdout_engine not in engines:
+        return [f"--holdout-engine {args.holdout_engine}: expected one of {engines} or 'none'"]
+    return []
+
+
 def main(args: argparse.Namespace) -> int:
     if args.data_action == "build":
         from .corpus import build_corpus
+        errors = _build_errors(args)
+        for error in errors:
+            print(f"spikestream data build: error: {error}", file=sys.stderr)
+        if errors:
+            return 2
         started = time.perf_counter()
         holdout = None if args.holdout_engine.lower() == "none" else args.holdout_engine
         folder = build_corpus(args.subset, args.out, holdout_engine=holdout, workers=args.workers, force=args.force,
@@ -70,7 +89,12 @@ def main(args: argparse.Namespace) -> int:
                   f"({1000 * seconds / len(data):.2f} ms each, including reading the WAV)")
         return 0
     if args.data_action == "info":
+        from .corpus import SUBSETS
         from .datasets import describe_dataset
+        if args.dataset not in SUBSETS and not Path(args.dataset).exists():
+            print(f"spikestream data info: error: {args.dataset}: no such file or folder (expected one of "
+                  f"{sorted(SUBSETS)}, a dataset folder or an HDF5 file)", file=sys.stderr)
+            return 2
         summary = describe_dataset(args.dataset)
         if args.json:
             print(json.dumps(summary, indent=2))

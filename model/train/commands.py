@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from spikestream.cli import whole_number
+
 log = logging.getLogger("spikestream.train")
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--classes", type=int, metavar="K",
+    parser.add_argument("--classes", type=whole_number(1), metavar="K",
                         help="keep the first K classes of the data (e.g. 10: the digits of the 'all' corpus)")
     parser.add_argument("--frontend", help="front-end configuration JSON (default: FrontendConfig())")
     parser.add_argument("--encoder", choices=("ttfs", "delta", "rate", "rate_delta"),
@@ -101,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--backend", choices=("golden", "rtl"), default="golden")
         parser.add_argument("--compare", action="store_true",
                             help="also report float and quantized-torch accuracy side by side")
-        parser.add_argument("--limit", type=int, help="evaluate the first N samples only")
+        parser.add_argument("--limit", type=whole_number(1), help="evaluate the first N samples only")
         parser.add_argument("--by-speaker", action="store_true",
                             help="also report the accuracy of every speaker, worst first (sources that name speakers)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -110,10 +112,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--subset", choices=("digits", "letters", "all"), default="digits")
         parser.add_argument("--out", help="folder for the network and report (default: ~/.cache/spikestream/demo)")
         parser.add_argument("--quick", action="store_true", help="a one-minute run (smaller network, few epochs)")
-        parser.add_argument("--rtl-samples", type=int, default=None,
+        parser.add_argument("--rtl-samples", type=whole_number(0), default=None,
                             help="test samples run through the RTL simulation (default: the whole test split)")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--threads", type=int, default=0)
+        parser.add_argument("--threads", type=whole_number(0), default=0)
     else:
         raise AssertionError(command)
 
@@ -170,6 +172,7 @@ def _option_errors(args) -> list[str]:
             errors.append(f"--distill-weight {args.distill_weight}: expected a value in (0, 1]")
         if args.distill_temperature is not None and not args.distill_temperature > 0:
             errors.append(f"--distill-temperature {args.distill_temperature}: expected a value > 0")
+    errors += _number_errors(args)
     if args.freq_mask < 0:
         errors.append(f"--freq-mask {args.freq_mask}: expected a number of bands >= 0")
     if args.time_mask < 0:
@@ -180,6 +183,42 @@ def _option_errors(args) -> list[str]:
         errors.append(f"--prune-activity-exponent {args.prune_activity_exponent}: expected a finite number >= 0")
     elif args.prune_activity_exponent and args.prune != "magnitude":
         errors.append(f"--prune-activity-exponent weighs the magnitude score; --prune is {args.prune}")
+    if not 0.0 < args.connectivity <= 1.0:
+        errors.append(f"--connectivity {args.connectivity}: expected the fraction of synapses kept, in (0, 1]")
+    elif args.connectivity < 1.0 and args.prune == "none":
+        errors.append(f"--connectivity {args.connectivity} needs a pruning method (--prune magnitude or rewire)")
+    if args.early_exit and args.decision != "first_spike":
+        errors.append(f"--early-exit stops a sample at its first output spike; it needs --decision first_spike, "
+                      f"not {args.decision}")
+    for flag, path in (("--out", args.out), ("--checkpoint", args.checkpoint)):
+        # Checked now, not when training is over.
+        if path and not Path(path).resolve().parent.is_dir():
+            errors.append(f"{flag} {path}: the folder {Path(path).resolve().parent} does not exist")
+    return errors
+
+
+def _number_errors(args) -> list[str]:
+    """The numeric training options outside their ranges."""
+    errors = []
+    hidden = [h.strip() for h in str(args.hidden).split(",")]
+    if not all(h.isdigit() and int(h) >= 1 for h in hidden):
+        errors.append(f"--hidden {args.hidden}: expected hidden population sizes >= 1, comma separated (e.g. 128 "
+                      "or 128,64)")
+    at_least = {"--float-epochs": (args.float_epochs, 0), "--quant-epochs": (args.quant_epochs, 0),
+                "--batch-size": (args.batch_size, 1), "--shift": (args.shift, 0), "--adaptation": (args.adaptation, 0),
+                "--refractory": (args.refractory, 0), "--augment-copies": (args.augment_copies, 0),
+                "--threads": (args.threads, 0), "--search": (args.search, 0)}
+    errors += [f"{flag} {value}: expected a whole number >= {low}" for flag, (value, low) in at_least.items()
+               if value is not None and value < low]
+    if args.float_epochs + args.quant_epochs < 1:
+        errors.append("--float-epochs and --quant-epochs are both 0: nothing would be trained")
+    positive = {"--lr": args.lr, "--quant-lr": args.quant_lr, "--tau-mem": args.tau_mem}
+    errors += [f"{flag} {value}: expected a number > 0" for flag, value in positive.items()
+               if not (math.isfinite(value) and value > 0)]
+    if not (math.isfinite(args.tau_syn) and args.tau_syn >= 0):
+        errors.append(f"--tau-syn {args.tau_syn}: expected a number >= 0 (<= 1: no synaptic current filter)")
+    if not 0.0 <= args.input_dropout < 1.0:
+        errors.append(f"--input-dropout {args.input_dropout}: expected a probability in [0, 1)")
     return errors
 
 
@@ -325,7 +364,7 @@ def _eval(args) -> int:
         inputs, labels, speakers = getattr(splits, name).inputs, getattr(splits, name).labels, splits.speakers[name]
     keep, labels = select_classes(labels, splits.classes, classes)
     inputs, labels, speakers = inputs[keep], labels[keep], speakers[keep]
-    if args.limit:
+    if args.limit is not None:
         inputs, labels, speakers = inputs[:args.limit], labels[:args.limit], speakers[:args.limit]
     if labels.size == 0:
         print(f"error: no samples of {args.data} ({args.split}) belong to the network's classes {classes}",

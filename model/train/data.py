@@ -80,6 +80,11 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
     path = Path(source)
     if path.suffix == ".npz" and path.is_file():
         with np.load(path, allow_pickle=False) as archive:
+            missing = [name for name in ("inputs", "labels") if name not in archive.files]
+            if missing:
+                raise ValueError(f"{path} has no {' or '.join(missing)} array; expected inputs [N, T, C], labels [N] "
+                                 f"and optionally split [N] and classes [K] (save_npz writes them); it has "
+                                 f"{archive.files}")
             inputs = archive["inputs"].astype(bool)
             labels = archive["labels"].astype(np.int64)
             split = archive["split"].astype(str) if "split" in archive.files else None

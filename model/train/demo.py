@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -206,8 +207,23 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
     print(f"network: {network.n_neurons} neurons, {network.synapses().count} stored synapses; "
           f"training {result.seconds:.0f} s on {threads} threads; demo total {summary['total_seconds']:.0f} s")
     print(f"wrote {path}, {path}.json and {folder / f'{subset}-summary.json'}")
-    mismatches = sum(r["torch_golden_decision_mismatches"] for r in rows.values())
-    return 0 if mismatches == 0 else 1
+    return demo_status(rows, summary["rtl"])
+
+
+def demo_status(rows: dict, rtl: dict) -> int:
+    """The demo's exit status: 1 (and why, on stderr) if a hardware model disagreed, else 0.
+
+    ``rows``: per split, ``torch_golden_decision_mismatches``; ``rtl``: the RTL check
+    (``decisions_match_golden``, ``cycles_match_cycle_model``), or ``skipped`` without a simulator.
+    """
+    problems = [f"{split}: {row['torch_golden_decision_mismatches']} decisions of the quantized torch model differ "
+                "from the golden model's" for split, row in rows.items() if row["torch_golden_decision_mismatches"]]
+    problems += [f"RTL simulation: {what} (see [4/5] above)" for key, what in (
+        ("decisions_match_golden", "decisions differ from the golden model's"),
+        ("cycles_match_cycle_model", "cycles differ from the cycle model's")) if not rtl.get(key, True)]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _golden_decisions(network, core, inputs: np.ndarray) -> np.ndarray:
