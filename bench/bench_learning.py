@@ -317,6 +317,8 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
         result[name] = scored
     result["seed_study"] = _seed_study(result, settings)
     result["seed_study_events"] = _events_and_loss(result["seed_study"])
+    if getattr(splits, "validation", None) is not None and splits.validation is not splits.test:
+        result["chosen_on_val"] = _chosen_on_val(dense, core, splits.validation, candidates, result)
     best = result["test"]["summary"]["best"]
     if rtl_samples and best is not None:
         result["rtl"] = _rtl_check(_row_network(dense, candidates, best), core, splits.test.inputs[:rtl_samples])
@@ -327,6 +329,40 @@ def demo_pruned(settings: dict, seed: int, rtl_samples: int = 0) -> dict:
     if splits.holdout is not None:
         result["evaluated_on"]["holdout"] = f"{len(splits.holdout.labels)} utterances of an unseen engine (festival)"
     return result
+
+
+def _chosen_on_val(dense, core, part, candidates: dict, result: dict) -> dict:
+    """The main-table network chosen on ``val``, blind to ``test``, and how it does on the other splits.
+
+    ``summary.best`` is chosen on ``test`` itself among many candidates, so its ``test``
+    figures are biased upwards. Here the choice (the rule written down before session 10
+    computed any ``val`` figure) sees ``val`` only: among the candidates within
+    :data:`learning_demos.GOAL_MAX_LOSS_POINTS` of the dense network on ``val``, with a
+    deployed cut >= ``GOAL_DEPLOYED_CUT`` and a speed-up >= ``GOAL_SPEEDUP`` there, the
+    largest deployed cut (ties: the higher ``val`` accuracy); none if no candidate qualifies.
+    ``goals_met`` says whether the chosen network meets all three goals on each other split.
+    """
+    scored = learning_demos.pruned_inference(dense, core, part.inputs, part.labels, candidates)["candidates"]
+
+    def meets_goals(row: dict) -> bool:
+        return bool(round(row["accuracy_loss_points"], 9) <= learning_demos.GOAL_MAX_LOSS_POINTS
+                    and row["deployed"]["connectivity_cut"] >= learning_demos.GOAL_DEPLOYED_CUT
+                    and row["speedup"] >= learning_demos.GOAL_SPEEDUP)
+
+    qualifying = [name for name, row in scored.items() if meets_goals(row)]
+    chosen = max(qualifying, key=lambda name: (scored[name]["deployed"]["connectivity_cut"], scored[name]["accuracy"]),
+                 default=None)
+    choice = {"val_samples": int(len(part.labels)), "chosen": chosen,
+              "val": {name: {"accuracy_loss_points": row["accuracy_loss_points"],
+                             "deployed_connectivity_cut": row["deployed"]["connectivity_cut"],
+                             "speedup": row["speedup"]} for name, row in scored.items()}}
+    if chosen is not None:
+        for split in [name for name in ("test", "holdout") if name in result]:
+            row = result[split]["candidates"][chosen]
+            choice[split] = {"accuracy_loss_points": row["accuracy_loss_points"],
+                             "deployed_connectivity_cut": row["deployed"]["connectivity_cut"],
+                             "speedup": row["speedup"], "goals_met": meets_goals(row)}
+    return choice
 
 
 def _seed_study(result: dict, settings: dict) -> dict:

@@ -53,7 +53,9 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     networks = {(None, 0): dense, (0.5, 0): _with_junk(np.random.default_rng(9), 0.5),
                 (0.5, 1): _with_junk(np.random.default_rng(9), 0.0), (0.5, 2): _with_junk(np.random.default_rng(9), 0.1),
                 (None, 1): _with_junk(np.random.default_rng(1), 1.0), (None, 2): dense}
-    monkeypatch.setattr(bench, "_pruned_demo_splits", lambda settings, seed: SimpleNamespace(test=part, holdout=part))
+    validation = SimpleNamespace(inputs=inputs[:6], labels=labels[:6])
+    monkeypatch.setattr(bench, "_pruned_demo_splits", lambda settings, seed: SimpleNamespace(
+        test=part, holdout=part, validation=validation))
     monkeypatch.setattr(bench, "_pruned_demo_settings", lambda settings: {"hidden": (8,)})
     monkeypatch.setattr(bench, "_demo_network", lambda splits, demo, target, seed, data_seed=None, pruning="useful": (
         networks[(target, seed)], {"cached": "test", "training_seconds": None}))
@@ -92,6 +94,11 @@ def test_demo_pruned_keeps_the_seed_study_out_of_the_best_choice(bench, monkeypa
     assert all(r["speedup"] == 1.0 for r in rows)
     assert all(r["speedup_as_pruned"] > 1.0 for r in rows[1:])
     assert result["test"]["dense"]["deployed"]["neurons"] == dense.n_neurons - 20
+    # Chosen on val (six samples): no candidate here is 5x faster, so none is chosen; the main-table
+    # rows are scored, the seed-study ones are not.
+    assert result["chosen_on_val"]["chosen"] is None and result["chosen_on_val"]["val_samples"] == 6
+    assert "pruned_useful_0.5" in result["chosen_on_val"]["val"]
+    assert not set(result["chosen_on_val"]["val"]) & set(result["test"]["seed_study_candidates"])
 
 
 def test_pruning_families_are_rows_of_their_own(bench, monkeypatch):
@@ -244,3 +251,33 @@ def test_events_and_loss_pool_every_seed_study_network(bench):
     assert bench._events_and_loss({"useful_0.1": entry([100.0, 200.0], [1.0, 0.0])}) == {}
     assert bench._events_and_loss({"useful_0.1": entry([100.0, 200.0, 300.0], [1.0, 1.0, 1.0])}) == {}
     assert bench._events_and_loss({}) == {}
+
+
+def test_the_network_chosen_on_val_never_sees_test(bench, monkeypatch):
+    """The choice reads ``val`` only; ``test`` and ``holdout`` are reported for the chosen row."""
+    def row(loss, cut, speedup, accuracy=0.9):
+        return {"accuracy_loss_points": loss, "accuracy": accuracy, "speedup": speedup,
+                "deployed": {"connectivity_cut": cut}}
+
+    on_val = {"a": row(0.5, 0.95, 6.0), "b": row(0.9, 0.97, 5.5),  # b: the largest cut that qualifies
+              "c": row(1.3, 0.99, 9.0),  # more than a point lost
+              "d": row(0.0, 0.98, 4.9),  # too slow
+              "e": row(0.0, 0.89, 7.0)}  # cut below 90 %
+    monkeypatch.setattr(bench.learning_demos, "pruned_inference", lambda *a, **k: {"candidates": on_val})
+    result = {"test": {"candidates": {"b": row(1.7, 0.96, 5.4)}},
+              "holdout": {"candidates": {"b": row(0.6, 0.96, 5.6)}}}
+    part = type("Part", (), {"inputs": None, "labels": np.zeros(80)})()
+    choice = bench._chosen_on_val(None, CORE, part, {}, result)
+    assert choice["chosen"] == "b" and choice["val_samples"] == 80
+    assert choice["test"] == {"accuracy_loss_points": 1.7, "deployed_connectivity_cut": 0.96, "speedup": 5.4,
+                              "goals_met": False}
+    assert choice["holdout"]["goals_met"] is True
+    assert choice["val"]["c"] == {"accuracy_loss_points": 1.3, "deployed_connectivity_cut": 0.99, "speedup": 9.0}
+    # Equal cuts: the higher val accuracy; nothing qualifying: nothing chosen, nothing reported.
+    on_val.update(f=row(0.9, 0.97, 5.5, accuracy=0.95))
+    result["test"]["candidates"]["f"] = result["holdout"]["candidates"]["f"] = row(0.0, 0.97, 5.5)
+    assert bench._chosen_on_val(None, CORE, part, {}, result)["chosen"] == "f"
+    on_val.clear()
+    on_val.update(c=row(1.3, 0.99, 9.0))
+    assert bench._chosen_on_val(None, CORE, part, {}, result) == {"val_samples": 80, "chosen": None, "val": {
+        "c": {"accuracy_loss_points": 1.3, "deployed_connectivity_cut": 0.99, "speedup": 9.0}}}
