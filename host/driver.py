@@ -110,25 +110,6 @@ class BatchResult:
 
 
 
-def _check_synapse_state(synapses: golden.SynapseState, network: Network, core: CoreConfig) -> None:
-    """Refuse a learned state that does not belong to ``network`` on ``core`` (before anything is sent)."""
-    count = network.synapses().count
-    for name in ("weight", "live", "prune_count"):
-        size = np.asarray(getattr(synapses, name)).size
-        if size != count:
-            raise ValueError(f"synapses.{name} has {size} entries, the network has {count} synapses "
-                             "(canonical order, as SpikeCore.synapses() returns them)")
-    weight = np.asarray(synapses.weight)
-    outside = np.flatnonzero((weight < core.weight_min) | (weight > core.weight_max))
-    if outside.size:
-        k = int(outside[0])
-        raise ValueError(f"synapses.weight[{k}] = {int(weight[k])} is outside the core's weight range "
-                         f"[{core.weight_min}, {core.weight_max}]")
-    if not 1 <= int(synapses.lfsr) < 1 << golden.LFSR_BITS:
-        raise ValueError(f"synapses.lfsr = {int(synapses.lfsr)} must be a non-zero {golden.LFSR_BITS}-bit LFSR state "
-                         f"[1, {(1 << golden.LFSR_BITS) - 1}] "
-                         "(0 would never change, and stochastic rounding would stop)")
-
 class SpikeCore:
     """A spiking core behind a transport: load, run, learn, read back.
 
@@ -238,7 +219,7 @@ class SpikeCore:
         self.check_identity(core)
         network.check_fits(core)
         if synapses is not None:
-            _check_synapse_state(synapses, network, core)
+            synapses = golden.check_synapse_state(network, core, synapses)
         self.clear_errors()
         started = time.perf_counter()
         if synapses is None:
@@ -412,17 +393,20 @@ class SpikeCore:
         inputs = self._check_inputs(inputs)
         if not self.core.learning:
             raise LearningUnavailable("the core is built without learning (CoreConfig.learning = False)")
-        if enabled is not None and len(enabled) != len(network.groups):
-            raise ValueError(f"enabled has {len(enabled)} flags, expected one per synapse group ({len(network.groups)})")
+        if enabled is not None and (len(enabled) != len(network.groups)
+                                    or not all(isinstance(flag, (bool, np.bool_)) for flag in enabled)):
+            raise ValueError(f"enabled must be one bool per synapse group ({len(network.groups)}), got {enabled!r} "
+                             "(the driver enables groups for the whole batch; learn() again to change them)")
         word = sum(1 << g for g, group in enumerate(network.groups)
                    if group.learning is not None and (enabled is None or enabled[g]))
         if word == 0:
             raise LearningUnavailable("no synapse group of the network learns (no learning rule enabled)")
         if rewards is not None and not callable(rewards):
-            rewards = [int(r) for r in rewards]
+            rewards = list(rewards)
             if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
                 raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), "
                                  f"got {rewards}")
+            rewards = [int(r) for r in rewards]
         self.write_register("learning_enable", word)
         try:
             result = self._batch(inputs, False, rewards, word)
@@ -462,7 +446,9 @@ class SpikeCore:
 
         Reads the fan-out table, the synapse rows it points to and the ``lfsr`` register,
         and maps what is stored onto the network's canonical synapse order: a synapse the
-        core no longer stores is pruned (its weight stays the last one the driver knew).
+        core no longer stores is pruned (its weight stays the last one the driver knew, its
+        pruning counter reads 0: the core keeps none for it; ``golden.learn`` leaves the
+        last count there, so compare counters of live synapses only).
         A stored synapse the network does not have raises :class:`CoreError`.
         """
         network = self._require_network()
@@ -515,7 +501,12 @@ class SpikeCore:
         return golden.network_with_synapses(self._require_network(), self.synapses())
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save the learned network (and its core configuration) to a ``.spkn`` file."""
+        """Save the learned network (and its core configuration) to a ``.spkn`` file.
+
+        The file holds the weights and connectivity, so it infers as the chip does now. The
+        LFSR and the pruning counters are not part of a network: to go on learning exactly
+        where the chip stopped, keep :meth:`synapses`' state and ``load(network, synapses=state)``.
+        """
         save_network(path, self.learned_network(), self.core)
 
     # ---- constructors ------------------------------------------------------------------

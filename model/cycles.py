@@ -52,6 +52,7 @@ from .config import CoreConfig
 from typing import NamedTuple, Sequence
 
 from . import golden
+from .encoding import spike_values
 from .golden import Counter, LearningWalk, SampleResult, SynapseState
 from .network import LearningKind, Network
 from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, LOAD_PAYLOAD_WORDS, STATE_WORDS, encode_load, encode_sample
@@ -97,7 +98,7 @@ def step_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: 
     ``inputs`` is the raster ``bool [B, T, n_inputs]`` (or ``[T, n_inputs]``) that
     produced ``result``.
     """
-    inputs = np.asarray(inputs, bool)
+    inputs = spike_values(inputs)
     if inputs.ndim == 2:
         inputs = inputs[None]
     costs = source_costs(network, core, live)
@@ -175,13 +176,13 @@ def input_cycles(raster: np.ndarray, steps_run: int) -> int:
     END_SAMPLE (or the SUMMARY's FIFO check right after an early exit's deciding step:
     the total is the same), which cost :data:`MARKER_CYCLES` each.
     """
-    words = sum(len(packet) for packet in encode_sample(np.asarray(raster, bool)))
+    words = sum(len(packet) for packet in encode_sample(raster))
     return words - steps_run - 1 + MARKER_CYCLES * steps_run + MARKER_CYCLES
 
 
 def sample_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: SampleResult) -> np.ndarray:
     """Cycles of whole samples ``int64 [B]`` with no stalls: input words, markers, steps, end."""
-    inputs = np.asarray(inputs, bool)
+    inputs = spike_values(inputs)
     if inputs.ndim == 2:
         inputs = inputs[None]
     per_step = step_cycles(network, core, inputs, result)
@@ -309,7 +310,7 @@ def learning_sample_cycles(network: Network, core: CoreConfig, raster: np.ndarra
     the rows left after the PAIR walks of step ``t - 1`` (pruning shrinks them within a
     sample).
     """
-    raster = np.asarray(raster, bool)
+    raster = spike_values(raster)
     mask = np.ones(network.synapses().count, bool) if live is None else np.asarray(live, bool)
     steps_run = int(result.steps_run[0])
     sources = np.concatenate([raster, result.spikes[0]], axis=1)
@@ -347,7 +348,7 @@ def learning_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, rewa
     >>> int(cycles[0].learned)  # tiny_network has no plastic group: no LEARNED packet
     0
     """
-    inputs = np.asarray(inputs, bool)
+    inputs = spike_values(inputs)
     if inputs.ndim == 2:
         inputs = inputs[None]
     start = golden.initial_synapse_state(network) if synapses is None else synapses

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster", "check_spike_batch"]
+__all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster", "check_spike_batch",
+           "spike_values"]
 
 
 def ttfs_latency(intensity: np.ndarray, window: int) -> np.ndarray:
@@ -58,7 +59,15 @@ def events_to_raster(events: np.ndarray, timesteps: int, channels: int) -> np.nd
     Events outside the window or the channel range are an error; a repeated event is an
     error too (a channel spikes at most once per step).
     """
-    events = np.asarray(events, np.int64).reshape(-1, 2)
+    events = np.asarray(events)
+    if events.size == 0:
+        events = events.reshape(0, 2)
+    if events.ndim != 2 or events.shape[1] != 2:
+        raise ValueError(f"events have shape {events.shape}, expected [n_events, 2] rows of (timestep, channel)")
+    if not np.issubdtype(events.dtype, np.integer):
+        if not (np.issubdtype(events.dtype, np.number) and np.all(np.isfinite(events)) and np.all(events == np.round(events))):
+            raise ValueError(f"events must hold whole numbers (timestep, channel), got dtype {events.dtype}")
+    events = events.astype(np.int64)
     for column, limit, label in ((0, timesteps, "timestep"), (1, channels, "channel")):
         bad = np.flatnonzero((events[:, column] < 0) | (events[:, column] >= limit))
         if bad.size:
@@ -72,6 +81,25 @@ def events_to_raster(events: np.ndarray, timesteps: int, channels: int) -> np.nd
                          "a channel spikes at most once per step")
     raster[events[:, 0], events[:, 1]] = True
     return raster
+
+
+def spike_values(spikes, what: str = "input spike") -> np.ndarray:
+    """Return ``spikes`` (any shape) as bool, or raise if a value is not 0 or 1 (no silent cast of 2 or 0.5).
+
+    >>> spike_values([[0, 1], [1, 0]]).tolist()
+    [[False, True], [True, False]]
+    >>> spike_values([0, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: input spike value 2 is not 0 or 1 (a channel spikes at most once per step)
+    """
+    spikes = np.asarray(spikes)
+    if spikes.dtype == bool:
+        return spikes
+    valid = np.isin(spikes, (0, 1))
+    if not valid.all():
+        raise ValueError(f"{what} value {spikes[~valid].flat[0]} is not 0 or 1 (a channel spikes at most once per step)")
+    return spikes.astype(bool)
 
 
 def check_spike_batch(inputs, timesteps: int, channels: int) -> np.ndarray:
@@ -94,9 +122,4 @@ def check_spike_batch(inputs, timesteps: int, channels: int) -> np.ndarray:
     if inputs.ndim != 3 or inputs.shape[1:] != (timesteps, channels):
         raise ValueError(f"input spikes have shape {inputs.shape}, expected [batch, timesteps, channels] = "
                          f"[B, {timesteps}, {channels}]")
-    if inputs.dtype != bool:
-        if not np.isin(inputs, (0, 1)).all():
-            bad = inputs[~np.isin(inputs, (0, 1))].flat[0]
-            raise ValueError(f"input spike value {bad} is not 0 or 1 (a channel spikes at most once per step)")
-        inputs = inputs.astype(bool)
-    return inputs
+    return spike_values(inputs)

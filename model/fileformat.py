@@ -41,6 +41,17 @@ class NetworkFileError(ValueError):
     """A network file is corrupt, truncated, or of an unsupported version."""
 
 
+def _json_scalar(value):
+    """numpy scalars a Network accepts (np.int64 sizes, np.bool_ flags) written as the JSON numbers they are."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} {value!r} cannot be written to a network file")
+
+
 def _rule_to_json(rule) -> dict | None:
     if rule is None:
         return None
@@ -67,7 +78,7 @@ def dumps(network: Network, core: CoreConfig) -> bytes:
         "network": {"n_inputs": network.n_inputs, "timesteps": network.timesteps, "output": network.output,
                     "decision": _rule_to_json(network.decision), "populations": populations, "groups": groups},
     }
-    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True, default=_json_scalar).encode(), np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     payload = buffer.getvalue()

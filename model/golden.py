@@ -292,6 +292,45 @@ def initial_synapse_state(network: Network) -> SynapseState:
     return SynapseState(table.weight.copy(), np.ones(table.count, bool), np.zeros(table.count, np.int64), LFSR_SEED)
 
 
+def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseState) -> SynapseState:
+    """Return ``synapses`` as the arrays the model uses, or raise if they do not belong to ``network`` on ``core``.
+
+    One entry per synapse of ``network`` in canonical order (:meth:`Network.synapses`):
+    ``live`` a 0/1 mask (an integer array is not taken as a list of indices), ``weight``
+    integers in the core's weight range, ``prune_count`` integers in the pruning counter's
+    range, ``lfsr`` a non-zero LFSR state.
+    """
+    count = network.synapses().count
+    arrays = {}
+    for name in ("weight", "live", "prune_count"):
+        values = np.asarray(getattr(synapses, name))
+        if values.shape != (count,):
+            raise ValueError(f"synapses.{name} has shape {values.shape}, expected ({count},): one entry per synapse "
+                             "of the network, in canonical order (Network.synapses())")
+        arrays[name] = values
+    live = arrays["live"]
+    if live.dtype != bool:
+        if not np.isin(live, (0, 1)).all():
+            raise ValueError(f"synapses.live holds {live[~np.isin(live, (0, 1))].flat[0]}, expected a 0/1 mask")
+        live = live.astype(bool)
+    ranges = {"weight": ("weight range", core.weight_min, core.weight_max),
+              "prune_count": ("pruning counter range", 0, (1 << core.prune_counter_bits) - 1)}
+    for name, (label, low, high) in ranges.items():
+        values = arrays[name]
+        if not (np.issubdtype(values.dtype, np.integer) or (np.issubdtype(values.dtype, np.floating)
+                                                             and np.all(values == np.round(values)))):
+            raise ValueError(f"synapses.{name} must hold whole numbers, got dtype {values.dtype}")
+        outside = np.flatnonzero((values < low) | (values > high))
+        if outside.size:
+            k = int(outside[0])
+            raise ValueError(f"synapses.{name}[{k}] = {values[k]} is outside the core's {label} [{low}, {high}]")
+    if not 1 <= int(synapses.lfsr) < 1 << LFSR_BITS:
+        raise ValueError(f"synapses.lfsr = {int(synapses.lfsr)} must be a non-zero {LFSR_BITS}-bit LFSR state "
+                         f"[1, {(1 << LFSR_BITS) - 1}] (0 would never change, and stochastic rounding would stop)")
+    return SynapseState(arrays["weight"].astype(np.int64), live, arrays["prune_count"].astype(np.int64),
+                        int(synapses.lfsr))
+
+
 def initial_neuron_state(params: Params, batch: int) -> NeuronState:
     """Zero state of ``batch`` samples."""
     shape = (batch, params.n_neurons)
@@ -672,7 +711,7 @@ def run(network: Network, core: CoreConfig, inputs: np.ndarray, synapses: Synaps
     """
     params = compile_network(network, core)
     inputs = check_spike_batch(inputs, params.timesteps, params.n_inputs)
-    synapses = initial_synapse_state(network) if synapses is None else synapses
+    synapses = initial_synapse_state(network) if synapses is None else check_synapse_state(network, core, synapses)
     result, _ = _run_batch(network, core, params, inputs, synapses, False, None, None)
     return result
 
@@ -702,12 +741,14 @@ def learn_recorded(network: Network, core: CoreConfig, inputs: np.ndarray, rewar
     """
     params = compile_network(network, core)
     inputs = check_spike_batch(inputs, params.timesteps, params.n_inputs)
-    synapses = initial_synapse_state(network) if synapses is None else synapses
+    synapses = initial_synapse_state(network) if synapses is None else check_synapse_state(network, core, synapses)
     synapses = SynapseState(synapses.weight.copy(), synapses.live.copy(), synapses.prune_count.copy(), synapses.lfsr)
     if rewards is not None:
-        rewards = [int(r) for r in rewards]
+        rewards = list(rewards)
+        # Checked before any cast: 0.5 or 1.7 is not a reward, not a 0 or a 1.
         if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
             raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), got {rewards}")
+        rewards = [int(r) for r in rewards]
     per_sample = learning_enabled is not None and len(learning_enabled) > 0 and not isinstance(
         learning_enabled[0], (bool, np.bool_))
     if per_sample and len(learning_enabled) != inputs.shape[0]:

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import cycles, golden
 from .config import CoreConfig
-from .encoding import check_spike_batch
+from .encoding import check_spike_batch, spike_values
 from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, Population, PruningRule,
                       SynapseGroup, remove_dead_neurons, unused_inputs)
 
@@ -87,7 +87,7 @@ REWARD_RULE = LearningRule(kind=LearningKind.TTFS, a_plus=1, a_minus=1, shift=3,
 # ---- helpers -----------------------------------------------------------------------------
 
 def _check_batch(inputs, labels, what: str) -> tuple[np.ndarray, np.ndarray]:
-    inputs = np.asarray(inputs, bool)
+    inputs = spike_values(inputs, f"{what}: input spike")
     labels = np.asarray(labels, np.int64)
     if inputs.ndim != 3 or labels.shape != (inputs.shape[0],):
         raise ValueError(f"{what}: expected rasters bool [n, timesteps, channels] and labels [n], got shapes "

@@ -80,13 +80,29 @@ class DecisionMode(enum.Enum):
     MAX_POTENTIAL = "max_potential"
 
 
+#: Values an int64 holds: larger integers are refused, not wrapped.
+_INT64_RANGE = (-(1 << 63), (1 << 63) - 1)
+
+
 def _int_array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
     array = np.asarray(value)
+    if array.dtype == object:  # Python integers beyond int64
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in array.flat):
+            raise NetworkError(f"{name} must hold integers, got {array.flat[0]!r}")
+        huge = [v for v in array.flat if not _INT64_RANGE[0] <= v <= _INT64_RANGE[1]]
+        if huge:
+            raise NetworkError(f"{name} holds {huge[0]}, far outside any core's range")
+        array = array.astype(np.int64)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
         if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            if np.any(np.abs(array) >= 2.0 ** 63):
+                raise NetworkError(f"{name} holds {array.flat[np.argmax(np.abs(array))]:g}, far outside any core's "
+                                   "range")
             array = array.astype(np.int64)
         else:
             raise NetworkError(f"{name} must hold integers, got dtype {array.dtype}")
+    if array.dtype == np.uint64 and np.any(array > _INT64_RANGE[1]):
+        raise NetworkError(f"{name} holds {array.flat[np.argmax(array)]}, far outside any core's range")
     try:
         return np.broadcast_to(array.astype(np.int64), shape).copy()
     except ValueError:
@@ -102,6 +118,14 @@ def _check_array_range(name: str, array: np.ndarray, low: int, high: int) -> Non
             f"{name}[{where}] = {int(array[index])} is outside the allowed range [{low}, {high}]"
             + (f" ({bad.size} values out of range)" if bad.size > 1 else "")
         )
+
+
+def _enum(kind: type[enum.Enum], value, name: str):
+    """``kind(value)``, with a :class:`NetworkError` that lists the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise NetworkError(f"{name} {value!r} is not one of {[member.value for member in kind]}") from None
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
@@ -158,7 +182,7 @@ class Population:
             array.flags.writeable = False
             object.__setattr__(self, parameter, array)
         if not isinstance(self.reset, ResetMode):
-            object.__setattr__(self, "reset", ResetMode(self.reset))
+            object.__setattr__(self, "reset", _enum(ResetMode, self.reset, f"{self.name}.reset"))
         if not isinstance(self.single_spike, (bool, np.bool_)):
             raise NetworkError(f"{self.name}.single_spike must be a bool, got {self.single_spike!r}")
         object.__setattr__(self, "single_spike", bool(self.single_spike))
@@ -215,7 +239,7 @@ class LearningRule:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, LearningKind):
-            object.__setattr__(self, "kind", LearningKind(self.kind))
+            object.__setattr__(self, "kind", _enum(LearningKind, self.kind, "learning.kind"))
         _check_int("learning.a_plus", self.a_plus, 0, 255)
         _check_int("learning.a_minus", self.a_minus, 0, 255)
         _check_int("learning.shift", self.shift, 0, 24)
@@ -225,6 +249,8 @@ class LearningRule:
         _check_int("learning.post_increment", self.post_increment, 0, (1 << 16) - 1)
         _check_int("learning.trace_decay_shift", self.trace_decay_shift, 1, 16)
         for flag in ("soft_bound", "stochastic_rounding", "reward_modulated", "winner_only"):
+            if isinstance(getattr(self, flag), np.bool_):
+                object.__setattr__(self, flag, bool(getattr(self, flag)))
             if not isinstance(getattr(self, flag), bool):
                 raise NetworkError(f"learning.{flag} must be a bool, got {getattr(self, flag)!r}")
         if self.winner_only and self.kind is not LearningKind.TTFS:
@@ -277,6 +303,9 @@ class SynapseGroup:
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "mask", mask)
         _check_int(f"group {self.name} exponent", self.exponent, 0, 64)
+        for label, value, kind in (("learning", self.learning, LearningRule), ("pruning", self.pruning, PruningRule)):
+            if value is not None and not isinstance(value, kind):
+                raise NetworkError(f"group {self.name}: {label} must be a {kind.__name__} or None, got {value!r}")
         if self.pruning is not None and self.learning is None:
             raise NetworkError(f"group {self.name}: pruning needs a learning rule (synapses are pruned while learning)")
 
@@ -297,7 +326,8 @@ class SynapseGroup:
     def sparse(cls, source: str, target: str, shape: tuple[int, int], pre: Iterable[int], post: Iterable[int],
                weight: Iterable[int], **kwargs) -> "SynapseGroup":
         """Build a group from ``(pre, post, weight)`` lists of a ``shape = (n_source, n_target)`` matrix."""
-        pre, post, weight = (np.asarray(list(a), np.int64) for a in (pre, post, weight))
+        pre, post, weight = (_int_array(f"group {source}->{target} {label}", list(values), (len(list(values)),))
+                             for label, values in (("pre", list(pre)), ("post", list(post)), ("weight", list(weight))))
         if not pre.shape == post.shape == weight.shape:
             raise NetworkError(f"group {source}->{target}: pre, post and weight lists differ in length")
         for label, index, size in (("pre", pre, shape[0]), ("post", post, shape[1])):
@@ -333,7 +363,9 @@ class Decision:
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, DecisionMode):
-            object.__setattr__(self, "mode", DecisionMode(self.mode))
+            object.__setattr__(self, "mode", _enum(DecisionMode, self.mode, "decision.mode"))
+        if isinstance(self.early_exit, np.bool_):
+            object.__setattr__(self, "early_exit", bool(self.early_exit))
         if not isinstance(self.early_exit, bool):
             raise NetworkError(f"decision.early_exit must be a bool, got {self.early_exit!r}")
         if self.early_exit and self.mode is not DecisionMode.FIRST_SPIKE:
@@ -367,6 +399,13 @@ class Network:
     def __post_init__(self) -> None:
         object.__setattr__(self, "populations", tuple(self.populations))
         object.__setattr__(self, "groups", tuple(self.groups))
+        for label, items, kind in (("populations", self.populations, Population), ("groups", self.groups, SynapseGroup)):
+            for index, item in enumerate(items):
+                if not isinstance(item, kind):
+                    raise NetworkError(f"{label}[{index}] must be a {kind.__name__}, got {item!r}")
+        if not isinstance(self.decision, Decision):
+            raise NetworkError(f"decision must be a Decision (e.g. Decision(DecisionMode.FIRST_SPIKE)), got "
+                               f"{self.decision!r}")
         _check_int("n_inputs", self.n_inputs, 1, 1 << 20)
         _check_int("timesteps", self.timesteps, 1, 1 << 24)
         if not self.populations:

@@ -99,6 +99,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .config import DECAY_UNITY, RULE_RANGE_BITS, CoreConfig
+from .encoding import spike_values
 from .network import DecisionMode, LearningKind, Network, ResetMode
 
 __all__ = [
@@ -471,7 +472,9 @@ def encode_sample(inputs: np.ndarray) -> list[list[int]]:
     >>> [[hex(w) for w in p] for p in encode_sample(np.array([[False, True], [False, False]]))]
     [['0x10000000', '0x1'], ['0x11000000'], ['0x11000001'], ['0x12000000']]
     """
-    inputs = np.asarray(inputs, bool)
+    inputs = spike_values(inputs)
+    if inputs.ndim != 2:
+        raise ValueError(f"a sample's raster has shape {inputs.shape}, expected [timesteps, channels]")
     packets = []
     for step in range(inputs.shape[0]):
         channels = np.flatnonzero(inputs[step])

@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .encoding import spike_values
 from .network import INPUT, Network, ResetMode
 
 __all__ = ["FloatTrace", "simulate", "error_bound"]
@@ -89,7 +90,7 @@ def simulate(network: Network, inputs: np.ndarray) -> FloatTrace:
     Every synapse delivers one step after its source spiked; no early exit (the trace
     covers every step).
     """
-    inputs = np.asarray(inputs, bool)
+    inputs = spike_values(inputs)
     if inputs.ndim == 2:
         inputs = inputs[None]
     batch, steps, _ = inputs.shape

@@ -96,3 +96,25 @@ def test_the_board_side_front_end_imports_numpy_only():
             "{'scipy', 'torch', 'h5py', 'matplotlib', 'pyroomacoustics'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_features_and_audio_outside_their_ranges_are_errors():
+    """NaN, infinity or values outside [0, 1] would be clipped or lose spikes silently."""
+    from spikestream.model.audio import FrontendConfig, audio_to_raster
+    from spikestream.model.audio.encoders import encode_delta, encode_rate, encode_ttfs
+
+    for features in ([[np.nan, 0.5]], [[2.0, 0.5]], [[-0.1, 0.5]], [[np.inf, 0.0]]):
+        for encode in (lambda f: encode_rate(f, 4), lambda f: encode_delta(f, 4, 0.1), lambda f: encode_ttfs(f, 4)):
+            with pytest.raises(ValueError, match=r"is outside \[0, 1\]"):
+                encode(np.array(features))
+    with pytest.raises(ValueError, match="steps_per_frame = 0 must be a whole number >= 1"):
+        encode_rate(np.zeros((2, 3)), 0)
+    with pytest.raises(ValueError, match="delta threshold 0 must be a number > 0"):
+        encode_delta(np.zeros((2, 3)), 4, 0)
+    tone = np.sin(2 * np.pi * 1000 * np.arange(8000) / 16000)
+    tone[100] = np.nan
+    for encoder in ("rate", "rate_delta", "delta", "ttfs"):
+        with pytest.raises(ValueError, match="audio sample 100 is nan; expected finite values"):
+            audio_to_raster(tone, 16000, FrontendConfig(encoder=encoder))
+    with pytest.raises(ValueError, match="sample rate 0 must be a number of samples per second > 0"):
+        audio_to_raster(np.zeros(800), 0, FrontendConfig())

@@ -279,3 +279,10 @@ def test_sidecars_written_before_the_end_of_word_fields_keep_the_level_end():
 def test_config_rejects_bad_end_of_word_settings(changes, message):
     with pytest.raises(ValueError, match=message):
         FrontendConfig(**changes)
+
+
+def test_whole_number_fields_refuse_fractions():
+    for name in ("steps_per_frame", "frames", "bands"):
+        with pytest.raises(ValueError, match=f"FrontendConfig: {name} = 2.5 must be a whole number"):
+            FrontendConfig(**{name: 2.5})
+    assert FrontendConfig(steps_per_frame=np.int64(2)).to_dict()["steps_per_frame"] == 2

@@ -118,3 +118,12 @@ def test_learning_core_limits_are_named():
         CoreConfig(max_neurons=1 << 16)
     assert CoreConfig(max_groups=40, learning=False, pruning=False).max_groups == 40
     assert CoreConfig(max_neurons=1 << 16, learning=False, pruning=False).num_sources == (1 << 16) + 128
+
+
+def test_numpy_scalars_are_the_values_they_hold():
+    import numpy as np
+
+    core = CoreConfig(lanes=np.int64(4), ttfs=np.bool_(True))
+    assert core == CoreConfig(lanes=4) and type(core.lanes) is int and core.hash32() == CoreConfig(lanes=4).hash32()
+    with pytest.raises(ConfigError, match="lanes must be an integer, got 4.0"):
+        CoreConfig(lanes=np.float64(4.0))

@@ -49,3 +49,21 @@ def test_event_errors_name_the_event_and_the_range():
         events_to_raster([[1, 1], [1, 1]], 5, 3)
     with pytest.raises(ValueError, match=r"raster has shape \(3,\), expected \[timesteps, channels\]"):
         raster_to_events(np.zeros(3, bool))
+
+
+def test_event_lists_and_rasters_are_not_reinterpreted():
+    """Rows of three, fractional events and spike values of 2 are errors, not reshaped, truncated or cast."""
+    from spikestream.model.cycles import input_cycles
+    from spikestream.model.protocol import encode_sample
+
+    with pytest.raises(ValueError, match=r"events have shape \(2, 3\), expected \[n_events, 2\]"):
+        events_to_raster([[0, 1, 2], [1, 1, 1]], 4, 3)
+    with pytest.raises(ValueError, match="events must hold whole numbers"):
+        events_to_raster([[0.7, 1.2]], 4, 3)
+    assert events_to_raster(np.array([[1.0, 2.0]]), 4, 3)[1, 2] and not events_to_raster([], 4, 3).any()
+    for raster in (np.array([[0, 2]]), np.array([[0.5, 0.0]])):
+        with pytest.raises(ValueError, match="is not 0 or 1"):
+            encode_sample(raster)
+        with pytest.raises(ValueError, match="is not 0 or 1"):
+            input_cycles(raster, 1)
+    assert encode_sample(np.array([[0, 1]])) == encode_sample(np.array([[False, True]]))

@@ -9,7 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from spikestream.model import CoreConfig, NetworkFileError, load_network, save_network
+from spikestream.model import (INPUT, CoreConfig, LearningRule, Network, NetworkFileError, Population, SynapseGroup,
+                               load_network, save_network)
 from spikestream.model.fileformat import FORMAT_VERSION, MAGIC, dumps, loads
 from spikestream.model.generate import RandomNetworkOptions, random_network
 
@@ -132,3 +133,11 @@ def test_network_that_does_not_fit_is_not_written():
     network = sample()
     with pytest.raises(ValueError, match="does not fit"):
         dumps(network, CoreConfig(max_neurons=1, max_inputs=32))
+
+
+def test_numpy_integers_a_network_accepts_are_saved(tmp_path):
+    network = Network(np.int64(3), [Population("o", np.int64(2))],
+                      [SynapseGroup(INPUT, "o", np.ones((3, 2), int), exponent=np.int64(1),
+                                    learning=LearningRule(a_plus=np.int64(3)))], np.int64(5), "o")
+    save_network(tmp_path / "n.spkn", network, CoreConfig())
+    assert load_network(tmp_path / "n.spkn")[0] == network

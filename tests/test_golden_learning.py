@@ -376,3 +376,27 @@ def test_learning_enabled_is_checked():
         golden.learn(network, CORE, inputs, learning_enabled=[True, False])
     with pytest.raises(ValueError, match=r"learning_enabled has 1 per-sample lists, expected one per sample \(2\)"):
         golden.learn(network, CORE, inputs, learning_enabled=[[True, False, True]])
+
+
+def test_a_given_synapse_state_is_checked_before_it_is_used():
+    """An integer live mask is a mask (not indices); states of the wrong size or range are refused."""
+    rng = np.random.default_rng(3)
+    network = random_network(rng, CORE)
+    while network.synapses().count < 2:
+        network = random_network(rng, CORE)
+    inputs = random_inputs(rng, network, 2, 0.5)
+    start = golden.initial_synapse_state(network)
+    as_ints = start._replace(live=start.live.astype(np.int64))
+    assert np.array_equal(golden.run(network, CORE, inputs, as_ints).spikes, golden.run(network, CORE, inputs).spikes)
+    bad = {"live": (start._replace(live=np.full(start.live.size, 2)), "synapses.live holds 2, expected a 0/1 mask"),
+           "size": (start._replace(weight=start.weight[:-1]), r"synapses.weight has shape"),
+           "weight": (start._replace(weight=start.weight + 1000), "outside the core's weight range"),
+           "float": (start._replace(weight=start.weight + 0.5), "must hold whole numbers"),
+           "count": (start._replace(prune_count=start.prune_count - 1), "outside the core's pruning counter range")}
+    for state, message in bad.values():
+        with pytest.raises(ValueError, match=message):
+            golden.run(network, CORE, inputs, state)
+        with pytest.raises(ValueError, match=message):
+            golden.learn(network, CORE, inputs, synapses=state)
+    with pytest.raises(ValueError, match="rewards must be one of -1, 0, 1"):
+        golden.learn(network, CORE, inputs, rewards=[0.5, 0.9])

@@ -357,7 +357,7 @@ def test_random_learning_on_the_emulation_equals_golden_and_the_cycle_model(seed
      r"synapses.weight\[0\] = 300 is outside the core's weight range \[-128, 127\]"),
     (lambda s: s._replace(lfsr=0x12345), r"synapses.lfsr = 74565 must be a non-zero 16-bit LFSR state"),
     (lambda s: s._replace(lfsr=0), r"synapses.lfsr = 0 must be a non-zero 16-bit LFSR state"),
-    (lambda s: s._replace(live=s.live[:3]), r"synapses.live has 3 entries, the network has \d+ synapses"),
+    (lambda s: s._replace(live=s.live[:3]), r"synapses.live has shape \(3,\), expected \(\d+,\): one entry per synapse"),
 ])
 def test_loading_a_learned_state_checks_it_first(change, message):
     network = _plastic_network(SMALL_CORE, False)
@@ -365,6 +365,21 @@ def test_loading_a_learned_state_checks_it_first(change, message):
     with pytest.raises(ValueError, match=message):
         chip.load(network, SMALL_CORE, synapses=change(golden.initial_synapse_state(network)))
     assert chip.network is None, "nothing was loaded"
+
+
+def test_learning_takes_one_flag_per_group_for_the_whole_batch():
+    """Per-sample lists (golden.learn takes them) would all read as True here: refused."""
+    network = _plastic_network(SMALL_CORE, False)
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    inputs = np.zeros((2, 10, 6), bool)
+    for enabled in ([[False], [False]], [1], ["yes"]):
+        with pytest.raises(ValueError, match="enabled must be one bool per synapse group"):
+            chip.learn(inputs, enabled=enabled)
+    for rewards in ([0.5, 1], [1.7, 0]):  # not truncated to a reward
+        with pytest.raises(ValueError, match="rewards must be one of -1, 0, 1 per sample"):
+            chip.learn(inputs, rewards)
+    assert chip.learn(inputs, [np.int64(1), 1.0], enabled=[np.True_]).decisions.shape == (2,)
 
 
 def test_readback_of_a_corrupted_synapse_target_is_an_error():

@@ -232,3 +232,32 @@ def test_description_is_immutable_and_compares_by_value():
     with pytest.raises(ValueError):
         network.groups[0].weights[0, 0] = 5
     assert Population("p", 2, reset="subtract").reset is ResetMode.SUBTRACT
+
+
+def test_values_are_not_truncated_wrapped_or_taken_for_another_type():
+    for pre, post, weight, message in (([0], [1], [1.7], "weight must hold integers"),
+                                       ([0.9], [1], [1], "pre must hold integers"),
+                                       ([0], [1], [2 ** 70], "weight holds 1180591620717411303424, far outside")):
+        with pytest.raises(NetworkError, match=message):
+            SynapseGroup.sparse(INPUT, "h", (3, 4), pre, post, weight)
+    for bias in (np.uint64(2 ** 64 - 1), 1e19, 2 ** 63):
+        with pytest.raises(NetworkError, match="h.bias holds .* far outside any core's range"):
+            Population("h", 4, bias=bias)
+    for decision in ("first_spike", None):
+        with pytest.raises(NetworkError, match="decision must be a Decision"):
+            Network(3, [Population("o", 2)], [], 5, "o", decision)
+    with pytest.raises(NetworkError, match="learning must be a LearningRule or None"):
+        SynapseGroup(INPUT, "o", np.ones((3, 2), int), learning={"a_plus": 3})
+    with pytest.raises(NetworkError, match=r"populations\[0\] must be a Population"):
+        Network(3, ["o"], [], 5, "o")
+
+
+def test_enum_fields_list_their_choices_and_numpy_flags_are_flags():
+    with pytest.raises(NetworkError, match=r"h.reset 'bogus' is not one of \['zero', 'subtract'\]"):
+        Population("h", 2, reset="bogus")
+    with pytest.raises(NetworkError, match="decision.mode 'x' is not one of"):
+        Decision("x")
+    with pytest.raises(NetworkError, match=r"learning.kind 'z' is not one of \['pair', 'ttfs'\]"):
+        LearningRule(kind="z")
+    assert Decision(DecisionMode.FIRST_SPIKE, early_exit=np.True_).early_exit is True
+    assert LearningRule(soft_bound=np.True_).soft_bound is True

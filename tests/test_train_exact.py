@@ -57,3 +57,16 @@ def test_perturbed_latents_export_to_what_torch_runs(seed):
     exported = model.to_network()
     inputs = random_inputs(rng, network, 6)
     _compare(exported, CORE, inputs, model)
+
+
+def test_inputs_of_other_timesteps_or_channels_are_refused():
+    # A raster of 7 steps through a 10-step network would train a network the core runs for 10.
+    rng = np.random.default_rng(300)
+    network = random_network(rng, CORE)
+    inputs = random_inputs(rng, network, 2)
+    model = SpikingNetwork(network, CORE, exponents="fixed")
+    steps, channels = network.timesteps, network.n_inputs
+    for bad in (inputs[:, :-1], np.concatenate([inputs, inputs[:, :1]], axis=1), inputs[:, :, :-1]):
+        with pytest.raises(ValueError, match=rf"inputs have shape \({2}, {bad.shape[1]}, {bad.shape[2]}\), expected "
+                                             rf"\[batch, timesteps, channels\] = \[B, {steps}, {channels}\]"):
+            model(torch.as_tensor(bad))

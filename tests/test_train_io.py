@@ -210,7 +210,7 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     (["--float-epochs", "0", "--quant-epochs", "0"], "both 0: nothing would be trained"),
     (["--lr", "-1"], "--lr -1.0: expected a number > 0"),
     (["--quant-lr", "nan"], "--quant-lr nan: expected a number > 0"),
-    (["--tau-mem", "0"], "--tau-mem 0.0: expected a number > 0"),
+    (["--tau-mem", "0.5"], "--tau-mem 0.5: expected a number of steps >= 1"),
     (["--tau-syn", "-2"], "--tau-syn -2.0: expected a number >= 0"),
     (["--input-dropout", "1.5"], "--input-dropout 1.5: expected a probability in [0, 1)"),
     (["--shift=-3"], "--shift -3: expected a whole number >= 0"),
@@ -309,3 +309,16 @@ def test_demo_networks_fit_the_default_core(setting):
         network = build_network(ArchitectureConfig(hidden=settings["hidden"], decision=DecisionMode.MAX_POTENTIAL),
                                 frontend.channels, classes, frontend.timesteps, CORE)
         assert network.n_inputs == frontend.channels
+
+
+def test_training_settings_round_trip_through_json():
+    from spikestream.model.train.prune import PruningConfig
+    from spikestream.model.train.trainer import TrainConfig
+
+    for config in (TrainConfig(), TrainConfig(float_epochs=3, learning_rate=1e-2, cosine=True, shift=2,
+                                              pruning=PruningConfig("magnitude", target=0.3, activity_exponent=1.0))):
+        written = json.dumps(config.to_dict())
+        assert TrainConfig.from_dict(json.loads(written)) == config
+    assert TrainConfig.from_dict({"batch_size": 8}) == TrainConfig(batch_size=8)
+    with pytest.raises(ValueError, match=r"unknown training settings \['epochs'\], expected a subset of"):
+        TrainConfig.from_dict({"epochs": 3})

@@ -309,3 +309,117 @@ def test_rewiring_keeps_connectivity_while_synapses_move():
     pruner.step(model)
     assert not torch.equal(first, model.live_mask(0))
     assert int(model.live_mask(0).sum()) <= int(first.sum())
+
+
+def test_datasets_refuse_what_they_would_lose():
+    from spikestream.model.train.trainer import Dataset
+
+    inputs, labels = DATA.inputs[:16], DATA.labels[:16]
+    for value in (2.0, 0.5, float("nan")):
+        bad = inputs.astype(np.float64)
+        bad[3, 4, 5] = value
+        with pytest.raises(ValueError, match=f"input spike value {value} is not 0 or 1"):
+            Dataset(bad, labels)
+    with pytest.raises(ValueError, match=r"Dataset labels have shape \(10,\), expected \[16\]: one label per input"):
+        Dataset(inputs, labels[:10])
+    with pytest.raises(ValueError, match=r"Dataset inputs have shape \(16, 192\), expected \[samples, timesteps"):
+        Dataset(inputs.reshape(16, -1), labels)
+    for bad, shown in ((labels + 0.7, "0.7"), (labels - 3, "-3"), (np.where(labels == 0, np.nan, labels), "nan")):
+        with pytest.raises(ValueError, match=f"Dataset label {shown} .* is not a whole class index >= 0"):
+            Dataset(inputs, bad)
+    # 0/1 in any dtype and whole labels in any dtype lose nothing: stored as bool and int64.
+    same = Dataset(inputs.astype(np.float32), labels.astype(np.float64))
+    assert same.inputs.dtype == bool and same.labels.dtype == np.int64
+    np.testing.assert_array_equal(same.inputs, inputs)
+    np.testing.assert_array_equal(same.labels, labels)
+    assert len(same.subset(np.arange(4))) == 4
+
+
+def test_predict_refuses_values_other_than_spikes():
+    bad = VALIDATION.inputs.astype(np.float64)
+    bad[0, 0, 0] = 2
+    with pytest.raises(ValueError, match="input spike value 2.0 is not 0 or 1"):
+        predict(_model(), bad, exact=True)
+
+
+def test_training_refuses_labels_outside_the_model_and_shifts_longer_than_the_rasters():
+    from spikestream.model.train.trainer import Dataset
+
+    config = TrainConfig(float_epochs=1, quant_epochs=0, batch_size=18, threads=1)
+    wide = Dataset(VALIDATION.inputs, np.where(VALIDATION.labels == 2, 3, VALIDATION.labels))
+    with pytest.raises(ValueError, match=r"training label 3 is not a class of the model's 3 outputs \(expected "
+                                         r"labels 0 to 2\)"):
+        train(_model(), wide, VALIDATION, config, progress=False)
+    with pytest.raises(ValueError, match="validation label 3 is not a class of the model's 3 outputs"):
+        train(_model(), TRAIN, wide, config, progress=False)
+    with pytest.raises(ValueError, match="shift = 17 is longer than the 16 timesteps of the inputs"):
+        train(_model(), TRAIN, VALIDATION, TrainConfig(shift=17, threads=1), progress=False)
+
+
+@pytest.mark.parametrize("settings,message", [
+    (dict(batch_size=0), "batch_size = 0, expected a whole number >= 1"),
+    (dict(batch_size=8.5), "batch_size = 8.5, expected a whole number >= 1"),
+    (dict(float_epochs=-1), "float_epochs = -1, expected a whole number >= 0"),
+    (dict(quant_epochs=-2), "quant_epochs = -2, expected a whole number >= 0"),
+    (dict(shift=-3), "shift = -3, expected a whole number >= 0"),
+    (dict(threads=-1), "threads = -1, expected a whole number >= 0"),
+    (dict(input_dropout=1.5), r"input_dropout = 1.5, expected a probability in \[0, 1\)"),
+    (dict(input_dropout=float("nan")), r"input_dropout = nan, expected a probability in \[0, 1\)"),
+    (dict(learning_rate=float("nan")), "learning_rate = nan, expected a finite number > 0"),
+    (dict(quant_learning_rate=0.0), "quant_learning_rate = 0.0, expected a finite number > 0"),
+    (dict(logit_scale=0), "logit_scale = 0, expected a finite number > 0"),
+    (dict(distill_temperature=float("nan")), "distill_temperature = nan, expected a finite number > 0"),
+    (dict(rate_penalty=-0.1), "rate_penalty = -0.1, expected a finite number >= 0"),
+    (dict(time_mask=1.5), "time_mask = 1.5: expected counts >= 0"),
+    (dict(pruning={"method": "magnitude", "fraction": 0.3}), r"pruning has unknown fields \['fraction'\]"),
+    (dict(pruning="magnitude"), "pruning = 'magnitude', expected a PruningConfig or a dict of its fields"),
+])
+def test_training_settings_out_of_range_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**settings)
+
+
+def test_training_settings_read_a_pruning_dict_as_its_config():
+    config = TrainConfig(pruning={"method": "magnitude", "target": 0.3})
+    assert config.pruning == PruningConfig("magnitude", target=0.3)
+    assert config == TrainConfig(pruning=PruningConfig("magnitude", target=0.3))
+
+
+def test_checkpoints_that_saved_the_pruning_method_as_an_enum_still_resume(tmp_path):
+    """Checkpoints written before to_dict() named the method hold a PruningMethod there."""
+    import dataclasses
+
+    from spikestream.model.train.trainer import _check_resumed_config
+
+    config = TrainConfig(pruning=PruningConfig("magnitude", target=0.3))
+    saved = dataclasses.asdict(config)
+    _check_resumed_config(tmp_path / "old.pt", saved, config)
+    with pytest.raises(ValueError, match="pruning: .*'method': 'magnitude'.* there, .*'method': 'rewire'.* now"):
+        _check_resumed_config(tmp_path / "old.pt", saved, TrainConfig(pruning=PruningConfig("rewire", target=0.3)))
+
+
+@pytest.mark.parametrize("settings,message", [
+    (dict(hidden=(64.7,)), r"hidden = \(64.7,\), expected a non-empty tuple of whole numbers >= 1"),
+    (dict(hidden=64), "hidden = 64, expected a non-empty tuple of whole numbers >= 1"),
+    (dict(hidden=()), r"hidden = \(\), expected a non-empty tuple"),
+    (dict(hidden=(16, 0)), r"hidden = \(16, 0\), expected"),
+    (dict(tau_mem=-5), "tau_mem = -5, expected a finite number of steps >= 1"),
+    (dict(tau_mem=0.5), "tau_mem = 0.5, expected a finite number of steps >= 1"),
+    (dict(tau_mem=float("inf")), "tau_mem = inf, expected a finite number of steps >= 1"),
+    (dict(tau_syn=-1.0), "tau_syn = -1.0, expected a finite number of steps >= 0"),
+    (dict(tau_syn=float("nan")), "tau_syn = nan, expected a finite number of steps >= 0"),
+    (dict(adapt_tau=0.0), "adapt_tau = 0.0, expected a finite number of steps >= 1"),
+    (dict(adaptation=-1), "adaptation = -1, expected a whole number >= 0"),
+    (dict(refractory=1.5), "refractory = 1.5, expected a whole number >= 0"),
+    (dict(weight_gain=float("inf")), "weight_gain = inf, expected a finite number > 0"),
+    (dict(weight_gain=-0.5), "weight_gain = -0.5, expected a finite number > 0"),
+    (dict(unit=1000), "unit = 1000, expected a power of two"),
+])
+def test_architecture_settings_out_of_range_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        ArchitectureConfig(**settings)
+
+
+def test_architecture_hidden_sizes_may_be_a_list_of_any_integers():
+    assert ArchitectureConfig(hidden=[16, np.int64(8)]).hidden == (16, 8)
+    assert ArchitectureConfig(tau_mem=1.0, tau_syn=0.0).tau_syn == 0.0

@@ -13,6 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["TimeAlignment", "EncoderKind", "FrontendConfig"]
 
 
@@ -134,6 +136,11 @@ class FrontendConfig:
             object.__setattr__(self, "alignment", TimeAlignment(self.alignment))
         if isinstance(self.encoder, str):
             object.__setattr__(self, "encoder", EncoderKind(self.encoder))
+        for name in ("sample_rate", "fft_size", "bands", "frames", "steps_per_frame"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"FrontendConfig: {name} = {value!r} must be a whole number")
+            object.__setattr__(self, name, int(value))  # np.int64 too: the config goes to JSON
         frame_samples = self.frame_samples
         checks = [
             (self.sample_rate >= 4000, f"sample_rate {self.sample_rate} Hz is below 4000"),

@@ -33,10 +33,18 @@ from .features import log_mel_features
 __all__ = ["encode_ttfs", "encode_delta", "encode_rate", "encode_rate_delta", "encode_features", "audio_to_raster", "audio_to_events"]
 
 
-def _check_features(features: np.ndarray) -> np.ndarray:
+def _check_features(features: np.ndarray, steps_per_frame: int) -> np.ndarray:
+    """Features ``[frames, bands]`` in [0, 1] (NaN or 1.5 is an error, not a clipped or lost spike train)."""
     features = np.asarray(features, np.float64)
     if features.ndim != 2:
         raise ValueError(f"features have shape {features.shape}, expected [frames, bands]")
+    outside = ~np.isfinite(features) | (features < 0.0) | (features > 1.0)
+    if outside.any():
+        frame, band = np.argwhere(outside)[0]
+        raise ValueError(f"feature {features[frame, band]} (frame {frame}, band {band}) is outside [0, 1]; "
+                         "normalise the features first")
+    if not (isinstance(steps_per_frame, (int, np.integer)) and steps_per_frame >= 1):
+        raise ValueError(f"steps_per_frame = {steps_per_frame!r} must be a whole number >= 1")
     return features
 
 
@@ -46,7 +54,7 @@ def encode_ttfs(features: np.ndarray, steps_per_frame: int) -> np.ndarray:
     >>> encode_ttfs(np.array([[1.0, 0.3], [0.0, 0.6]]), 2).astype(int).tolist()
     [[1, 0], [0, 1], [0, 1], [0, 0]]
     """
-    features = _check_features(features)
+    features = _check_features(features, steps_per_frame)
     per_frame = ttfs_encode(features, steps_per_frame)  # [frames, steps, bands]
     return per_frame.reshape(-1, features.shape[1])
 
@@ -57,7 +65,9 @@ def encode_delta(features: np.ndarray, steps_per_frame: int, threshold: float) -
     >>> encode_delta(np.array([[0.5], [0.5], [0.1]]), 2, 0.2).astype(int).tolist()
     [[1, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 0]]
     """
-    features = _check_features(features)
+    features = _check_features(features, steps_per_frame)
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"delta threshold {threshold} must be a number > 0")
     frames, bands = features.shape
     reference = np.zeros(bands)
     raster = np.zeros((frames, steps_per_frame, 2 * bands), bool)
@@ -79,7 +89,7 @@ def encode_rate(features: np.ndarray, steps_per_frame: int) -> np.ndarray:
     >>> encode_rate(np.array([[1.0, 0.5, 0.0]]), 4).astype(int).T.tolist()
     [[1, 1, 1, 1], [0, 1, 0, 1], [0, 0, 0, 0]]
     """
-    features = _check_features(features)
+    features = _check_features(features, steps_per_frame)
     counts = np.rint(features * steps_per_frame).astype(np.int64)  # round half to even
     step = np.arange(steps_per_frame)[None, :, None]
     # Step s fires when the running count floor((s + 1) n / S) increases there.

@@ -94,6 +94,12 @@ def band_powers(samples: np.ndarray, sample_rate: int, config: FrontendConfig) -
     samples = np.asarray(samples, np.float64)
     if samples.ndim != 1:
         raise ValueError(f"samples have shape {samples.shape}, expected one mono channel")
+    if not np.all(np.isfinite(samples)):
+        bad = int(np.flatnonzero(~np.isfinite(samples))[0])
+        raise ValueError(f"audio sample {bad} is {samples[bad]}; expected finite values")
+    if not (isinstance(sample_rate, (int, float, np.integer, np.floating)) and np.isfinite(sample_rate)
+            and sample_rate > 0):
+        raise ValueError(f"sample rate {sample_rate!r} must be a number of samples per second > 0")
     if sample_rate != config.sample_rate:
         samples = resample(samples, sample_rate, config.sample_rate)
     return power_spectrogram(samples, config) @ mel_filterbank(config).T

@@ -212,9 +212,11 @@ def _number_errors(args) -> list[str]:
                if value is not None and value < low]
     if args.float_epochs + args.quant_epochs < 1:
         errors.append("--float-epochs and --quant-epochs are both 0: nothing would be trained")
-    positive = {"--lr": args.lr, "--quant-lr": args.quant_lr, "--tau-mem": args.tau_mem}
+    positive = {"--lr": args.lr, "--quant-lr": args.quant_lr}
     errors += [f"{flag} {value}: expected a number > 0" for flag, value in positive.items()
                if not (math.isfinite(value) and value > 0)]
+    if not (math.isfinite(args.tau_mem) and args.tau_mem >= 1):
+        errors.append(f"--tau-mem {args.tau_mem}: expected a number of steps >= 1 (1: the fastest decay)")
     if not (math.isfinite(args.tau_syn) and args.tau_syn >= 0):
         errors.append(f"--tau-syn {args.tau_syn}: expected a number >= 0 (<= 1: no synaptic current filter)")
     if not 0.0 <= args.input_dropout < 1.0:

@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..encoding import spike_values
+
 from .trainer import Dataset
 
 __all__ = ["Splits", "load_splits", "save_npz"]
@@ -85,7 +87,7 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
                 raise ValueError(f"{path} has no {' or '.join(missing)} array; expected inputs [N, T, C], labels [N] "
                                  f"and optionally split [N] and classes [K] (save_npz writes them); it has "
                                  f"{archive.files}")
-            inputs = archive["inputs"].astype(bool)
+            inputs = spike_values(archive["inputs"], f"{path}: input spike")
             labels = archive["labels"].astype(np.int64)
             split = archive["split"].astype(str) if "split" in archive.files else None
             classes = tuple(archive["classes"].tolist()) if "classes" in archive.files else None

@@ -25,7 +25,7 @@ import torch
 
 from ..config import DECAY_UNITY, CoreConfig
 from ..network import INPUT, Decision, DecisionMode, Network, Population, ResetMode, SynapseGroup
-from .choices import Architecture
+from .choices import Architecture, is_finite_number, is_whole_number
 from .net import SpikingNetwork, Trainable
 
 __all__ = ["Architecture", "ArchitectureConfig", "build_network", "build_model"]
@@ -44,23 +44,24 @@ class ArchitectureConfig:
     ----------
     architecture : Architecture
     hidden : tuple of int
-        Sizes of the hidden populations.
+        Sizes of the hidden populations (at least one, each >= 1; a list is stored as a tuple).
     decision : DecisionMode
         The core's decision rule; the loss is chosen to match it.
     tau_mem, tau_syn : float
-        Initial membrane and synaptic-current time constants (steps). ``tau_syn <= 1``
-        gives an instantaneous current (``du = 4095``: no dynamic synapse).
+        Initial membrane and synaptic-current time constants (steps): ``tau_mem >= 1``,
+        ``tau_syn >= 0``. ``tau_syn <= 1`` gives an instantaneous current (``du = 4095``: no
+        dynamic synapse).
     adaptation : int
         Threshold jump per spike of the hidden neurons in latent units * 1/16 (0: off).
     adapt_tau : float
-        Adaptation time constant (steps).
+        Adaptation time constant (steps, >= 1).
     refractory : int
         Refractory steps of the hidden neurons.
     reset : ResetMode
     early_exit : bool
         First-spike decisions stop the sample at the first output spike.
     weight_gain : float
-        Initial weight standard deviation times sqrt(fan-in), in thresholds.
+        Initial weight standard deviation times sqrt(fan-in), in thresholds (> 0).
     unit : int
         State units of threshold 1.0 (power of two).
     """
@@ -83,9 +84,26 @@ class ArchitectureConfig:
         for name, kind in (("architecture", Architecture), ("decision", DecisionMode), ("reset", ResetMode)):
             if not isinstance(getattr(self, name), kind):
                 object.__setattr__(self, name, kind(getattr(self, name)))
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if not self.hidden:
-            raise ValueError("an architecture needs at least one hidden population")
+        if (not isinstance(self.hidden, (tuple, list)) or not self.hidden
+                or not all(is_whole_number(size) and size >= 1 for size in self.hidden)):
+            raise ValueError(f"hidden = {self.hidden!r}, expected a non-empty tuple of whole numbers >= 1 (the sizes "
+                             f"of the hidden populations)")
+        object.__setattr__(self, "hidden", tuple(int(size) for size in self.hidden))
+        # Below one step a time constant would ask for more than the whole state to decay per
+        # step; the core's largest decay is 4095/4096, what tau = 1 already gives (_decay_of).
+        for name in ("tau_mem", "adapt_tau"):
+            if not is_finite_number(getattr(self, name)) or getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, expected a finite number of steps >= 1")
+        if not is_finite_number(self.tau_syn) or self.tau_syn < 0:
+            raise ValueError(f"tau_syn = {self.tau_syn!r}, expected a finite number of steps >= 0 (<= 1: no "
+                             f"synaptic current filter)")
+        for name in ("adaptation", "refractory"):
+            if not is_whole_number(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, expected a whole number >= 0 (0: off)")
+        if not is_finite_number(self.weight_gain) or self.weight_gain <= 0:
+            raise ValueError(f"weight_gain = {self.weight_gain!r}, expected a finite number > 0")
+        if not is_whole_number(self.unit) or self.unit <= 0 or self.unit & (self.unit - 1):
+            raise ValueError(f"unit = {self.unit!r}, expected a power of two (state units of threshold 1.0)")
 
 
 def _pairs(config: ArchitectureConfig, names: list[str]) -> list[tuple[str, str, str]]:

@@ -189,11 +189,11 @@ class SpikingNetwork(nn.Module):
 
     # ---- the timestep loop -----------------------------------------------------------------
     def forward(self, inputs: torch.Tensor, exact: bool = True) -> Run:
-        """Run a batch of input rasters ``[B, T, n_inputs]`` (0/1) through the network."""
+        """Run a batch of input rasters ``[B, T, n_inputs]`` (0/1, ``T`` the network's timesteps) through it."""
         network = self.template
-        if inputs.ndim != 3 or inputs.shape[2] != network.n_inputs:
-            raise ValueError(f"inputs have shape {tuple(inputs.shape)}, expected [batch, timesteps, "
-                             f"{network.n_inputs}]")
+        if inputs.ndim != 3 or tuple(inputs.shape[1:]) != (network.timesteps, network.n_inputs):
+            raise ValueError(f"inputs have shape {tuple(inputs.shape)}, expected [batch, timesteps, channels] = "
+                             f"[B, {network.timesteps}, {network.n_inputs}] (the network's)")
         device = self.threshold.device
         inputs = inputs.to(device=device, dtype=DTYPE)
         batch, steps = inputs.shape[0], inputs.shape[1]

@@ -44,7 +44,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..encoding import check_spike_batch
 from ..network import DecisionMode
+from .choices import is_finite_number, is_whole_number
 from .net import SpikingNetwork, decide
 from .prune import PruningConfig, PruningMethod, Pruner
 
@@ -57,11 +59,42 @@ DISTILL_WEIGHT = 0.5
 log = logging.getLogger("spikestream.train")
 
 
-class Dataset(NamedTuple):
-    """Spike rasters and labels: ``inputs`` bool ``[n, T, C]``, ``labels`` int64 ``[n]``."""
+def _spike_rasters(inputs, what: str) -> np.ndarray:
+    """``inputs`` as bool rasters ``[samples, timesteps, channels]``, or raise if a value is not 0 or 1."""
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 3:
+        raise ValueError(f"{what} have shape {inputs.shape}, expected [samples, timesteps, channels]")
+    return check_spike_batch(inputs, inputs.shape[1], inputs.shape[2])
 
+
+class _DatasetFields(NamedTuple):
     inputs: np.ndarray
     labels: np.ndarray
+
+
+class Dataset(_DatasetFields):
+    """Spike rasters and labels: ``inputs`` bool ``[n, T, C]``, ``labels`` int64 ``[n]``.
+
+    Checked once, here, not at every batch: the inputs must be 0/1 spikes (the golden
+    model's rule, :func:`~spikestream.model.encoding.check_spike_batch`) and the labels
+    whole class indices >= 0, one per raster. Both are stored converted (bool, int64),
+    which loses nothing once they have passed.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, inputs, labels) -> "Dataset":
+        inputs, labels = _spike_rasters(inputs, "Dataset inputs"), np.asarray(labels)
+        if labels.ndim != 1 or labels.shape[0] != inputs.shape[0]:
+            raise ValueError(f"Dataset labels have shape {labels.shape}, expected [{inputs.shape[0]}]: one label per "
+                             f"input raster")
+        if labels.dtype.kind not in "iuf":
+            raise ValueError(f"Dataset labels have dtype {labels.dtype}, expected whole class indices >= 0")
+        bad = ~np.isfinite(labels) | (labels != np.round(labels)) | (labels < 0)
+        if bad.any():
+            raise ValueError(f"Dataset label {labels[bad][0]} (sample {np.flatnonzero(bad)[0]}) is not a whole "
+                             f"class index >= 0")
+        return super().__new__(cls, inputs, labels.astype(np.int64, copy=False))
 
     def subset(self, index: np.ndarray) -> "Dataset":
         return Dataset(self.inputs[index], self.labels[index])
@@ -102,18 +135,47 @@ class TrainConfig:
     distill_temperature: float = 2.0  #: softmax temperature of distillation
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ValueError(f"distill_weight = {self.distill_weight}, expected a value in [0, 1]")
-        if self.freq_mask < 0 or self.mel_bands < 0 or self.time_mask < 0:
-            raise ValueError(f"freq_mask = {self.freq_mask}, mel_bands = {self.mel_bands}, time_mask = "
-                             f"{self.time_mask}: expected counts >= 0")
+        if isinstance(self.pruning, dict):
+            # A dict is what to_dict() and JSON give back: read it as the PruningConfig it describes.
+            known = {f.name for f in dataclasses.fields(PruningConfig)}
+            unknown = sorted(set(self.pruning) - known)
+            if unknown:
+                raise ValueError(f"pruning has unknown fields {unknown}, expected a subset of {sorted(known)}")
+            object.__setattr__(self, "pruning", PruningConfig(**self.pruning))
+        if not isinstance(self.pruning, PruningConfig):
+            raise ValueError(f"pruning = {self.pruning!r}, expected a PruningConfig or a dict of its fields")
+        for name, least in (("float_epochs", 0), ("quant_epochs", 0), ("batch_size", 1), ("shift", 0), ("threads", 0)):
+            if not is_whole_number(getattr(self, name)) or getattr(self, name) < least:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, expected a whole number >= {least}")
+        if not all(is_whole_number(count) and count >= 0 for count in (self.freq_mask, self.mel_bands, self.time_mask)):
+            raise ValueError(f"freq_mask = {self.freq_mask!r}, mel_bands = {self.mel_bands!r}, time_mask = "
+                             f"{self.time_mask!r}: expected counts >= 0")
+        for name in ("learning_rate", "quant_learning_rate", "logit_scale", "distill_temperature"):
+            if not is_finite_number(getattr(self, name)) or getattr(self, name) <= 0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, expected a finite number > 0")
+        if not is_finite_number(self.rate_penalty) or self.rate_penalty < 0:
+            raise ValueError(f"rate_penalty = {self.rate_penalty!r}, expected a finite number >= 0")
+        if not is_finite_number(self.input_dropout) or not 0.0 <= self.input_dropout < 1.0:
+            raise ValueError(f"input_dropout = {self.input_dropout!r}, expected a probability in [0, 1)")
+        if not is_finite_number(self.distill_weight) or not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight = {self.distill_weight!r}, expected a value in [0, 1]")
         if self.mel_bands and self.freq_mask > self.mel_bands:
             raise ValueError(f"freq_mask = {self.freq_mask} is wider than the {self.mel_bands} mel bands")
-        if self.distill_temperature <= 0:
-            raise ValueError(f"distill_temperature = {self.distill_temperature}, expected a positive value")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings as JSON values (the pruning method by name); :meth:`from_dict` reads them back."""
+        settings = dataclasses.asdict(self)
+        settings["pruning"]["method"] = self.pruning.method.value
+        return settings
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> "TrainConfig":
+        """The configuration :meth:`to_dict` wrote (fields it lacks take their defaults)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}, expected a subset of {sorted(known)}")
+        return cls(**settings)
 
 
 class TrainResult(NamedTuple):
@@ -182,8 +244,9 @@ def teacher_logits(teacher: SpikingNetwork, inputs: np.ndarray, logit_scale: flo
 
     With ``exact`` (the default) the teacher runs hardware-exact: a network loaded from a
     ``.spkn`` file (``SpikingNetwork(network, core, exponents="fixed")``) teaches what
-    the core would decide.
+    the core would decide. ``inputs`` must be 0/1 spikes, as for :class:`Dataset`.
     """
+    inputs = _spike_rasters(inputs, "teacher inputs")
     device = teacher.threshold.device
     parts = [logits_for(teacher, teacher(torch.as_tensor(inputs[start:start + batch_size], device=device),
                                          exact=exact), logit_scale).cpu().numpy()
@@ -198,7 +261,8 @@ def network_logits(network, core, inputs: np.ndarray, logit_scale: float) -> np.
 
 @torch.no_grad()
 def predict(model: SpikingNetwork, inputs: np.ndarray, exact: bool, batch_size: int = 256) -> np.ndarray:
-    """Decisions of the core's rule for every sample (torch model, float or exact)."""
+    """Decisions of the core's rule for every sample of ``inputs`` (0/1 spikes; torch model, float or exact)."""
+    inputs = _spike_rasters(inputs, "predict inputs")
     device = model.threshold.device
     decisions = []
     for start in range(0, inputs.shape[0], batch_size):
@@ -268,6 +332,10 @@ def _check_resumed_config(path: Path, saved: dict, config: TrainConfig) -> None:
     """Refuse to resume a checkpoint of other settings (threads and device may change)."""
     current, defaults = config.to_dict(), TrainConfig().to_dict()
     pruning = saved.get("pruning")
+    if isinstance(pruning, dict) and isinstance(pruning.get("method"), PruningMethod):
+        # Saved before to_dict() named the method: compare it by name, as to_dict() writes it now.
+        pruning = {**pruning, "method": pruning["method"].value}
+        saved = {**saved, "pruning": pruning}
     if isinstance(pruning, dict) and "useful_only" not in pruning:
         # Saved before PruningConfig.useful_only: magnitude pruning was plain then; for the
         # other methods the flag means nothing.
@@ -313,6 +381,13 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
     from tqdm.auto import tqdm
 
     n_classes = model.output_slice.stop - model.output_slice.start
+    for name, data in (("training", train_data), ("validation", validation)):
+        if len(data) and data.labels.max() >= n_classes:
+            raise ValueError(f"{name} label {data.labels.max()} is not a class of the model's {n_classes} outputs "
+                             f"(expected labels 0 to {n_classes - 1})")
+    if config.shift > train_data.inputs.shape[1]:
+        raise ValueError(f"shift = {config.shift} is longer than the {train_data.inputs.shape[1]} timesteps of the "
+                         f"inputs")
     if config.freq_mask:
         bands = config.mel_bands or train_data.inputs.shape[2]
         if config.freq_mask > bands:
