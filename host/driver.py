@@ -31,7 +31,7 @@ import numpy as np
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.encoding import check_spike_batch
-from spikestream.model.fileformat import load_network, save_network
+from spikestream.model.fileformat import LearningState, load_learning_state, load_network, save_network
 from spikestream.model.network import Network
 from spikestream.model.protocol import (STATE_WORDS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
                                         decode_fanout_table, decode_learned, decode_output, decode_synapse_rows,
@@ -207,11 +207,17 @@ class SpikeCore:
 
         ``synapses`` (canonical order) loads a learned state exactly: weights, connectivity,
         pruning counters and the LFSR (what :meth:`synapses` returned), so learning goes on
-        as if the core had never been reloaded.
+        as if the core had never been reloaded. A file that :meth:`save` wrote carries its
+        pruning counters and LFSR, which are loaded with it unless ``synapses`` is given.
         """
         if not isinstance(network, Network):
-            network, core_from_file = load_network(network)
+            path = network
+            network, core_from_file = load_network(path)
             core = core if core is not None else core_from_file
+            saved = load_learning_state(path)
+            if synapses is None and saved is not None:
+                synapses = golden.initial_synapse_state(network)._replace(prune_count=saved.prune_count,
+                                                                         lfsr=saved.lfsr)
         if core is None:
             if self.hardware is None:
                 raise ValueError("give the CoreConfig the network targets (a Network object does not carry one)")
@@ -503,11 +509,18 @@ class SpikeCore:
     def save(self, path: str | os.PathLike) -> None:
         """Save the learned network (and its core configuration) to a ``.spkn`` file.
 
-        The file holds the weights and connectivity, so it infers as the chip does now. The
-        LFSR and the pruning counters are not part of a network: to go on learning exactly
-        where the chip stopped, keep :meth:`synapses`' state and ``load(network, synapses=state)``.
+        The file holds the weights and connectivity, so it infers as the chip does now, and,
+        for a network that learns, the pruning counters of its synapses and the LFSR:
+        :meth:`load` of the file goes on learning exactly where this chip stopped.
         """
-        save_network(path, self.learned_network(), self.core)
+        network = self._require_network()
+        state = self.synapses()
+        learned = golden.network_with_synapses(network, state)
+        learning_state = None
+        if any(group.learning is not None for group in network.groups):
+            # The learned network stores the live synapses, in the same canonical order.
+            learning_state = LearningState(state.prune_count[state.live], state.lfsr)
+        save_network(path, learned, self.core, learning_state)
 
     # ---- constructors ------------------------------------------------------------------
     @classmethod

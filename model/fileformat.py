@@ -8,11 +8,15 @@ Layout (all integers little-endian)::
     sha256     32 bytes of the payload
     payload    an uncompressed .npz archive: "meta" (UTF-8 JSON as uint8), and per
                group g: "g{g}_weights" (int16), "g{g}_mask" (bool); per population p and
-               parameter: "p{p}_{parameter}" (int64)
+               parameter: "p{p}_{parameter}" (int64); optionally "learning_prune_count"
+               (int64, one per synapse in canonical order)
 
-The JSON holds the core configuration, the network's structure and rules. A file whose
-magic, version, length or checksum is wrong is refused with a message that says which.
-Only numpy is needed (this runs on the board).
+The JSON holds the core configuration, the network's structure and rules, and with a
+learning state its ``lfsr``. The learning state (pruning counters and LFSR, what a chip
+that learned carries besides its weights and connectivity) lets learning go on exactly
+where it stopped; readers that do not know it ignore it. A file whose magic, version,
+length or checksum is wrong is refused with a message that says which. Only numpy is
+needed (this runs on the board).
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ import json
 import os
 import struct
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 
 from .config import ConfigError, CoreConfig
+from .golden import LFSR_BITS
 from .network import (Decision, LearningRule, Network, Population, PruningRule, SynapseGroup)
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "NetworkFileError", "save_network", "load_network", "dumps", "loads"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "NetworkFileError", "LearningState", "save_network", "load_network",
+           "load_learning_state", "dumps", "loads", "loads_learning_state"]
 
 MAGIC = b"SPKNET\r\n"
 FORMAT_VERSION = 1
@@ -58,8 +65,31 @@ def _rule_to_json(rule) -> dict | None:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(rule).items()}
 
 
-def dumps(network: Network, core: CoreConfig) -> bytes:
-    """Serialise ``network`` and the ``core`` it targets to bytes."""
+class LearningState(NamedTuple):
+    """What learning carries besides weights and connectivity: per synapse (canonical order) its pruning
+    counter, and the stochastic-rounding LFSR."""
+
+    prune_count: np.ndarray
+    lfsr: int
+
+
+def _checked_learning_state(state, network: Network, core: CoreConfig) -> LearningState:
+    count = network.synapses().count
+    prune_count = np.asarray(state.prune_count)
+    if prune_count.shape != (count,) or not np.issubdtype(prune_count.dtype, np.integer):
+        raise ValueError(f"learning state: prune_count has shape {prune_count.shape} and dtype {prune_count.dtype}, "
+                         f"expected ({count},) integers, one per synapse of the network in canonical order")
+    limit = (1 << core.prune_counter_bits) - 1
+    if prune_count.size and not (0 <= prune_count.min() and prune_count.max() <= limit):
+        raise ValueError(f"learning state: pruning counters span {prune_count.min()} .. {prune_count.max()}, "
+                         f"expected 0 .. {limit}")
+    if not 1 <= int(state.lfsr) < 1 << LFSR_BITS:
+        raise ValueError(f"learning state: lfsr = {int(state.lfsr)} must be a non-zero {LFSR_BITS}-bit LFSR state")
+    return LearningState(prune_count.astype(np.int64), int(state.lfsr))
+
+
+def dumps(network: Network, core: CoreConfig, learning_state: LearningState | None = None) -> bytes:
+    """Serialise ``network`` and the ``core`` it targets to bytes (with a ``learning_state``, that too)."""
     network.check_fits(core)
     arrays = {}
     populations = []
@@ -78,6 +108,10 @@ def dumps(network: Network, core: CoreConfig) -> bytes:
         "network": {"n_inputs": network.n_inputs, "timesteps": network.timesteps, "output": network.output,
                     "decision": _rule_to_json(network.decision), "populations": populations, "groups": groups},
     }
+    if learning_state is not None:
+        learning_state = _checked_learning_state(learning_state, network, core)
+        arrays["learning_prune_count"] = learning_state.prune_count
+        meta["learning_state"] = {"lfsr": learning_state.lfsr}
     arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True, default=_json_scalar).encode(), np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -87,6 +121,16 @@ def dumps(network: Network, core: CoreConfig) -> bytes:
 
 def loads(data: bytes, source: str = "network data") -> tuple[Network, CoreConfig]:
     """Parse bytes written by :func:`dumps`; refuse anything corrupt or unsupported."""
+    network, core, _ = _loads(data, source)
+    return network, core
+
+
+def loads_learning_state(data: bytes, source: str = "network data") -> LearningState | None:
+    """The learning state in bytes written by :func:`dumps` (None if they hold none)."""
+    return _loads(data, source)[2]
+
+
+def _loads(data: bytes, source: str) -> tuple[Network, CoreConfig, LearningState | None]:
     if len(data) < _HEADER.size:
         raise NetworkFileError(f"{source} is truncated: {len(data)} bytes, the header alone is {_HEADER.size}")
     magic, version, length, digest = _HEADER.unpack_from(data)
@@ -112,8 +156,8 @@ def loads(data: bytes, source: str = "network data") -> tuple[Network, CoreConfi
                                f"({type(error).__name__}: {error})") from error
 
 
-def _parse_payload(payload: bytes) -> tuple[Network, CoreConfig]:
-    """Rebuild the network and core from a payload whose checksum already matched."""
+def _parse_payload(payload: bytes) -> tuple[Network, CoreConfig, LearningState | None]:
+    """Rebuild the network, core and learning state from a payload whose checksum already matched."""
     with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta = json.loads(arrays.pop("meta").tobytes().decode())
@@ -133,12 +177,17 @@ def _parse_payload(payload: bytes) -> tuple[Network, CoreConfig]:
     network = Network(description["n_inputs"], populations, groups, description["timesteps"], description["output"],
                       Decision(**description["decision"]))
     network.check_fits(core)
-    return network, core
+    state = None
+    if "learning_state" in meta:
+        state = _checked_learning_state(LearningState(arrays["learning_prune_count"], meta["learning_state"]["lfsr"]),
+                                        network, core)
+    return network, core, state
 
 
-def save_network(path: str | os.PathLike, network: Network, core: CoreConfig) -> None:
-    """Write ``network`` (and the core it targets) to ``path`` atomically."""
-    data = dumps(network, core)
+def save_network(path: str | os.PathLike, network: Network, core: CoreConfig,
+                 learning_state: LearningState | None = None) -> None:
+    """Write ``network`` (and the core it targets, and a ``learning_state``) to ``path`` atomically."""
+    data = dumps(network, core, learning_state)
     temporary = f"{os.fspath(path)}.tmp"
     with open(temporary, "wb") as handle:
         handle.write(data)
@@ -149,3 +198,9 @@ def load_network(path: str | os.PathLike) -> tuple[Network, CoreConfig]:
     """Read a network file; raise :class:`NetworkFileError` if it cannot be trusted."""
     with open(path, "rb") as handle:
         return loads(handle.read(), source=os.fspath(path))
+
+
+def load_learning_state(path: str | os.PathLike) -> LearningState | None:
+    """The learning state saved with the network at ``path`` (None if it has none)."""
+    with open(path, "rb") as handle:
+        return loads_learning_state(handle.read(), source=os.fspath(path))

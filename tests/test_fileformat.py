@@ -141,3 +141,22 @@ def test_numpy_integers_a_network_accepts_are_saved(tmp_path):
                                     learning=LearningRule(a_plus=np.int64(3)))], np.int64(5), "o")
     save_network(tmp_path / "n.spkn", network, CoreConfig())
     assert load_network(tmp_path / "n.spkn")[0] == network
+
+
+def test_a_learning_state_travels_with_the_network_and_is_checked(tmp_path):
+    from spikestream.model.fileformat import LearningState, load_learning_state
+
+    network = Network(3, [Population("o", 2)], [SynapseGroup(INPUT, "o", np.ones((3, 2), int),
+                                                             learning=LearningRule(a_plus=3))], 5, "o")
+    counts = np.arange(6) % 4
+    save_network(tmp_path / "n.spkn", network, CoreConfig(), LearningState(counts, 1234))
+    state = load_learning_state(tmp_path / "n.spkn")
+    assert np.array_equal(state.prune_count, counts) and state.lfsr == 1234
+    assert load_network(tmp_path / "n.spkn")[0] == network
+    save_network(tmp_path / "plain.spkn", network, CoreConfig())
+    assert load_learning_state(tmp_path / "plain.spkn") is None
+    for bad, message in ((LearningState(counts[:5], 1234), r"prune_count has shape \(5,\)"),
+                         (LearningState(counts + 20, 1234), "pruning counters span 20 .. 23, expected 0 .. 15"),
+                         (LearningState(counts, 0), "lfsr = 0 must be a non-zero 16-bit LFSR state")):
+        with pytest.raises(ValueError, match=message):
+            save_network(tmp_path / "bad.spkn", network, CoreConfig(), bad)

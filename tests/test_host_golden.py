@@ -293,10 +293,47 @@ def test_reload_after_pruning_goes_on_learning_exactly(tmp_path):
     again = fresh.synapses()
     assert np.array_equal(again.live, final.live) and again.lfsr == final.lfsr
     assert np.array_equal(again.weight[final.live], final.weight[final.live])
-    chip.save(tmp_path / "pruned.spkn")  # the file keeps the pruned connectivity
+    chip.save(tmp_path / "pruned.spkn")  # the file keeps the pruned connectivity, the counters and the LFSR
     reloaded = SpikeCore.golden(SMALL_CORE)
     reloaded.load(tmp_path / "pruned.spkn")
     assert reloaded.connectivity()["live"] == int(state.live.sum())
+
+
+def test_a_saved_file_goes_on_learning_where_the_chip_stopped(tmp_path):
+    """save() keeps the pruning counters and the LFSR: a chip that loads the file learns on identically."""
+    from spikestream.model.fileformat import load_learning_state, load_network, save_network
+
+    rng = np.random.default_rng(12)
+    weights = rng.integers(-40, 80, (6, 3))
+    rule = LearningRule(a_plus=40, a_minus=30, shift=4, stochastic_rounding=True)
+    group = SynapseGroup(INPUT, "out", weights, weights != 0, learning=rule, pruning=PruningRule(threshold=30, patience=2))
+    network = Network(6, [Population("out", 3, threshold=60, voltage_decay=400)], [group], 10, "out")
+    inputs = rng.random((10, 10, 6)) < 0.5
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(network, SMALL_CORE)
+    for seen in range(1, 8):  # stop where live synapses carry counters and the LFSR has moved
+        chip.learn(inputs[seen - 1:seen])
+        state = chip.synapses()
+        if state.prune_count[state.live].any() and state.lfsr != golden.LFSR_SEED and not state.live.all():
+            break
+    else:
+        raise AssertionError("the case should prune, count and round stochastically")
+    chip.save(tmp_path / "learned.spkn")
+    reloaded = SpikeCore.golden(SMALL_CORE)
+    reloaded.load(tmp_path / "learned.spkn")
+    loaded = reloaded.synapses()
+    assert np.array_equal(loaded.prune_count, state.prune_count[state.live]) and loaded.lfsr == state.lfsr
+    on_reloaded, on_original = reloaded.learn(inputs[seen:]), chip.learn(inputs[seen:])
+    assert np.array_equal(on_reloaded.spikes, on_original.spikes)
+    assert reloaded.synapses().lfsr == chip.synapses().lfsr
+    assert reloaded.learned_network() == chip.learned_network()
+    # A file without the state (saved before the format carried it) loads with counters at 0 and the seed.
+    plain = tmp_path / "plain.spkn"
+    save_network(plain, *load_network(tmp_path / "learned.spkn"))
+    assert load_learning_state(plain) is None
+    stateless = SpikeCore.golden(SMALL_CORE)
+    stateless.load(plain)
+    assert not stateless.synapses().prune_count.any() and stateless.synapses().lfsr == golden.LFSR_SEED
 
 
 def test_learning_disabled_mid_run_is_inference():
