@@ -343,12 +343,7 @@ def _chosen_on_val(dense, core, part, candidates: dict, result: dict) -> dict:
     ``goals_met`` says whether the chosen network meets all three goals on each other split.
     """
     scored = learning_demos.pruned_inference(dense, core, part.inputs, part.labels, candidates)["candidates"]
-
-    def meets_goals(row: dict) -> bool:
-        return bool(round(row["accuracy_loss_points"], 9) <= learning_demos.GOAL_MAX_LOSS_POINTS
-                    and row["deployed"]["connectivity_cut"] >= learning_demos.GOAL_DEPLOYED_CUT
-                    and row["speedup"] >= learning_demos.GOAL_SPEEDUP)
-
+    meets_goals = learning_demos.meets_goals
     qualifying = [name for name, row in scored.items() if meets_goals(row)]
     chosen = max(qualifying, key=lambda name: (scored[name]["deployed"]["connectivity_cut"], scored[name]["accuracy"]),
                  default=None)
@@ -429,8 +424,7 @@ def _goals_on_seed_means(paired: list[float], deployed_cuts: list[float], speedu
     ``goal_cut_90``: that, and every seed's deployed cut at least ``GOAL_DEPLOYED_CUT``;
     ``goal_speedup_5x``: that, and the mean speed-up at least ``GOAL_SPEEDUP``.
     """
-    # Rounded: a mean of whole words can land on the line up to floating-point noise.
-    within = bool(round(float(np.mean(paired)), 9) <= learning_demos.GOAL_MAX_LOSS_POINTS)
+    within = learning_demos.loss_within(np.mean(paired))
     return {"loss_within": within,
             "goal_cut_90": within and bool(min(deployed_cuts) >= learning_demos.GOAL_DEPLOYED_CUT),
             "goal_speedup_5x": within and bool(np.mean(speedups) >= learning_demos.GOAL_SPEEDUP)}

@@ -31,9 +31,9 @@ import numpy as np
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.encoding import check_spike_batch
-from spikestream.model.fileformat import LearningState, load_learning_state, load_network, save_network
+from spikestream.model.fileformat import LearningState, load_network_with_state, save_network
 from spikestream.model.network import Network
-from spikestream.model.protocol import (STATE_WORDS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
+from spikestream.model.protocol import (STATE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
                                         decode_fanout_table, decode_learned, decode_output, decode_synapse_rows,
                                         encode_load, encode_sample, header, parse_header, synapse_format,
                                         synapse_layout)
@@ -211,10 +211,8 @@ class SpikeCore:
         pruning counters and LFSR, which are loaded with it unless ``synapses`` is given.
         """
         if not isinstance(network, Network):
-            path = network
-            network, core_from_file = load_network(path)
+            network, core_from_file, saved = load_network_with_state(network)
             core = core if core is not None else core_from_file
-            saved = load_learning_state(path)
             if synapses is None and saved is not None:
                 synapses = golden.initial_synapse_state(network)._replace(prune_count=saved.prune_count,
                                                                          lfsr=saved.lfsr)
@@ -306,7 +304,7 @@ class SpikeCore:
         with more events than ``event_queue_depth``: QUEUE_OVERFLOW) is not the network's.
         """
         errors = self.errors()
-        dropped = (self.read_register("dropped_packets") - dropped_before) & 0xFFFFFFFF
+        dropped = (self.read_register("dropped_packets") - dropped_before) % (1 << WORD_BITS)  # the counter wraps
         if errors or dropped:
             raise CoreError(f"the core flagged {errors or 'no error'} and dropped {dropped} packet(s) or event(s) "
                             f"during {what}, so its results are not the network's (the golden model drops "

@@ -112,7 +112,7 @@ class CoreConfig:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):  # numpy scalars (np.int64, np.bool_) become the Python values they hold
             value = getattr(self, field.name)
-            if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
                 object.__setattr__(self, field.name, value.item())
         _check_range("max_neurons", self.max_neurons, 1, 1 << 16)
         _check_range("max_inputs", self.max_inputs, 1, 1 << 16)

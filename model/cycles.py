@@ -52,7 +52,7 @@ from .config import CoreConfig
 from typing import NamedTuple, Sequence
 
 from . import golden
-from .encoding import spike_values
+from .encoding import bool_values, spike_values
 from .golden import Counter, LearningWalk, SampleResult, SynapseState
 from .network import LearningKind, Network
 from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, LOAD_PAYLOAD_WORDS, STATE_WORDS, encode_load, encode_sample
@@ -86,7 +86,7 @@ CONFIG_COMMIT_CYCLES = 1
 def source_costs(network: Network, core: CoreConfig, live: np.ndarray | None = None) -> np.ndarray:
     """Delivery cycles of one spike of each source: ``max(1, ceil(f_s / lanes))`` (int64 [n_sources])."""
     table = network.synapses()
-    live = np.ones(table.count, bool) if live is None else np.asarray(live, bool)
+    live = np.ones(table.count, bool) if live is None else bool_values(live, "live")
     fanout = np.bincount(table.source[live], minlength=network.n_sources)
     return np.maximum(1, -(-fanout // core.lanes)).astype(np.int64)
 
@@ -103,6 +103,9 @@ def step_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: 
         inputs = inputs[None]
     costs = source_costs(network, core, live)
     batch, steps = result.spikes.shape[:2]
+    if inputs.shape != (batch, steps, network.n_inputs):
+        raise ValueError(f"inputs have shape {inputs.shape}, the result is of {batch} samples x {steps} steps of a "
+                         f"network with {network.n_inputs} inputs: expected ({batch}, {steps}, {network.n_inputs})")
     sources = np.concatenate([inputs, result.spikes], axis=2)  # [B, T, n_sources]: spiked at that step
     pending = np.zeros_like(sources)
     pending[:, 1:] = sources[:, :-1]
@@ -311,7 +314,7 @@ def learning_sample_cycles(network: Network, core: CoreConfig, raster: np.ndarra
     sample).
     """
     raster = spike_values(raster)
-    mask = np.ones(network.synapses().count, bool) if live is None else np.asarray(live, bool)
+    mask = np.ones(network.synapses().count, bool) if live is None else bool_values(live, "live")
     steps_run = int(result.steps_run[0])
     sources = np.concatenate([raster, result.spikes[0]], axis=1)
     learn = learning_step_cycles(network, core, steps_run, walks, enabled)

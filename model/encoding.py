@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster", "check_spike_batch",
-           "spike_values"]
+           "spike_values", "bool_values"]
 
 
 def ttfs_latency(intensity: np.ndarray, window: int) -> np.ndarray:
@@ -83,6 +83,21 @@ def events_to_raster(events: np.ndarray, timesteps: int, channels: int) -> np.nd
     return raster
 
 
+def bool_values(values, what: str) -> np.ndarray:
+    """Return ``values`` (any shape) as bool, or raise if one is not 0 or 1 (2 or 0.5 is not cast to True).
+
+    >>> bool_values([1, 0], "mask").tolist()
+    [True, False]
+    """
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values
+    valid = np.isin(values, (0, 1))
+    if not valid.all():
+        raise ValueError(f"{what} value {values[~valid].flat[0]} is not 0 or 1")
+    return values.astype(bool)
+
+
 def spike_values(spikes, what: str = "input spike") -> np.ndarray:
     """Return ``spikes`` (any shape) as bool, or raise if a value is not 0 or 1 (no silent cast of 2 or 0.5).
 
@@ -93,13 +108,10 @@ def spike_values(spikes, what: str = "input spike") -> np.ndarray:
     ...
     ValueError: input spike value 2 is not 0 or 1 (a channel spikes at most once per step)
     """
-    spikes = np.asarray(spikes)
-    if spikes.dtype == bool:
-        return spikes
-    valid = np.isin(spikes, (0, 1))
-    if not valid.all():
-        raise ValueError(f"{what} value {spikes[~valid].flat[0]} is not 0 or 1 (a channel spikes at most once per step)")
-    return spikes.astype(bool)
+    try:
+        return bool_values(spikes, what)
+    except ValueError as error:
+        raise ValueError(f"{error} (a channel spikes at most once per step)") from None
 
 
 def check_spike_batch(inputs, timesteps: int, channels: int) -> np.ndarray:

@@ -33,11 +33,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import ConfigError, CoreConfig
-from .golden import LFSR_BITS
+from .golden import check_lfsr
 from .network import (Decision, LearningRule, Network, Population, PruningRule, SynapseGroup)
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "NetworkFileError", "LearningState", "save_network", "load_network",
-           "load_learning_state", "dumps", "loads", "loads_learning_state"]
+           "load_learning_state", "load_network_with_state", "dumps", "loads", "loads_learning_state"]
 
 MAGIC = b"SPKNET\r\n"
 FORMAT_VERSION = 1
@@ -79,13 +79,10 @@ def _checked_learning_state(state, network: Network, core: CoreConfig) -> Learni
     if prune_count.shape != (count,) or not np.issubdtype(prune_count.dtype, np.integer):
         raise ValueError(f"learning state: prune_count has shape {prune_count.shape} and dtype {prune_count.dtype}, "
                          f"expected ({count},) integers, one per synapse of the network in canonical order")
-    limit = (1 << core.prune_counter_bits) - 1
-    if prune_count.size and not (0 <= prune_count.min() and prune_count.max() <= limit):
+    if prune_count.size and not (0 <= prune_count.min() and prune_count.max() <= core.prune_patience_max):
         raise ValueError(f"learning state: pruning counters span {prune_count.min()} .. {prune_count.max()}, "
-                         f"expected 0 .. {limit}")
-    if not 1 <= int(state.lfsr) < 1 << LFSR_BITS:
-        raise ValueError(f"learning state: lfsr = {int(state.lfsr)} must be a non-zero {LFSR_BITS}-bit LFSR state")
-    return LearningState(prune_count.astype(np.int64), int(state.lfsr))
+                         f"expected 0 .. {core.prune_patience_max}")
+    return LearningState(prune_count.astype(np.int64), check_lfsr(state.lfsr, "learning state: lfsr"))
 
 
 def dumps(network: Network, core: CoreConfig, learning_state: LearningState | None = None) -> bytes:
@@ -198,6 +195,12 @@ def load_network(path: str | os.PathLike) -> tuple[Network, CoreConfig]:
     """Read a network file; raise :class:`NetworkFileError` if it cannot be trusted."""
     with open(path, "rb") as handle:
         return loads(handle.read(), source=os.fspath(path))
+
+
+def load_network_with_state(path: str | os.PathLike) -> tuple[Network, CoreConfig, LearningState | None]:
+    """Read a network file once: the network, its core and its learning state (None if it has none)."""
+    with open(path, "rb") as handle:
+        return _loads(handle.read(), source=os.fspath(path))
 
 
 def load_learning_state(path: str | os.PathLike) -> LearningState | None:

@@ -118,7 +118,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .config import DECAY_BITS, DECAY_UNITY, CoreConfig
-from .encoding import check_spike_batch
+from .encoding import bool_values, check_spike_batch
 from .network import DecisionMode, LearningKind, Network, ResetMode, SynapseGroup
 
 __all__ = [
@@ -143,7 +143,7 @@ __all__ = [
     "lfsr_next",
     "LFSR_SEED",
     "LFSR_TAPS",
-    "LFSR_BITS",
+    "LFSR_BITS", "check_lfsr", "check_synapse_state",
 ]
 
 LFSR_BITS = 16  #: width of the stochastic-rounding LFSR state
@@ -308,13 +308,9 @@ def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseSta
             raise ValueError(f"synapses.{name} has shape {values.shape}, expected ({count},): one entry per synapse "
                              "of the network, in canonical order (Network.synapses())")
         arrays[name] = values
-    live = arrays["live"]
-    if live.dtype != bool:
-        if not np.isin(live, (0, 1)).all():
-            raise ValueError(f"synapses.live holds {live[~np.isin(live, (0, 1))].flat[0]}, expected a 0/1 mask")
-        live = live.astype(bool)
+    live = bool_values(arrays["live"], "synapses.live")
     ranges = {"weight": ("weight range", core.weight_min, core.weight_max),
-              "prune_count": ("pruning counter range", 0, (1 << core.prune_counter_bits) - 1)}
+              "prune_count": ("pruning counter range", 0, core.prune_patience_max)}
     for name, (label, low, high) in ranges.items():
         values = arrays[name]
         if not (np.issubdtype(values.dtype, np.integer) or (np.issubdtype(values.dtype, np.floating)
@@ -324,11 +320,16 @@ def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseSta
         if outside.size:
             k = int(outside[0])
             raise ValueError(f"synapses.{name}[{k}] = {values[k]} is outside the core's {label} [{low}, {high}]")
-    if not 1 <= int(synapses.lfsr) < 1 << LFSR_BITS:
-        raise ValueError(f"synapses.lfsr = {int(synapses.lfsr)} must be a non-zero {LFSR_BITS}-bit LFSR state "
-                         f"[1, {(1 << LFSR_BITS) - 1}] (0 would never change, and stochastic rounding would stop)")
     return SynapseState(arrays["weight"].astype(np.int64), live, arrays["prune_count"].astype(np.int64),
-                        int(synapses.lfsr))
+                        check_lfsr(synapses.lfsr, "synapses.lfsr"))
+
+
+def check_lfsr(lfsr, what: str = "lfsr") -> int:
+    """Return ``lfsr`` as an int, or raise if it is not a non-zero state of the stochastic-rounding LFSR."""
+    if isinstance(lfsr, bool) or not isinstance(lfsr, (int, np.integer)) or not 1 <= lfsr < 1 << LFSR_BITS:
+        raise ValueError(f"{what} = {lfsr!r} must be a non-zero {LFSR_BITS}-bit LFSR state [1, {(1 << LFSR_BITS) - 1}] "
+                         "(0 would never change, and stochastic rounding would stop)")
+    return int(lfsr)
 
 
 def initial_neuron_state(params: Params, batch: int) -> NeuronState:

@@ -87,15 +87,16 @@ _INT64_RANGE = (-(1 << 63), (1 << 63) - 1)
 def _int_array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype == object:  # Python integers beyond int64
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in array.flat):
-            raise NetworkError(f"{name} must hold integers, got {array.flat[0]!r}")
+        bad = [v for v in array.flat if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
+        if bad:
+            raise NetworkError(f"{name} must hold integers, got {bad[0]!r}")
         huge = [v for v in array.flat if not _INT64_RANGE[0] <= v <= _INT64_RANGE[1]]
         if huge:
             raise NetworkError(f"{name} holds {huge[0]}, far outside any core's range")
         array = array.astype(np.int64)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
         if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-            if np.any(np.abs(array) >= 2.0 ** 63):
+            if np.any(np.abs(array) > _INT64_RANGE[1]):
                 raise NetworkError(f"{name} holds {array.flat[np.argmax(np.abs(array))]:g}, far outside any core's "
                                    "range")
             array = array.astype(np.int64)

@@ -99,7 +99,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .config import DECAY_UNITY, RULE_RANGE_BITS, CoreConfig
-from .encoding import spike_values
+from .encoding import bool_values, spike_values
 from .network import DecisionMode, LearningKind, Network, ResetMode
 
 __all__ = [
@@ -296,7 +296,7 @@ def synapse_layout(network: Network, core: CoreConfig, live: np.ndarray | None =
     after learning (a :class:`~spikestream.model.golden.SynapseState`).
     """
     table = network.synapses()
-    live = np.ones(table.count, bool) if live is None else np.asarray(live, bool)
+    live = np.ones(table.count, bool) if live is None else bool_values(live, "live")
     weight = table.weight if weight is None else np.asarray(weight, np.int64)
     count_field = np.zeros(table.count, np.int64) if prune_count is None else np.asarray(prune_count, np.int64)
     fmt = synapse_format(core)

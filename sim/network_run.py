@@ -14,6 +14,7 @@ import numpy as np
 
 from spikestream.model.config import CoreConfig
 from spikestream.model.cycles import input_cycles
+from spikestream.model.encoding import check_spike_batch
 from spikestream.model.fileformat import load_network, save_network
 from spikestream.model.network import Network
 
@@ -39,7 +40,7 @@ def run_network(network: Network, core: CoreConfig, inputs: np.ndarray) -> tuple
     """
     from spikestream.host.simulation import run_scenario
 
-    inputs = np.asarray(inputs, bool)
+    inputs = check_spike_batch(inputs, network.timesteps, network.n_inputs)
     with tempfile.TemporaryDirectory(prefix="spikestream-rtl-eval-") as work:
         network_path, inputs_path = Path(work) / "network.spkn", Path(work) / "inputs.npy"
         save_network(network_path, network, core)

@@ -88,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: What bad input raises (a missing or malformed file, a value out of range, a configuration that
-#: does not fit, a backend that cannot run): reported in one line, not as a traceback.
-USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError)
+#: does not fit, a missing optional dependency): reported in one line, not as a traceback. A
+#: RuntimeError (hardware or simulation that disagrees, a tool that failed) keeps its traceback.
+USER_ERRORS = (ValueError, OSError, ImportError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,6 +158,7 @@ def test_data_commands_check_their_options_first(capsys):
     (["demo", "--threads", "x"], "argument --threads: expected a whole number >= 0, got 'x'"),
     (["eval", "n.spkn", "digits", "--limit", "0"], "argument --limit: expected a whole number >= 1, got 0"),
     (["eval", "n.spkn", "digits", "--classes=-1"], "argument --classes: expected a whole number >= 1, got -1"),
+    (["train", "digits", "--out", "x.spkn", "--search=-2"], "argument --search: expected a whole number >= 0, got -2"),
 ])
 def test_counts_are_checked_when_parsed(capsys, arguments, message):
     with pytest.raises(SystemExit) as exit_:

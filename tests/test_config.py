@@ -127,3 +127,5 @@ def test_numpy_scalars_are_the_values_they_hold():
     assert core == CoreConfig(lanes=4) and type(core.lanes) is int and core.hash32() == CoreConfig(lanes=4).hash32()
     with pytest.raises(ConfigError, match="lanes must be an integer, got 4.0"):
         CoreConfig(lanes=np.float64(4.0))
+    with pytest.raises(ConfigError, match="lanes must be an integer"):
+        CoreConfig(lanes=np.array([4, 4]))

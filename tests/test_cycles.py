@@ -90,3 +90,13 @@ def test_learning_cycles_by_hand():
     assert cycles[0].learned == 1 + 5 and cycles[0].end == end_cycles(network)
     assert results[0].counters[0, :, golden.Counter.LEARNING_UPDATES].tolist() == [2, 0, 2]
     assert final.live.tolist() == [False, False, False, False]
+
+
+def test_step_cycles_name_a_raster_that_does_not_match_the_result():
+    import pytest
+
+    network = Network(2, [Population("o", 1, threshold=10)], [SynapseGroup(INPUT, "o", np.ones((2, 1), int))], 3, "o")
+    inputs = np.zeros((1, 3, 2), bool)
+    result = golden.run(network, CORE, inputs)
+    with pytest.raises(ValueError, match=r"inputs have shape \(1, 3, 3\).* expected \(1, 3, 2\)"):
+        step_cycles(network, CORE, np.zeros((1, 3, 3), bool), result)

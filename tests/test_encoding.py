@@ -67,3 +67,9 @@ def test_event_lists_and_rasters_are_not_reinterpreted():
         with pytest.raises(ValueError, match="is not 0 or 1"):
             input_cycles(raster, 1)
     assert encode_sample(np.array([[0, 1]])) == encode_sample(np.array([[False, True]]))
+    from spikestream.model.protocol import encode_load
+    from spikestream.model import INPUT, CoreConfig, Network, Population, SynapseGroup
+
+    network = Network(2, [Population("o", 1)], [SynapseGroup(INPUT, "o", np.ones((2, 1), int))], 3, "o")
+    with pytest.raises(ValueError, match="live value 2 is not 0 or 1"):
+        encode_load(network, CoreConfig(), live=np.array([2, 0]))

@@ -388,11 +388,12 @@ def test_a_given_synapse_state_is_checked_before_it_is_used():
     start = golden.initial_synapse_state(network)
     as_ints = start._replace(live=start.live.astype(np.int64))
     assert np.array_equal(golden.run(network, CORE, inputs, as_ints).spikes, golden.run(network, CORE, inputs).spikes)
-    bad = {"live": (start._replace(live=np.full(start.live.size, 2)), "synapses.live holds 2, expected a 0/1 mask"),
+    bad = {"live": (start._replace(live=np.full(start.live.size, 2)), "synapses.live value 2 is not 0 or 1"),
            "size": (start._replace(weight=start.weight[:-1]), r"synapses.weight has shape"),
            "weight": (start._replace(weight=start.weight + 1000), "outside the core's weight range"),
            "float": (start._replace(weight=start.weight + 0.5), "must hold whole numbers"),
-           "count": (start._replace(prune_count=start.prune_count - 1), "outside the core's pruning counter range")}
+           "count": (start._replace(prune_count=start.prune_count - 1), "outside the core's pruning counter range"),
+           "lfsr": (start._replace(lfsr=1.5), r"synapses.lfsr = 1.5 must be a non-zero 16-bit LFSR state")}
     for state, message in bad.values():
         with pytest.raises(ValueError, match=message):
             golden.run(network, CORE, inputs, state)

@@ -410,9 +410,9 @@ def test_learning_takes_one_flag_per_group_for_the_whole_batch():
     chip = SpikeCore.golden(SMALL_CORE)
     chip.load(network, SMALL_CORE)
     inputs = np.zeros((2, 10, 6), bool)
-    for enabled in ([[False], [False]], [1], ["yes"]):
+    for enabled in ([[False]], [1], ["yes"]):  # one list for one group: the length fits, the type does not
         with pytest.raises(ValueError, match="enabled must be one bool per synapse group"):
-            chip.learn(inputs, enabled=enabled)
+            chip.learn(inputs[:1], enabled=enabled)
     for rewards in ([0.5, 1], [1.7, 0]):  # not truncated to a reward
         with pytest.raises(ValueError, match="rewards must be one of -1, 0, 1 per sample"):
             chip.learn(inputs, rewards)

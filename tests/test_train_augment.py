@@ -58,9 +58,9 @@ def test_no_mask_leaves_the_batch_and_the_generator_alone():
 def test_bad_mask_settings_are_refused():
     with pytest.raises(ValueError, match="freq_mask = 9 is wider than the 8 mel bands"):
         TrainConfig(freq_mask=9, mel_bands=8)
-    with pytest.raises(ValueError, match="expected counts >= 0"):
+    with pytest.raises(ValueError, match="freq_mask = -1, expected a whole number >= 0"):
         TrainConfig(freq_mask=-1)
-    with pytest.raises(ValueError, match="time_mask = -2: expected counts >= 0"):
+    with pytest.raises(ValueError, match="time_mask = -2, expected a whole number >= 0"):
         TrainConfig(time_mask=-2)
     with pytest.raises(ValueError, match="10 input channels are not a whole number of the 4 mel bands"):
         _augment(torch.ones((2, 3, 10), dtype=torch.bool), TrainConfig(freq_mask=2, mel_bands=4), torch.Generator())
@@ -75,12 +75,12 @@ def test_cli_trains_with_frequency_masks(tmp_path, capsys, tiny_rasters):
     assert training["freq_mask"] == 3 and training["mel_bands"] == 0  # rasters: every channel is a band
     assert training["time_mask"] == 4
     for mask, message in (("9", "--freq-mask 9 is wider than the 8 channels of the data"),
-                          ("-1", "--freq-mask -1: expected a number of bands >= 0")):
+                          ("-1", "--freq-mask: freq_mask = -1, expected a whole number >= 0")):
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--float-epochs", "1",
                          "--quant-epochs", "0", "--no-progress", "--freq-mask", mask]) == 2
         assert message in capsys.readouterr().err
     for mask, message in (("13", "--time-mask 13 is longer than the 12 timesteps of the data"),
-                          ("-1", "--time-mask -1: expected a number of timesteps >= 0")):
+                          ("-1", "--time-mask: time_mask = -1, expected a whole number >= 0")):
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--float-epochs", "1",
                          "--quant-epochs", "0", "--no-progress", "--time-mask", mask]) == 2
         assert message in capsys.readouterr().err

@@ -181,11 +181,13 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
         assert f"--prune-dead-too is a rule of magnitude pruning; --prune is {method}" in capsys.readouterr().err
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", method,
                          "--prune-activity-exponent", "0.5", "--no-progress"]) == 2
-        assert f"--prune-activity-exponent weighs the magnitude score; --prune is {method}" in capsys.readouterr().err
+        assert (f"--prune-activity-exponent: activity exponent 0.5 weighs the magnitude score; pruning method is "
+                f"{method}, expected magnitude") in capsys.readouterr().err
     for bad in ("-1", "nan"):
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", "magnitude",
                          "--prune-activity-exponent", bad, "--no-progress"]) == 2
-        assert f"--prune-activity-exponent {float(bad)}: expected a finite number >= 0" in capsys.readouterr().err
+        assert (f"--prune-activity-exponent: activity exponent {float(bad)} must be a finite number >= 0"
+                in capsys.readouterr().err)
     assert cli_main(["eval", str(out), str(source), "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 6 and report["quant_golden_decision_mismatches"] == 0
@@ -203,24 +205,23 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--hidden", "abc"], "--hidden abc: expected hidden population sizes >= 1"),
-    (["--hidden", "64,0"], "--hidden 64,0: expected hidden population sizes >= 1"),
-    (["--batch-size", "0"], "--batch-size 0: expected a whole number >= 1"),
-    (["--float-epochs", "-1"], "--float-epochs -1: expected a whole number >= 0"),
-    (["--float-epochs", "0", "--quant-epochs", "0"], "both 0: nothing would be trained"),
-    (["--lr", "-1"], "--lr -1.0: expected a number > 0"),
-    (["--quant-lr", "nan"], "--quant-lr nan: expected a number > 0"),
-    (["--tau-mem", "0.5"], "--tau-mem 0.5: expected a number of steps >= 1"),
-    (["--tau-syn", "-2"], "--tau-syn -2.0: expected a number >= 0"),
-    (["--input-dropout", "1.5"], "--input-dropout 1.5: expected a probability in [0, 1)"),
-    (["--shift=-3"], "--shift -3: expected a whole number >= 0"),
-    (["--search=-2"], "--search -2: expected a whole number >= 0"),
-    (["--adaptation=-5"], "--adaptation -5: expected a whole number >= 0"),
-    (["--prune", "magnitude", "--connectivity", "1.5"], "--connectivity 1.5: expected the fraction of synapses kept"),
-    (["--prune", "magnitude", "--connectivity", "0"], "--connectivity 0.0: expected the fraction of synapses kept"),
+    (["--hidden", "abc"], "--hidden abc: expected hidden population sizes, comma separated"),
+    (["--hidden", "64,0"], "--hidden: hidden = (64, 0), expected a non-empty tuple of whole numbers >= 1"),
+    (["--batch-size", "0"], "--batch-size: batch_size = 0, expected a whole number >= 1"),
+    (["--float-epochs", "-1"], "--float-epochs: float_epochs = -1, expected a whole number >= 0"),
+    (["--lr", "-1"], "--lr: learning_rate = -1.0, expected a finite number > 0"),
+    (["--quant-lr", "nan"], "--quant-lr: quant_learning_rate = nan, expected a finite number > 0"),
+    (["--tau-mem", "0.5"], "--tau-mem: tau_mem = 0.5, expected a finite number of steps >= 1"),
+    (["--tau-syn", "-2"], "--tau-syn: tau_syn = -2.0, expected a finite number of steps >= 0"),
+    (["--input-dropout", "1.5"], "--input-dropout: input_dropout = 1.5, expected a probability in [0, 1)"),
+    (["--shift=-3"], "--shift: shift = -3, expected a whole number >= 0"),
+    (["--adaptation=-5"], "--adaptation: adaptation = -5, expected a whole number >= 0"),
+    (["--prune", "magnitude", "--connectivity", "1.5"], "--connectivity: pruning target 1.5 is outside (0, 1]"),
+    (["--prune", "magnitude", "--connectivity", "0"], "--connectivity: pruning target 0.0 is outside (0, 1]"),
     (["--connectivity", "0.3"], "--connectivity 0.3 needs a pruning method"),
     (["--early-exit"], "--early-exit stops a sample at its first output spike; it needs --decision first_spike"),
     (["--checkpoint", "no/such/folder/ck.pt"], "--checkpoint no/such/folder/ck.pt: the folder"),
+    (["--device", "bogus"], "--device bogus: expected auto, cpu, cuda or cuda:N"),
 ])
 def test_cli_train_refuses_bad_options_before_loading_data(tmp_path, capsys, options, message):
     """Checked before any data loads or any training runs: the data source here does not even exist."""

@@ -370,7 +370,7 @@ def test_training_refuses_labels_outside_the_model_and_shifts_longer_than_the_ra
     (dict(logit_scale=0), "logit_scale = 0, expected a finite number > 0"),
     (dict(distill_temperature=float("nan")), "distill_temperature = nan, expected a finite number > 0"),
     (dict(rate_penalty=-0.1), "rate_penalty = -0.1, expected a finite number >= 0"),
-    (dict(time_mask=1.5), "time_mask = 1.5: expected counts >= 0"),
+    (dict(time_mask=1.5), "time_mask = 1.5, expected a whole number >= 0"),
     (dict(pruning={"method": "magnitude", "fraction": 0.3}), r"pruning has unknown fields \['fraction'\]"),
     (dict(pruning="magnitude"), "pruning = 'magnitude', expected a PruningConfig or a dict of its fields"),
 ])

@@ -66,8 +66,8 @@ def encode_delta(features: np.ndarray, steps_per_frame: int, threshold: float) -
     [[1, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 0]]
     """
     features = _check_features(features, steps_per_frame)
-    if not (np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"delta threshold {threshold} must be a number > 0")
+    if not (np.isfinite(threshold) and 0 < threshold <= 1):
+        raise ValueError(f"delta threshold {threshold} is outside (0, 1] (a step of the normalised level)")
     frames, bands = features.shape
     reference = np.zeros(bands)
     raster = np.zeros((frames, steps_per_frame, 2 * bands), bool)

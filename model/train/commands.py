@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
+import re
 import sys
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                             "for rasters and spike datasets: adjacent channels)")
     group.add_argument("--time-mask", type=int, default=0, metavar="STEPS",
                        help="silence a run of up to STEPS adjacent timesteps of each training raster (time masking)")
-    group.add_argument("--augment-copies", type=int, default=0,
+    group.add_argument("--augment-copies", type=whole_number(0), default=0,
                        help="add this many perturbed copies (speed, reverb, band, noise) of the training audio")
     group.add_argument("--distill", metavar="TEACHER.spkn",
                        help="knowledge distillation: an exported network (same classes and front end) whose "
@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         _add_data_arguments(parser)
         _add_training_arguments(parser)
         group = parser.add_argument_group("hyper-parameter search (Optuna)")
-        group.add_argument("--search", type=int, default=0, metavar="TRIALS",
+        group.add_argument("--search", type=whole_number(0), default=0, metavar="TRIALS",
                            help="run TRIALS search trials in this worker, then train the best configuration")
         group.add_argument("--storage", default="sqlite:///spikestream-search.db",
                            help="shared study storage: an RDB URL or journal:FILE")
@@ -172,56 +172,43 @@ def _option_errors(args) -> list[str]:
             errors.append(f"--distill-weight {args.distill_weight}: expected a value in (0, 1]")
         if args.distill_temperature is not None and not args.distill_temperature > 0:
             errors.append(f"--distill-temperature {args.distill_temperature}: expected a value > 0")
-    errors += _number_errors(args)
-    if args.freq_mask < 0:
-        errors.append(f"--freq-mask {args.freq_mask}: expected a number of bands >= 0")
-    if args.time_mask < 0:
-        errors.append(f"--time-mask {args.time_mask}: expected a number of timesteps >= 0")
     if not args.useful_only and args.prune != "magnitude":
         errors.append(f"--prune-dead-too is a rule of magnitude pruning; --prune is {args.prune}")
-    if not (args.prune_activity_exponent >= 0 and math.isfinite(args.prune_activity_exponent)):
-        errors.append(f"--prune-activity-exponent {args.prune_activity_exponent}: expected a finite number >= 0")
-    elif args.prune_activity_exponent and args.prune != "magnitude":
-        errors.append(f"--prune-activity-exponent weighs the magnitude score; --prune is {args.prune}")
-    if not 0.0 < args.connectivity <= 1.0:
-        errors.append(f"--connectivity {args.connectivity}: expected the fraction of synapses kept, in (0, 1]")
-    elif args.connectivity < 1.0 and args.prune == "none":
+    if args.connectivity < 1.0 and args.prune == "none":
         errors.append(f"--connectivity {args.connectivity} needs a pruning method (--prune magnitude or rewire)")
     if args.early_exit and args.decision != "first_spike":
         errors.append(f"--early-exit stops a sample at its first output spike; it needs --decision first_spike, "
                       f"not {args.decision}")
+    if args.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", args.device):
+        errors.append(f"--device {args.device}: expected auto, cpu, cuda or cuda:N")
     for flag, path in (("--out", args.out), ("--checkpoint", args.checkpoint)):
         # Checked now, not when training is over.
         if path and not Path(path).resolve().parent.is_dir():
             errors.append(f"{flag} {path}: the folder {Path(path).resolve().parent} does not exist")
-    return errors
-
-
-def _number_errors(args) -> list[str]:
-    """The numeric training options outside their ranges."""
-    errors = []
     hidden = [h.strip() for h in str(args.hidden).split(",")]
-    if not all(h.isdigit() and int(h) >= 1 for h in hidden):
-        errors.append(f"--hidden {args.hidden}: expected hidden population sizes >= 1, comma separated (e.g. 128 "
-                      "or 128,64)")
-    at_least = {"--float-epochs": (args.float_epochs, 0), "--quant-epochs": (args.quant_epochs, 0),
-                "--batch-size": (args.batch_size, 1), "--shift": (args.shift, 0), "--adaptation": (args.adaptation, 0),
-                "--refractory": (args.refractory, 0), "--augment-copies": (args.augment_copies, 0),
-                "--threads": (args.threads, 0), "--search": (args.search, 0)}
-    errors += [f"{flag} {value}: expected a whole number >= {low}" for flag, (value, low) in at_least.items()
-               if value is not None and value < low]
-    if args.float_epochs + args.quant_epochs < 1:
-        errors.append("--float-epochs and --quant-epochs are both 0: nothing would be trained")
-    positive = {"--lr": args.lr, "--quant-lr": args.quant_lr}
-    errors += [f"{flag} {value}: expected a number > 0" for flag, value in positive.items()
-               if not (math.isfinite(value) and value > 0)]
-    if not (math.isfinite(args.tau_mem) and args.tau_mem >= 1):
-        errors.append(f"--tau-mem {args.tau_mem}: expected a number of steps >= 1 (1: the fastest decay)")
-    if not (math.isfinite(args.tau_syn) and args.tau_syn >= 0):
-        errors.append(f"--tau-syn {args.tau_syn}: expected a number >= 0 (<= 1: no synaptic current filter)")
-    if not 0.0 <= args.input_dropout < 1.0:
-        errors.append(f"--input-dropout {args.input_dropout}: expected a probability in [0, 1)")
+    if not all(h.isdigit() for h in hidden):
+        errors.append(f"--hidden {args.hidden}: expected hidden population sizes, comma separated (e.g. 128 or 128,64)")
+    else:
+        # The ranges of the values are the configurations' own checks, reported with the option's name.
+        try:
+            configs_from_args(args)
+        except ValueError as error:
+            errors.append(_with_flag(str(error)))
     return errors
+
+
+#: Option of each configuration field whose name the option does not spell out.
+_FIELD_FLAGS = {"learning_rate": "--lr", "quant_learning_rate": "--quant-lr", "pruning target": "--connectivity",
+                "activity exponent": "--prune-activity-exponent"}
+
+
+def _with_flag(message: str) -> str:
+    """A configuration's error, led by the option that set the field it names (``batch_size = 0`` -> --batch-size)."""
+    for field, flag in _FIELD_FLAGS.items():
+        if message.startswith(field):
+            return f"{flag}: {message}"
+    field = re.match(r"[a-z_]+", message)
+    return f"--{field.group().replace('_', '-')}: {message}" if field and " = " in message[:40] else message
 
 
 def _teacher_logits(path, splits, training, decision) -> np.ndarray:
@@ -369,17 +356,18 @@ def _eval(args) -> int:
     if args.limit is not None:
         inputs, labels, speakers = inputs[:args.limit], labels[:args.limit], speakers[:args.limit]
     if labels.size == 0:
-        print(f"error: no samples of {args.data} ({args.split}) belong to the network's classes {classes}",
-              file=sys.stderr)
+        print(f"error: no samples of {args.data} ({args.split}) belong to the network's classes {classes}; "
+              f"the data's classes are {list(splits.classes)}", file=sys.stderr)
         return 2
     if args.by_speaker and np.all(speakers == ""):
         print(f"error: --by-speaker: {args.data} names no speakers (a metadata.csv 'speaker' column, TI46 or "
               f"the built-in corpus do)", file=sys.stderr)
         return 2
     if inputs.shape[1:] != (network.timesteps, network.n_inputs):
+        cause = (f"--encoder {args.encoder} replaced the encoder of the network's front end" if args.encoder
+                 else "pass the front end it was trained with (--frontend)")
         print(f"error: the data is [T={inputs.shape[1]}, C={inputs.shape[2]}] but the network expects "
-              f"[{network.timesteps}, {network.n_inputs}]; pass the front end it was trained with (--frontend)",
-              file=sys.stderr)
+              f"[{network.timesteps}, {network.n_inputs}]; {cause}", file=sys.stderr)
         return 2
     from .evaluate import RtlUnavailable
     try:

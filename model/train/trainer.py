@@ -144,12 +144,10 @@ class TrainConfig:
             object.__setattr__(self, "pruning", PruningConfig(**self.pruning))
         if not isinstance(self.pruning, PruningConfig):
             raise ValueError(f"pruning = {self.pruning!r}, expected a PruningConfig or a dict of its fields")
-        for name, least in (("float_epochs", 0), ("quant_epochs", 0), ("batch_size", 1), ("shift", 0), ("threads", 0)):
+        for name, least in (("float_epochs", 0), ("quant_epochs", 0), ("batch_size", 1), ("shift", 0), ("threads", 0),
+                            ("freq_mask", 0), ("mel_bands", 0), ("time_mask", 0)):
             if not is_whole_number(getattr(self, name)) or getattr(self, name) < least:
                 raise ValueError(f"{name} = {getattr(self, name)!r}, expected a whole number >= {least}")
-        if not all(is_whole_number(count) and count >= 0 for count in (self.freq_mask, self.mel_bands, self.time_mask)):
-            raise ValueError(f"freq_mask = {self.freq_mask!r}, mel_bands = {self.mel_bands!r}, time_mask = "
-                             f"{self.time_mask!r}: expected counts >= 0")
         for name in ("learning_rate", "quant_learning_rate", "logit_scale", "distill_temperature"):
             if not is_finite_number(getattr(self, name)) or getattr(self, name) <= 0:
                 raise ValueError(f"{name} = {getattr(self, name)!r}, expected a finite number > 0")
