@@ -71,3 +71,17 @@ def load_bench():
             spec.loader.exec_module(module)
         return sys.modules[name]
     return load
+
+
+@pytest.fixture
+def cli_refusal(capsys):
+    """``cli_refusal(arguments) -> stderr``: run ``spikestream`` on bad options and check argparse's exit code 2."""
+    from spikestream.cli import main
+
+    def refuse(arguments: list[str]) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(arguments)
+        assert exit_info.value.code == 2
+        return capsys.readouterr().err
+
+    return refuse

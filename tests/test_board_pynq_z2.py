@@ -234,14 +234,6 @@ def _arguments(out: Path):
     return parser.parse_args(["--board", "pynq-z2", "--out", str(out), "--core", json.dumps(SMALL_CORE.to_dict())])
 
 
-def _refused(capsys, arguments: list[str]) -> str:
-    """Run the CLI on bad options; return its stderr after checking argparse's exit code 2."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(arguments)
-    assert exit_info.value.code == 2
-    return capsys.readouterr().err
-
-
 @pytest.mark.parametrize("arguments, message", [
     (["--jobs", "0"], "argument --jobs: expected a whole number >= 1, got 0"),
     (["--name", "a b"], "argument --name: expected letters, digits, '_' or '-', starting with a letter "
@@ -251,18 +243,18 @@ def _refused(capsys, arguments: list[str]) -> str:
     (["--core", "nofile.json"], "argument --core: cannot read nofile.json: No such file or directory"),
     (["--network", "nonexist.spkn"], "argument --network: cannot read nonexist.spkn: No such file or directory"),
 ])
-def test_build_refuses_bad_options(capsys, tmp_path, arguments, message):
-    error = _refused(capsys, ["build", "--board", "pynq-z2", "--out", str(tmp_path / "out"), *arguments])
+def test_build_refuses_bad_options(cli_refusal, capsys, tmp_path, arguments, message):
+    error = cli_refusal(["build", "--board", "pynq-z2", "--out", str(tmp_path / "out"), *arguments])
     assert message in error and "Traceback" not in error
     assert not (tmp_path / "out").exists()
 
 
-def test_build_refuses_files_that_are_not_what_the_option_expects(capsys, tmp_path):
+def test_build_refuses_files_that_are_not_what_the_option_expects(cli_refusal, capsys, tmp_path):
     text = tmp_path / "text.spkn"
     text.write_text("not a network")
-    assert f"argument --network: {text} is truncated" in _refused(capsys, ["build", "--board", "pynq-z2",
+    assert f"argument --network: {text} is truncated" in cli_refusal(["build", "--board", "pynq-z2",
                                                                            "--network", str(text)])
-    assert f"argument --core: {text} is not valid JSON" in _refused(capsys, ["build", "--board", "pynq-z2",
+    assert f"argument --core: {text} is not valid JSON" in cli_refusal(["build", "--board", "pynq-z2",
                                                                              "--core", str(text)])
 
 

@@ -26,14 +26,6 @@ def test_verify_learning_prints_a_clean_summary(capsys):
     assert summary["cases"] == 2 and summary["mismatches"] == 0 and summary["errors"] == []
 
 
-def _refused(capsys, arguments: list[str]) -> str:
-    """Run the CLI on bad options; return its stderr after checking argparse's exit code 2."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(arguments)
-    assert exit_info.value.code == 2
-    return capsys.readouterr().err
-
-
 @pytest.mark.parametrize("arguments, message", [
     # A regression that tests nothing must not look like a pass.
     (["--cases", "0"], "argument --cases: expected a whole number >= 1, got 0"),
@@ -49,14 +41,14 @@ def _refused(capsys, arguments: list[str]) -> str:
     (["--core", '{"bogus": 1}'], "unknown core configuration fields ['bogus']"),
     (["--core", SMALL_CORE.to_json(), "--configs", "3"], "argument --configs: not allowed with argument --core"),
 ])
-def test_verify_refuses_bad_options(capsys, arguments, message):
-    error = _refused(capsys, ["verify", *arguments])
+def test_verify_refuses_bad_options(cli_refusal, capsys, arguments, message):
+    error = cli_refusal(["verify", *arguments])
     assert message in error and "Traceback" not in error
 
 
-def test_verify_core_reads_json_files(capsys, tmp_path):
+def test_verify_core_reads_json_files(cli_refusal, capsys, tmp_path):
     good, bad = tmp_path / "core.json", tmp_path / "bad.json"
     good.write_text(SMALL_CORE.to_json())
     bad.write_text("lanes=4")
     assert build_parser().parse_args(["verify", "--core", str(good)]).core == SMALL_CORE
-    assert f"argument --core: {bad} is not valid JSON" in _refused(capsys, ["verify", "--core", str(bad)])
+    assert f"argument --core: {bad} is not valid JSON" in cli_refusal(["verify", "--core", str(bad)])

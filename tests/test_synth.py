@@ -71,14 +71,6 @@ def test_default_core_fits_the_pynq_z2_goals(capsys):
     assert utilization["DSP"]["percent"] <= 40, utilization
 
 
-def _refused(capsys, arguments: list[str]) -> str:
-    """Run the CLI on bad options; return its stderr after checking argparse's exit code 2."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(arguments)
-    assert exit_info.value.code == 2
-    return capsys.readouterr().err
-
-
 @pytest.mark.parametrize("arguments, message", [
     (["--config", "nofile.json"], "argument --config: cannot read nofile.json: No such file or directory"),
     (["--config", "[1, 2]"], "argument --config: cannot read [1, 2]"),
@@ -86,8 +78,8 @@ def _refused(capsys, arguments: list[str]) -> str:
     (["--set", "lanes"], "argument --set: expected FIELD=VALUE, got 'lanes'"),
     (["--set", "lanes=four"], "argument --set: lanes: value 'four' is not a number or true/false"),
 ])
-def test_synth_refuses_unreadable_options(capsys, arguments, message):
-    error = _refused(capsys, ["synth", *arguments])
+def test_synth_refuses_unreadable_options(cli_refusal, capsys, arguments, message):
+    error = cli_refusal(["synth", *arguments])
     assert message in error and "Traceback" not in error
 
 
@@ -102,10 +94,10 @@ def test_synth_refuses_an_invalid_core_before_synthesizing(capsys, arguments, me
     assert message in capsys.readouterr().err
 
 
-def test_synth_config_reads_json_text_or_files(capsys, tmp_path):
+def test_synth_config_reads_json_text_or_files(cli_refusal, capsys, tmp_path):
     good, bad = tmp_path / "core.json", tmp_path / "bad.json"
     good.write_text(json.dumps(SMALL_CORE))
     bad.write_text("{lanes: 2}")
     assert build_parser().parse_args(["synth", "--config", str(good)]).config == SMALL_CORE
     assert build_parser().parse_args(["synth", "--config", json.dumps(SMALL_CORE)]).config == SMALL_CORE
-    assert f"argument --config: {bad} is not valid JSON" in _refused(capsys, ["synth", "--config", str(bad)])
+    assert f"argument --config: {bad} is not valid JSON" in cli_refusal(["synth", "--config", str(bad)])
