@@ -19,6 +19,10 @@ from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule,
 __all__ = ["RandomNetworkOptions", "random_network", "random_inputs", "normal_weights"]
 
 
+#: Largest group exponent drawn (weights << 8 already span the state of the cores tested).
+GROUP_EXPONENT_MAX = 8
+
+
 @dataclass(frozen=True)
 class RandomNetworkOptions:
     """What :func:`random_network` may use."""
@@ -35,7 +39,10 @@ class RandomNetworkOptions:
 
 def _population(rng: np.random.Generator, core: CoreConfig, name: str, size: int, options: RandomNetworkOptions,
                 output: bool) -> Population:
-    threshold_max = min(core.state_max, 1 << 14)
+    # Thresholds a few synapses can reach: a core with narrow weights and small exponents (one
+    # synapse adds at most weight_max << exponent) would otherwise never see a spike.
+    reach = core.weight_max << min(GROUP_EXPONENT_MAX, core.max_weight_exponent)
+    threshold_max = min(core.state_max, 1 << 14, max(65, 2 * reach))
     kwargs = dict(
         threshold=rng.integers(64, threshold_max, size),
         current_decay=rng.integers(0, DECAY_UNITY, size),
@@ -97,9 +104,10 @@ def random_network(rng: np.random.Generator, core: CoreConfig,
         density = float(rng.choice([1.0, rng.uniform(0.1, 0.9)]))
         mask = rng.random((n_source, n_target)) < density
         excitatory = 0.7 if source == INPUT else 0.55
-        magnitude = rng.integers(0, core.weight_max + 1, (n_source, n_target))
-        weights = np.where(rng.random((n_source, n_target)) < excitatory, magnitude, -magnitude)
-        weights = np.clip(weights, core.weight_min, core.weight_max)
+        # Inhibitory weights reach weight_min (-128 for int8), one below -weight_max.
+        weights = np.where(rng.random((n_source, n_target)) < excitatory,
+                           rng.integers(0, core.weight_max + 1, (n_source, n_target)),
+                           rng.integers(core.weight_min, 1, (n_source, n_target)))
         learning = pruning = None
         if options.learning and core.learning and rng.random() < 0.6:
             kind = LearningKind.TTFS if rng.random() < 0.4 else LearningKind.PAIR
@@ -108,7 +116,8 @@ def random_network(rng: np.random.Generator, core: CoreConfig,
             if options.pruning and core.pruning and rng.random() < 0.7:
                 pruning = PruningRule(threshold=int(rng.integers(0, min(32, core.weight_max) + 1)),
                                       patience=int(rng.integers(1, min(4, core.prune_patience_max) + 1)))
-        group = SynapseGroup(source, target, weights, mask, int(rng.integers(0, min(8, core.max_weight_exponent) + 1)),
+        group = SynapseGroup(source, target, weights, mask,
+                             int(rng.integers(0, min(GROUP_EXPONENT_MAX, core.max_weight_exponent) + 1)),
                              learning, pruning)
         stored = int(group.stored_mask.sum())
         if stored > synapse_budget:

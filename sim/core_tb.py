@@ -145,6 +145,9 @@ async def random_networks(dut):
         inputs = inputs_from_packets(observed, network.timesteps, network.n_inputs)
         scoreboard = Scoreboard(label=f"seed {seed}: ")
         scoreboard._check("samples seen by the input monitor", inputs.shape[0], len(case.inputs))
+        # What the monitor saw on s_axis is what the case meant to send (a driver or encoder bug would
+        # otherwise shrink the stimulus, and the expected results with it).
+        scoreboard._check("input spikes seen by the input monitor", inputs, np.asarray(case.inputs, bool))
         expected = expected_samples(network, core, inputs)
         readback = [p for p in received if parse_header(p[0])[0] == OutOpcode.SYNAPSE_ROWS]
         pointers = [p for p in received if parse_header(p[0])[0] == OutOpcode.FANOUT_TABLE]
@@ -485,6 +488,8 @@ class _LearningRun:
         observed = inputs_from_packets(harness.drain_input_monitor(), network.timesteps, network.n_inputs)
         harness.observed_inputs.clear()
         scoreboard._check(f"sample {index}: samples seen by the input monitor", observed.shape[0], 1)
+        scoreboard._check(f"sample {index}: input spikes seen by the input monitor", observed,
+                          np.asarray(raster, bool)[None])
         wanted = expected_learning_sample(network, core, observed[0] if observed.shape[0] else raster, self.synapses,
                                           flags, reward if rewarded else None)
         by_kind = {}

@@ -45,7 +45,9 @@ def test_learning_through_the_driver_on_the_rtl(tmp_path):
     from spikestream.model import golden
     from spikestream.sim.cases import random_learning_case
 
-    case = random_learning_case(SMALL_CORE, 6, 4)
+    case = random_learning_case(SMALL_CORE, 1, 4)  # PAIR and TTFS groups, one reward modulated
+    assert {g.learning.kind.name for g in case.network.groups if g.learning} == {"PAIR", "TTFS"}
+    assert any(g.learning and g.learning.reward_modulated for g in case.network.groups)
     network_path, inputs_path = tmp_path / "network.spkn", tmp_path / "inputs.npy"
     save_network(network_path, case.network, SMALL_CORE)
     np.save(inputs_path, case.inputs)

@@ -84,11 +84,12 @@ def test_rules_decode_as_packed(core):
                         ctx.set(words[k], int(shifted[k]))
                     assert ctx.get(ok) == 0, f"{name} off a trace word accepted"
                 misaligned.append(name)
-                # A PAIR group's sources are the input channels or neurons, never both.
-                if network.source_size(network.groups[pair[0]].source) > 1:
+                # A PAIR group's sources are the input channels or neurons, never both (moving the
+                # input/neuron boundary into the range needs a CONFIG the core takes: n_inputs <= max_inputs).
+                first = network.source_offset(network.groups[pair[0]].source)
+                if network.source_size(network.groups[pair[0]].source) > 1 and first + 1 <= core.max_inputs:
                     for k in range(RULE_WORDS):
                         ctx.set(words[k], int(packed[pair[0], k]))
-                    first = network.source_offset(network.groups[pair[0]].source)
                     ctx.set(n_inputs, first + 1)
                     assert ctx.get(ok) == 0, "a source range across the input channels and neurons accepted"
                     ctx.set(n_inputs, network.n_inputs)

@@ -13,7 +13,7 @@ from spikestream.model import golden, remove_dead_neurons
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import load_network
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
-from spikestream.model.network import Network, Population, SynapseGroup
+from spikestream.model.network import INPUT, Network, Population, SynapseGroup
 from spikestream.model.train.export import export_network, load_exported, sidecar_path
 from spikestream.model.train.layers import ArchitectureConfig, build_model
 from spikestream.model.train.synthetic import synthetic_dataset
@@ -62,6 +62,15 @@ def test_nir_round_trip_keeps_the_behaviour(seed, tmp_path):
     inputs = random_inputs(np.random.default_rng(seed), network, 4)
     # Exponents may be chosen smaller (same w << e), so compare behaviour, not stored integers.
     np.testing.assert_array_equal(golden.run(back, CORE, inputs).spikes, golden.run(network, CORE, inputs).spikes)
+
+
+def test_nir_keeps_the_most_negative_weight_and_odd_weights_exact():
+    """-128 << e fits exponent e (the int8 range is not symmetric): choosing e + 1 would halve the odd weights."""
+    weights = np.array([[-128, 3], [127, -5]])
+    network = Network(2, [Population("o", 2, threshold=1000, current_decay=400, voltage_decay=400)],
+                      [SynapseGroup(INPUT, "o", weights, exponent=2)], 4, "o")
+    back = from_nir(to_nir(network), CORE, timesteps=4, decision=network.decision)
+    assert back.groups[0].exponent == 2 and back.groups[0].weights.tolist() == weights.tolist()
 
 
 def test_nir_rejects_what_the_core_cannot_run():

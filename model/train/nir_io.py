@@ -236,8 +236,11 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
         if effective.shape != expected:
             raise NirUnsupported(f"synapse {source!r} -> {target!r} has weight shape {effective.shape[::-1]} "
                                  f"[out, in], expected {expected[::-1]}")
-        largest = float(np.max(np.abs(effective))) if effective.size else 0.0
-        exponent = max(0, math.ceil(math.log2(largest / (core.weight_max + 0.5)))) if largest > 0 else 0
+        # The smallest exponent whose mantissas fit [weight_min, weight_max]: the range is not symmetric
+        # (-128 .. 127), so -128 << e needs exponent e, not e + 1 (which would halve every odd weight).
+        reach = max(float(np.max(effective, initial=0.0)) / (core.weight_max + 0.5),
+                    float(np.min(effective, initial=0.0)) / (core.weight_min - 0.5))
+        exponent = max(0, math.ceil(math.log2(reach))) if reach > 0 else 0
         if exponent > core.max_weight_exponent:
             raise NirUnsupported(f"weights of {source!r} -> {target!r} need exponent {exponent}, above the core's "
                                  f"{core.max_weight_exponent}; use a smaller unit")
