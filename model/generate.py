@@ -19,8 +19,11 @@ from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule,
 __all__ = ["RandomNetworkOptions", "random_network", "random_inputs", "normal_weights"]
 
 
-#: Largest group exponent drawn (weights << 8 already span the state of the cores tested).
+#: Largest group exponent drawn usually (weights << 8 already span the state of the cores tested);
+#: a group is drawn with any exponent the core allows with probability EXTREME_GROUPS.
 GROUP_EXPONENT_MAX = 8
+#: Chance that a population or group is drawn over the whole range the core allows (saturation).
+EXTREME_POPULATIONS = EXTREME_GROUPS = 0.15
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class RandomNetworkOptions:
     learning: bool = False
     pruning: bool = False
     neuron_options: bool = True
+    #: Draw some populations and groups over the core's whole range, where its arithmetic saturates
+    #: (off for comparisons with models that do not saturate).
+    extremes: bool = True
 
 
 def _population(rng: np.random.Generator, core: CoreConfig, name: str, size: int, options: RandomNetworkOptions,
@@ -43,15 +49,20 @@ def _population(rng: np.random.Generator, core: CoreConfig, name: str, size: int
     # synapse adds at most weight_max << exponent) would otherwise never see a spike.
     reach = core.weight_max << min(GROUP_EXPONENT_MAX, core.max_weight_exponent)
     threshold_max = min(core.state_max, 1 << 14, max(65, 2 * reach))
+    # Now and then a population spans the whole state range (threshold 0, bias and adaptation up to
+    # the state's limits), where the core's arithmetic saturates.
+    extreme = options.extremes and rng.random() < EXTREME_POPULATIONS
     kwargs = dict(
-        threshold=rng.integers(64, threshold_max, size),
+        threshold=rng.integers(0 if extreme else 64, (core.state_max + 1) if extreme else threshold_max, size),
         current_decay=rng.integers(0, DECAY_UNITY, size),
         voltage_decay=rng.integers(0, DECAY_UNITY, size),
-        bias=rng.integers(-(1 << 8), 1 << 9, size) * rng.integers(0, 2),
+        bias=(rng.integers(core.state_min, core.state_max + 1, size) if extreme
+              else rng.integers(-(1 << 8), 1 << 9, size)) * rng.integers(0, 2),
     )
     if options.neuron_options:
         if core.adaptation and rng.random() < 0.5:
-            kwargs.update(adapt_increment=rng.integers(0, 1 << 12, size), adapt_decay=rng.integers(0, DECAY_UNITY, size))
+            increment = rng.integers(0, (core.state_max + 1) if extreme else 1 << 12, size)
+            kwargs.update(adapt_increment=increment, adapt_decay=rng.integers(0, DECAY_UNITY, size))
         if core.refractory and rng.random() < 0.5:
             kwargs.update(refractory=rng.integers(0, core.refractory_max + 1, size))
         kwargs.update(reset=ResetMode.SUBTRACT if rng.random() < 0.3 else ResetMode.ZERO)
@@ -116,8 +127,9 @@ def random_network(rng: np.random.Generator, core: CoreConfig,
             if options.pruning and core.pruning and rng.random() < 0.7:
                 pruning = PruningRule(threshold=int(rng.integers(0, min(32, core.weight_max) + 1)),
                                       patience=int(rng.integers(1, min(4, core.prune_patience_max) + 1)))
-        group = SynapseGroup(source, target, weights, mask,
-                             int(rng.integers(0, min(GROUP_EXPONENT_MAX, core.max_weight_exponent) + 1)),
+        largest_exponent = core.max_weight_exponent if options.extremes and rng.random() < EXTREME_GROUPS else min(
+            GROUP_EXPONENT_MAX, core.max_weight_exponent)
+        group = SynapseGroup(source, target, weights, mask, int(rng.integers(0, largest_exponent + 1)),
                              learning, pruning)
         stored = int(group.stored_mask.sum())
         if stored > synapse_budget:

@@ -118,6 +118,8 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
     first = min(failing) if failing else None
     summary = {
         "cases": len(seeds),
+        # A silent case passes as easily as a busy one: how much the cases gave the checks to compare.
+        "golden_spikes": _golden_spikes(cores, seeds, samples, learning),
         "configurations": len([c for k, c in enumerate(cores) if k < len(seeds)]),
         "mismatches": sum(len(lines) for lines in failing.values()),
         "failing_cases": len(failing),
@@ -131,6 +133,24 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         "seconds": round(time.monotonic() - started, 1),
     }
     return summary
+
+
+def _golden_spikes(cores: list[CoreConfig], seeds: list[int], samples: int, learning: bool) -> int:
+    """Spikes the golden model produces over the cases (each seed on its configuration, as run)."""
+    from spikestream.model import golden
+    from spikestream.sim.cases import random_case, random_learning_case
+
+    total = 0
+    for k, seed in enumerate(seeds):
+        core = cores[k % len(cores)]
+        if learning:
+            case = random_learning_case(core, seed, samples)
+            results, _ = golden.learn(case.network, core, case.inputs, case.rewards, learning_enabled=case.enabled)
+            total += sum(int(result.spikes.sum()) for result in results)
+        else:
+            case = random_case(core, seed, samples)
+            total += int(golden.run(case.network, core, case.inputs).spikes.sum())
+    return total
 
 
 def main(args: argparse.Namespace) -> int:

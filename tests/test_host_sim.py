@@ -45,7 +45,7 @@ def test_learning_through_the_driver_on_the_rtl(tmp_path):
     from spikestream.model import golden
     from spikestream.sim.cases import random_learning_case
 
-    case = random_learning_case(SMALL_CORE, 1, 4)  # PAIR and TTFS groups, one reward modulated
+    case = random_learning_case(SMALL_CORE, 4, 4)  # PAIR and TTFS groups, one reward modulated
     assert {g.learning.kind.name for g in case.network.groups if g.learning} == {"PAIR", "TTFS"}
     assert any(g.learning and g.learning.reward_modulated for g in case.network.groups)
     network_path, inputs_path = tmp_path / "network.spkn", tmp_path / "inputs.npy"

@@ -16,6 +16,7 @@ def test_verify_prints_a_clean_summary(capsys):
     assert status == 0, summary
     assert summary["cases"] == 2 and summary["mismatches"] == 0 and summary["first_failing_seed"] is None
     assert summary["reproducer"] is None and summary["errors"] == []
+    assert summary["golden_spikes"] > 0, "the cases gave the checks nothing to compare"
 
 
 def test_verify_learning_prints_a_clean_summary(capsys):
@@ -24,6 +25,7 @@ def test_verify_learning_prints_a_clean_summary(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert status == 0, summary
     assert summary["cases"] == 2 and summary["mismatches"] == 0 and summary["errors"] == []
+    assert summary["golden_spikes"] > 0, "the cases gave the checks nothing to compare"
 
 
 @pytest.mark.parametrize("arguments, message", [
