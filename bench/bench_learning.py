@@ -343,8 +343,7 @@ def _chosen_on_val(dense, core, part, candidates: dict, result: dict) -> dict:
     ``goals_met`` says whether the chosen network meets all three goals on each other split.
     """
     scored = learning_demos.pruned_inference(dense, core, part.inputs, part.labels, candidates)["candidates"]
-    meets_goals = learning_demos.meets_goals
-    qualifying = [name for name, row in scored.items() if meets_goals(row)]
+    qualifying = [name for name, row in scored.items() if learning_demos.meets_goals(row)]
     chosen = max(qualifying, key=lambda name: (scored[name]["deployed"]["connectivity_cut"], scored[name]["accuracy"]),
                  default=None)
     choice = {"val_samples": int(len(part.labels)), "chosen": chosen,
@@ -356,7 +355,7 @@ def _chosen_on_val(dense, core, part, candidates: dict, result: dict) -> dict:
             row = result[split]["candidates"][chosen]
             choice[split] = {"accuracy_loss_points": row["accuracy_loss_points"],
                              "deployed_connectivity_cut": row["deployed"]["connectivity_cut"],
-                             "speedup": row["speedup"], "goals_met": meets_goals(row)}
+                             "speedup": row["speedup"], "goals_met": learning_demos.meets_goals(row)}
     return choice
 
 

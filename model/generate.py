@@ -20,10 +20,10 @@ __all__ = ["RandomNetworkOptions", "random_network", "random_inputs", "normal_we
 
 
 #: Largest group exponent drawn usually (weights << 8 already span the state of the cores tested);
-#: a group is drawn with any exponent the core allows with probability EXTREME_GROUPS.
+#: a group is drawn with any exponent the core allows with probability EXTREME_SHARE.
 GROUP_EXPONENT_MAX = 8
 #: Chance that a population or group is drawn over the whole range the core allows (saturation).
-EXTREME_POPULATIONS = EXTREME_GROUPS = 0.15
+EXTREME_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _population(rng: np.random.Generator, core: CoreConfig, name: str, size: int
     threshold_max = min(core.state_max, 1 << 14, max(65, 2 * reach))
     # Now and then a population spans the whole state range (threshold 0, bias and adaptation up to
     # the state's limits), where the core's arithmetic saturates.
-    extreme = options.extremes and rng.random() < EXTREME_POPULATIONS
+    extreme = options.extremes and rng.random() < EXTREME_SHARE
     kwargs = dict(
         threshold=rng.integers(0 if extreme else 64, (core.state_max + 1) if extreme else threshold_max, size),
         current_decay=rng.integers(0, DECAY_UNITY, size),
@@ -127,7 +127,7 @@ def random_network(rng: np.random.Generator, core: CoreConfig,
             if options.pruning and core.pruning and rng.random() < 0.7:
                 pruning = PruningRule(threshold=int(rng.integers(0, min(32, core.weight_max) + 1)),
                                       patience=int(rng.integers(1, min(4, core.prune_patience_max) + 1)))
-        largest_exponent = core.max_weight_exponent if options.extremes and rng.random() < EXTREME_GROUPS else min(
+        largest_exponent = core.max_weight_exponent if options.extremes and rng.random() < EXTREME_SHARE else min(
             GROUP_EXPONENT_MAX, core.max_weight_exponent)
         group = SynapseGroup(source, target, weights, mask, int(rng.integers(0, largest_exponent + 1)),
                              learning, pruning)

@@ -41,16 +41,21 @@ def whole_number(low: int):
     return parse
 
 
+def _core_source(text: str) -> str:
+    """How messages name a core option's value: JSON text starts with ``{``, anything else is a path."""
+    return "the JSON text" if text.lstrip().startswith("{") else text
+
+
 def core_fields(text: str) -> dict:
     """An argparse ``type``: CoreConfig fields as JSON text (starting with ``{``) or a path to a JSON file.
 
     Returns the JSON object; :func:`core_config` also checks it is a valid configuration.
     """
     expected = "expected CoreConfig fields as JSON text such as '{\"lanes\": 4}' or a path to a JSON file"
-    if text.lstrip().startswith("{"):
-        source, data = "the JSON text", text
+    source = _core_source(text)
+    if source != text:
+        data = text
     else:
-        source = text
         try:
             data = Path(text).read_bytes()
         except OSError as error:
@@ -72,8 +77,7 @@ def core_config(text: str):
     try:
         return CoreConfig.from_dict(fields)
     except ConfigError as error:
-        source = "the JSON text" if text.lstrip().startswith("{") else text
-        raise argparse.ArgumentTypeError(f"{source}: {error}") from None
+        raise argparse.ArgumentTypeError(f"{_core_source(text)}: {error}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
