@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: demo test install-demo install-test system-deps
+.PHONY: demo test install-demo install-test system-deps pynq-venv
 
 system-deps:
 	bash scripts/install-system-deps tcl espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
@@ -11,7 +11,11 @@ system-deps:
 install-demo: system-deps
 	$(PIP) install -q -e '.[sim,train,data]'
 
-install-test: system-deps
+# pynq pins numpy < 2, so the real pynq API the board tests call lives in a venv of its own.
+pynq-venv:
+	PYTHON=$(PYTHON) bash scripts/install-pynq-venv
+
+install-test: system-deps pynq-venv
 	$(PIP) install -q -e '.[test]'
 
 demo: install-demo

@@ -8,6 +8,7 @@ options, learning and pruning rules.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,11 @@ class RandomNetworkOptions:
     #: Draw some populations and groups over the core's whole range, where its arithmetic saturates
     #: (off for comparisons with models that do not saturate).
     extremes: bool = True
+    #: Use the whole core, where address and count widths are at their limits: every input,
+    #: neuron, population and group it holds, ``max_synapses`` stored synapses (as many as the
+    #: drawn groups can hold, when that is fewer) and ``max_timesteps`` steps. The size options
+    #: above are then ignored.
+    fill: bool = False
 
 
 def _population(rng: np.random.Generator, core: CoreConfig, name: str, size: int, options: RandomNetworkOptions,
@@ -85,33 +91,23 @@ def _learning(rng: np.random.Generator, core: CoreConfig, kind: LearningKind, ta
 def random_network(rng: np.random.Generator, core: CoreConfig,
                    options: RandomNetworkOptions = RandomNetworkOptions()) -> Network:
     """Draw a network that fits ``core``."""
-    n_inputs = int(rng.integers(1, min(options.max_inputs, core.max_inputs) + 1))
-    # The feedforward chain needs one group per population.
-    n_populations = int(rng.integers(1, min(options.max_populations, core.max_populations, core.max_groups) + 1))
-    budget = core.max_neurons
-    sizes = []
-    for _ in range(n_populations):
-        size = int(rng.integers(1, max(2, min(options.max_population_size, budget - (n_populations - len(sizes) - 1)) + 1)))
-        size = max(1, min(size, budget - (n_populations - len(sizes) - 1)))
-        sizes.append(size)
-        budget -= size
-    names = [f"p{k}" for k in range(n_populations)]
+    if options.fill:
+        n_inputs = core.max_inputs
+        sizes, pairs = _filling_layout(rng, core)
+    else:
+        n_inputs = int(rng.integers(1, min(options.max_inputs, core.max_inputs) + 1))
+        sizes = _population_sizes(rng, core, options)
+    names = [f"p{k}" for k in range(len(sizes))]
     output = names[-1]
     populations = [_population(rng, core, name, size, options, name == output) for name, size in zip(names, sizes)]
-    pairs = [(INPUT, names[0])]
-    for k in range(1, n_populations):
-        pairs.append((names[k - 1], names[k]))  # feedforward chain
-    candidates = [(INPUT, n) for n in names[1:]] + [(a, b) for a in names for b in names if (a, b) not in pairs]
-    if not options.recurrent:
-        candidates = [(a, b) for a, b in candidates if a == INPUT or names.index(a) < names.index(b)]
-    for pair in candidates:
-        if len(pairs) < core.max_groups and rng.random() < 0.3:
-            pairs.append(pair)
+    if not options.fill:
+        pairs = _pairs(rng, len(sizes), core.max_groups, options.recurrent, share=0.3)
     groups = []
     synapse_budget = core.max_synapses
     for source, target in pairs:
-        n_source = n_inputs if source == INPUT else sizes[names.index(source)]
-        n_target = sizes[names.index(target)]
+        n_source = n_inputs if source == INPUT else sizes[source]
+        n_target = sizes[target]
+        source, target = (INPUT if source == INPUT else names[source]), names[target]
         density = float(rng.choice([1.0, rng.uniform(0.1, 0.9)]))
         mask = rng.random((n_source, n_target)) < density
         excitatory = 0.7 if source == INPUT else 0.55
@@ -132,16 +128,97 @@ def random_network(rng: np.random.Generator, core: CoreConfig,
         group = SynapseGroup(source, target, weights, mask, int(rng.integers(0, largest_exponent + 1)),
                              learning, pruning)
         stored = int(group.stored_mask.sum())
-        if stored > synapse_budget:
+        if stored > synapse_budget and not options.fill:
             continue
         synapse_budget -= stored
         groups.append(group)
+    if options.fill:
+        groups = _fill_synapses(rng, groups, core.max_synapses)
     mode = DecisionMode(rng.choice([m.value for m in DecisionMode]))
     decision = Decision(mode, early_exit=bool(mode is DecisionMode.FIRST_SPIKE and rng.random() < 0.5))
-    timesteps = int(rng.integers(options.timesteps[0], min(options.timesteps[1], core.max_timesteps) + 1))
+    timesteps = core.max_timesteps if options.fill else int(
+        rng.integers(options.timesteps[0], min(options.timesteps[1], core.max_timesteps) + 1))
     network = Network(n_inputs, populations, groups, timesteps, output, decision)
     network.check_fits(core)
     return network
+
+
+def _population_sizes(rng: np.random.Generator, core: CoreConfig, options: RandomNetworkOptions) -> list[int]:
+    # The feedforward chain needs one group per population.
+    n_populations = int(rng.integers(1, min(options.max_populations, core.max_populations, core.max_groups) + 1))
+    budget = core.max_neurons
+    sizes = []
+    for _ in range(n_populations):
+        size = int(rng.integers(1, max(2, min(options.max_population_size, budget - (n_populations - len(sizes) - 1)) + 1)))
+        size = max(1, min(size, budget - (n_populations - len(sizes) - 1)))
+        sizes.append(size)
+        budget -= size
+    return sizes
+
+
+def _pairs(rng: np.random.Generator, n_populations: int, max_groups: int, recurrent: bool,
+           share: float) -> list[tuple]:
+    """Source/target pairs (population indices, or INPUT): the feedforward chain, then others.
+
+    Each other pair is taken with probability ``share`` while fewer than ``max_groups``
+    are taken (``share`` 1: in random order until the core's groups are used up).
+    """
+    pairs = [(INPUT, 0)] + [(k - 1, k) for k in range(1, n_populations)]
+    candidates = [(INPUT, b) for b in range(1, n_populations)] + [
+        (a, b) for a in range(n_populations) for b in range(n_populations) if (a, b) not in pairs]
+    if not recurrent:
+        candidates = [(a, b) for a, b in candidates if a == INPUT or a < b]
+    if share >= 1:
+        candidates = [candidates[k] for k in rng.permutation(len(candidates))]
+    for pair in candidates:
+        if len(pairs) < max_groups and (share >= 1 or rng.random() < share):
+            pairs.append(pair)
+    return pairs
+
+
+#: Draws of a filling network's layout tried for one whose groups can hold ``max_synapses``.
+FILL_TRIES = 50
+
+
+def _filling_layout(rng: np.random.Generator, core: CoreConfig) -> tuple[list[int], list[tuple]]:
+    """Population sizes using every neuron and pairs using every group, able to hold the most synapses.
+
+    Layouts are drawn until the pairs' dense matrices hold ``max_synapses`` (at most
+    FILL_TRIES; otherwise the largest drawn, as on a core with more synapse storage
+    than any network of its neurons can use).
+    """
+    n_populations = min(core.max_populations, core.max_groups, core.max_neurons)
+    best, best_room = None, -1
+    for _ in range(FILL_TRIES):
+        cuts = np.sort(rng.choice(np.arange(1, core.max_neurons), n_populations - 1, replace=False))
+        sizes = np.diff(np.concatenate([[0], cuts, [core.max_neurons]])).astype(int).tolist()
+        pairs = _pairs(rng, n_populations, core.max_groups, recurrent=True, share=1.0)
+        room = sum((core.max_inputs if a == INPUT else sizes[a]) * sizes[b] for a, b in pairs)
+        if room > best_room:
+            best, best_room = (sizes, pairs), room
+        if room >= core.max_synapses:
+            break
+    return best
+
+
+def _fill_synapses(rng: np.random.Generator, groups: list[SynapseGroup], count: int) -> list[SynapseGroup]:
+    """Give the groups ``count`` synapses at random places (all places, when fewer), every one stored.
+
+    A zero weight of a non-learning group is not stored, so chosen zeros become +-1
+    (within the group's learning clamp, if it has one).
+    """
+    sizes = [group.weights.size for group in groups]
+    chosen = np.zeros(sum(sizes), bool)
+    chosen[rng.choice(chosen.size, min(count, chosen.size), replace=False)] = True
+    filled, start = [], 0
+    for group, size in zip(groups, sizes):
+        mask = chosen[start:start + size].reshape(group.weights.shape)
+        start += size
+        negative_allowed = group.learning is None or group.learning.w_min <= -1
+        sign = np.where((rng.random(mask.shape) < 0.5) & negative_allowed, -1, 1)
+        weights = np.where(group.weights == 0, sign, group.weights)
+        filled.append(dataclasses.replace(group, weights=weights, mask=mask))
+    return filled
 
 
 def random_inputs(rng: np.random.Generator, network: Network, batch: int, rate: float | None = None) -> np.ndarray:

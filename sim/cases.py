@@ -43,12 +43,15 @@ def random_core(rng: np.random.Generator) -> CoreConfig:
     )
 
 
-def random_case(core: CoreConfig, seed: int, samples: int = 2) -> Case:
-    """Draw a network that fits ``core`` and ``samples`` input rasters from ``seed``."""
+def random_case(core: CoreConfig, seed: int, samples: int = 2, fill: bool = False) -> Case:
+    """Draw a network that fits ``core`` and ``samples`` input rasters from ``seed``.
+
+    ``fill``: the network uses the whole core (see ``RandomNetworkOptions.fill``).
+    """
     rng = np.random.default_rng(seed)
     options = RandomNetworkOptions(max_populations=min(3, core.max_populations),
                                    max_population_size=max(1, core.max_neurons // 3),
-                                   max_inputs=core.max_inputs, timesteps=(4, min(16, core.max_timesteps)))
+                                   max_inputs=core.max_inputs, timesteps=(4, min(16, core.max_timesteps)), fill=fill)
     network = random_network(rng, core, options)
     inputs = random_inputs(rng, network, samples)
     return Case(seed, network, inputs)
@@ -62,7 +65,7 @@ class LearningCase(NamedTuple):
     rewards: list  #: per sample, the reward the host sends (when an enabled group is reward modulated)
 
 
-def random_learning_case(core: CoreConfig, seed: int, samples: int = 4) -> LearningCase:
+def random_learning_case(core: CoreConfig, seed: int, samples: int = 4, fill: bool = False) -> LearningCase:
     """Draw a network with learning and pruning, inputs, rewards, and per-sample group enables.
 
     The rules are the random generator's (PAIR and TTFS, reward modulated or not, with
@@ -70,12 +73,13 @@ def random_learning_case(core: CoreConfig, seed: int, samples: int = 4) -> Learn
     (patience 1 or 2) so that synapses are pruned within a few samples. Every
     third sample or so disables a random group (learning switched off mid-run); the last
     sample of a case with several samples runs with all learning off (inference after
-    learning).
+    learning). ``fill``: the network uses the whole core (see ``RandomNetworkOptions.fill``).
     """
     rng = np.random.default_rng(seed)
     options = RandomNetworkOptions(max_populations=min(3, core.max_populations),
                                    max_population_size=max(1, core.max_neurons // 3), max_inputs=core.max_inputs,
-                                   timesteps=(3, min(10, core.max_timesteps)), learning=True, pruning=core.pruning)
+                                   timesteps=(3, min(10, core.max_timesteps)), learning=True, pruning=core.pruning,
+                                   fill=fill)
     network = random_network(rng, core, options)
     groups = []
     for group in network.groups:

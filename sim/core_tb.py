@@ -24,8 +24,9 @@ protocol emulation :class:`spikestream.host.golden.GoldenTransport`; needs a cor
 queue is shallower than its inputs).
 
 Parameters (``spikestream.sim.runner.tb_parameters``): ``core`` (CoreConfig dict),
-``seeds``, ``samples``, ``pause`` (probability of an idle / backpressure cycle) and
-``results`` (path of a JSON file the test writes: per seed its mismatches).
+``seeds``, ``samples``, ``pause`` (probability of an idle / backpressure cycle), ``fill``
+(networks that use the whole core: ``RandomNetworkOptions.fill``) and ``results`` (path of
+a JSON file the test writes: per seed its mismatches and the size of its network).
 """
 
 from __future__ import annotations
@@ -119,9 +120,9 @@ async def random_networks(dut):
     all_ok = True
     for seed in parameters["seeds"]:
         try:
-            case = random_case(core, seed, parameters.get("samples", 2))
+            case = random_case(core, seed, parameters.get("samples", 2), parameters.get("fill", False))
         except ValueError as error:  # a generator bug, not a core bug: report it, go on
-            report[str(seed)] = [f"seed {seed}: no case could be drawn: {error}"]
+            report[str(seed)] = {"mismatches": [f"seed {seed}: no case could be drawn: {error}"]}
             all_ok = False
             continue
         network = case.network
@@ -173,6 +174,12 @@ async def random_networks(dut):
         scoreboard._check("register synaptic_ops", await harness.read("synaptic_ops"),
                           int(totals[Counter.SYNAPTIC_OPS]))
         scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), 0)
+        # Inference leaves the learning state as the load made it: every synapse live, none
+        # pruned or updated, the LFSR at its seed.
+        scoreboard._check("register live_synapses", await harness.read("live_synapses"), network.synapses().count)
+        scoreboard._check("register pruned_synapses", await harness.read("pruned_synapses"), 0)
+        scoreboard._check("register learning_updates", await harness.read("learning_updates"), 0)
+        scoreboard._check("register lfsr", await harness.read("lfsr"), golden.LFSR_SEED)
         if parameters.get("pause", 0.0) == 0.0:
             # Without backpressure the core never waits for FIFO room: its busy cycles are
             # exactly the cycle model's (load check, readbacks, steps, sample ends).
@@ -183,14 +190,20 @@ async def random_networks(dut):
                 busy += wanted.summary.cycles + cycles.FIFO_WAIT_CYCLES + cycles.readback_cycles(network)
             scoreboard._check("register cycles (busy, no backpressure)", await harness.read("cycles"), busy)
         scoreboard._check("register errors", await harness.read("errors"), 0)
-        report[str(seed)] = scoreboard.mismatches
+        report[str(seed)] = _case_report(network, scoreboard)
         all_ok &= scoreboard.ok
         dut._log.info("seed %d: %d checks, %d mismatches", seed, scoreboard.checked, len(scoreboard.mismatches))
         for line in scoreboard.mismatches[:10]:
             dut._log.error(line)
     if parameters.get("results"):
         Path(parameters["results"]).write_text(json.dumps(report, indent=1))
-    assert all_ok, f"mismatches in seeds {[s for s, m in report.items() if m]}"
+    assert all_ok, f"mismatches in seeds {[s for s, r in report.items() if r['mismatches']]}"
+
+
+def _case_report(network: Network, scoreboard: Scoreboard) -> dict:
+    """A case's entry in the results file: its mismatches and how much of the core it used."""
+    return {"mismatches": scoreboard.mismatches, "inputs": network.n_inputs, "neurons": network.n_neurons,
+            "synapses": network.synapses().count, "timesteps": network.timesteps}
 
 
 async def _run_and_collect(harness: CoreHarness, packets: list[list[int]]) -> list[list[int]]:
@@ -564,7 +577,7 @@ async def learning_networks(dut):
     report = {}
     all_ok = True
     for seed in parameters["seeds"]:
-        case = random_learning_case(core, seed, parameters.get("samples", 4))
+        case = random_learning_case(core, seed, parameters.get("samples", 4), parameters.get("fill", False))
         scoreboard = Scoreboard(label=f"learning seed {seed}: ")
         await _load_for_learning(harness, core, case.network)
         run = _LearningRun(harness, core, case.network, golden.initial_synapse_state(case.network), scoreboard)
@@ -572,7 +585,7 @@ async def learning_networks(dut):
             await run.sample(index, raster, flags, reward)
         await run.check_registers(pause)
         await harness.write("learning_enable", 0)
-        report[str(seed)] = scoreboard.mismatches
+        report[str(seed)] = _case_report(case.network, scoreboard)
         all_ok &= scoreboard.ok
         dut._log.info("learning seed %d: %d checks, %d mismatches", seed, scoreboard.checked,
                       len(scoreboard.mismatches))
@@ -580,7 +593,7 @@ async def learning_networks(dut):
             dut._log.error(line)
     if parameters.get("results"):
         Path(parameters["results"]).write_text(json.dumps(report, indent=1))
-    assert all_ok, f"mismatches in seeds {[s for s, m in report.items() if m]}"
+    assert all_ok, f"mismatches in seeds {[s for s, r in report.items() if r['mismatches']]}"
 
 
 def _edge_network(core: CoreConfig) -> Network:

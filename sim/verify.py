@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--learning", action="store_true",
                         help="learning cases: PAIR STDP and pruning on, synapses / LFSR / counters checked after "
                              "every sample (cores drawn with learning on)")
+    parser.add_argument("--fill", action="store_true",
+                        help="every case uses the whole core: all its inputs, neurons, populations and groups, "
+                             "max_synapses stored synapses (as many as the drawn groups hold, when fewer) and "
+                             "max_timesteps steps per sample")
 
 
 def _probability(text: str) -> float:
@@ -80,11 +84,11 @@ def core_configurations(seed: int, count: int, learning: bool = False) -> list[C
 
 
 def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, pause: float,
-                   work_dir: Path, learning: bool = False) -> dict:
+                   work_dir: Path, learning: bool = False, fill: bool = False) -> dict:
     """Run the seeds (seed ``k`` on ``cores[k % len(cores)]``) and return the JSON summary.
 
     ``learning`` runs the ``learning_networks`` test (learning and pruning on) instead of
-    ``random_networks``.
+    ``random_networks``; ``fill`` draws networks that use the whole core.
     """
     from spikestream.rtl.top import TOPLEVEL, generate_verilog
     from spikestream.sim.runner import build_verilog, run_cocotb
@@ -93,6 +97,9 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
     started = time.monotonic()
     failing: dict[int, list[str]] = {}
     core_of: dict[int, CoreConfig] = {}
+    # How far the simulated cases reached (from the testbench's own draws): a regression whose
+    # cases stay small never tests the core's limits.
+    largest = {"inputs": 0, "neurons": 0, "synapses": 0, "timesteps": 0}
     errors = []
     for index, core in enumerate(cores):
         mine = [seed for k, seed in enumerate(seeds) if k % len(cores) == index]
@@ -104,22 +111,26 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         run = run_cocotb(build, "spikestream.sim.core_tb",
                          testcase="learning_networks" if learning else "random_networks",
                          parameters={"core": core.to_dict(), "seeds": mine, "samples": samples, "pause": pause,
-                                     "results": str(results_path)},
+                                     "fill": fill, "results": str(results_path)},
                          test_dir=work_dir / f"run-{index}")
         report = json.loads(results_path.read_text()) if results_path.is_file() else {}
         for seed in mine:
             core_of[seed] = core
             if str(seed) not in report:
                 failing[seed] = [f"no result (simulation ended early; log {run.log_file})"]
-            elif report[str(seed)]:
-                failing[seed] = report[str(seed)]
+                continue
+            if report[str(seed)]["mismatches"]:
+                failing[seed] = report[str(seed)]["mismatches"]
+            for key in largest:
+                largest[key] = max(largest[key], report[str(seed)].get(key, 0))
         if not run.ok and not any(seed in failing for seed in mine):
             errors.append(f"configuration {index}: the simulation failed without a mismatch; log {run.log_file}")
     first = min(failing) if failing else None
     summary = {
         "cases": len(seeds),
         # A silent case passes as easily as a busy one: how much the cases gave the checks to compare.
-        "golden_spikes": _golden_spikes(cores, seeds, samples, learning),
+        "golden_spikes": _golden_spikes(cores, seeds, samples, learning, fill),
+        "largest_case": largest,
         "configurations": len([c for k, c in enumerate(cores) if k < len(seeds)]),
         "mismatches": sum(len(lines) for lines in failing.values()),
         "failing_cases": len(failing),
@@ -127,7 +138,7 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         "first_failing_seed": first,
         "reproducer": None if first is None else (
             f"spikestream verify --cases 1 --seed {first} --samples {samples} --pause {pause} "
-            f"{'--learning ' if learning else ''}--core '{core_of[first].to_json()}'"),
+            f"{'--learning ' if learning else ''}{'--fill ' if fill else ''}--core '{core_of[first].to_json()}'"),
         "first_mismatches": [] if first is None else failing[first][:10],
         "errors": errors,
         "seconds": round(time.monotonic() - started, 1),
@@ -135,7 +146,7 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
     return summary
 
 
-def _golden_spikes(cores: list[CoreConfig], seeds: list[int], samples: int, learning: bool) -> int:
+def _golden_spikes(cores: list[CoreConfig], seeds: list[int], samples: int, learning: bool, fill: bool) -> int:
     """Spikes the golden model produces over the cases (each seed on its configuration, as run)."""
     from spikestream.model import golden
     from spikestream.sim.cases import random_case, random_learning_case
@@ -144,11 +155,11 @@ def _golden_spikes(cores: list[CoreConfig], seeds: list[int], samples: int, lear
     for k, seed in enumerate(seeds):
         core = cores[k % len(cores)]
         if learning:
-            case = random_learning_case(core, seed, samples)
+            case = random_learning_case(core, seed, samples, fill)
             results, _ = golden.learn(case.network, core, case.inputs, case.rewards, learning_enabled=case.enabled)
             total += sum(int(result.spikes.sum()) for result in results)
         else:
-            case = random_case(core, seed, samples)
+            case = random_case(core, seed, samples, fill)
             total += int(golden.run(case.network, core, case.inputs).spikes.sum())
     return total
 
@@ -157,7 +168,7 @@ def main(args: argparse.Namespace) -> int:
     cores = [args.core] if args.core else core_configurations(args.seed, args.configs, args.learning)
     seeds = list(range(args.seed, args.seed + args.cases))
     work = Path(tempfile.mkdtemp(prefix="spikestream-verify-"))
-    summary = run_regression(cores, seeds, args.samples, args.pause, work, args.learning)
+    summary = run_regression(cores, seeds, args.samples, args.pause, work, args.learning, args.fill)
     ok = summary["failing_cases"] == 0 and not summary["errors"]
     if ok:
         shutil.rmtree(work, ignore_errors=True)

@@ -85,3 +85,37 @@ def cli_refusal(capsys):
         return capsys.readouterr().err
 
     return refuse
+
+
+@pytest.fixture(scope="session")
+def pynq_python() -> Path:
+    """The interpreter of the pynq venv (``scripts/install-pynq-venv``, which ``make test`` runs).
+
+    The venv holds pynq and this checkout's spikestream, installed as on the board. A
+    missing venv, or one whose spikestream is another checkout's, skips the test outside CI
+    and fails it in CI (``CI`` set): ``make test`` installs the venv, and a skip there would
+    hide that the real pynq API went untested.
+    """
+    import os
+    import subprocess
+
+    import spikestream.host
+
+    venv = Path(os.environ.get("SPIKESTREAM_PYNQ_VENV", Path.home() / ".cache" / "spikestream" / "pynq-venv"))
+    python = venv / "bin" / "python"
+    problem = None
+    if not python.is_file():
+        problem = f"no pynq venv at {venv}"
+    else:
+        found = subprocess.run([str(python), "-c", "import spikestream.host; print(spikestream.host.__file__)"],
+                               capture_output=True, text=True, timeout=120)
+        tested = Path(spikestream.host.__file__).resolve()
+        if found.returncode != 0 or Path(found.stdout.strip()).resolve() != tested:
+            problem = (f"the pynq venv at {venv} does not hold the spikestream under test ({tested.parent}): "
+                       f"{found.stdout.strip() or found.stderr.strip()[-300:]}")
+    if problem:
+        message = f"{problem}; run scripts/install-pynq-venv (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return python

@@ -2,7 +2,7 @@
 
 Nothing here needs Vivado: the XML is parsed, the Tcl runs in ``tclsh`` with recording
 stubs for the Vivado commands, and the ``.hwh`` goes through pynq's own parser when a
-pynq venv exists (``SPIKESTREAM_PYNQ_VENV``, default ``~/.cache/spikestream/pynq-venv``).
+pynq venv exists (the ``pynq_python`` fixture: ``scripts/install-pynq-venv``, run by ``make test``).
 """
 
 import json
@@ -31,7 +31,6 @@ from spikestream.sim.cases import SMALL_CORE
 
 SPIRIT = "{http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009}"
 DESIGN = OverlayDesign(core=SMALL_CORE)
-PYNQ_VENV = Path(os.environ.get("SPIKESTREAM_PYNQ_VENV", Path.home() / ".cache" / "spikestream" / "pynq-venv"))
 needs_tclsh = pytest.mark.skipif(not tclsh_available(), reason="tclsh is not installed (Debian package tcl)")
 
 
@@ -120,8 +119,7 @@ def test_handoff_describes_addresses_parameters_and_registers(project):
     assert dma["c_include_sg"] == "0" and dma["c_include_mm2s"] == dma["c_include_s2mm"] == "1"
 
 
-@pytest.mark.skipif(not (PYNQ_VENV / "bin" / "python").is_file(), reason=f"no pynq venv at {PYNQ_VENV}")
-def test_pynq_parses_the_handoff(project):
+def test_pynq_parses_the_handoff(project, pynq_python):
     """pynq 4.0.0's own metadata parser builds the ip_dict the board driver reads."""
     script = f"""
 import json
@@ -132,7 +130,7 @@ print(json.dumps({{name: {{"type": e["type"], "phys_addr": e.get("phys_addr"), "
                            "parameters": dict(e["parameters"]), "registers": sorted(e.get("registers", {{}}))}}
                   for name, e in parser.ip_dict.items()}}))
 """
-    completed = subprocess.run([str(PYNQ_VENV / "bin" / "python"), "-c", script], capture_output=True, text=True,
+    completed = subprocess.run([str(pynq_python), "-c", script], capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 0, completed.stderr[-2000:]
     ip_dict = json.loads(completed.stdout)

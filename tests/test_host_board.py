@@ -4,9 +4,7 @@ Behind the fakes sits the golden emulation of the core, so the real driver and t
 real :class:`BoardTransport` run end to end; only the board itself is faked.
 """
 
-import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +17,6 @@ from spikestream.host.transport import TransportError
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.sim.cases import SMALL_CORE, random_case
-
-PYNQ_VENV = Path(os.environ.get("SPIKESTREAM_PYNQ_VENV", Path.home() / ".cache" / "spikestream" / "pynq-venv"))
 
 
 class FakeChannel:
@@ -198,22 +194,13 @@ def test_core_parameters_round_trip():
     assert core_from_parameters({"C_BASEADDR": "0x0"}) is None
 
 
-@pytest.mark.skipif(not (PYNQ_VENV / "bin" / "python").is_file(), reason=f"no pynq venv at {PYNQ_VENV}")
-def test_the_driver_registers_with_real_pynq():
+def test_the_driver_registers_with_real_pynq(pynq_python):
     """In a venv with pynq 4.0.0 (numpy < 2): bindto registers the driver for the core's VLNV."""
     script = ("from spikestream.host.board import register_driver, VLNV\n"
               "import pynq.overlay\n"
               "driver = register_driver()\n"
               "assert pynq.overlay._ip_drivers[VLNV] is driver, pynq.overlay._ip_drivers.get(VLNV)\n"
               "print('ok')\n")
-    completed = subprocess.run([str(PYNQ_VENV / "bin" / "python"), "-c", script], capture_output=True, text=True,
-                               timeout=120, env={**os.environ, "PYTHONPATH": _package_path()})
+    completed = subprocess.run([str(pynq_python), "-c", script], capture_output=True, text=True,
+                               timeout=120)
     assert completed.returncode == 0 and "ok" in completed.stdout, completed.stderr[-2000:]
-
-
-def _package_path() -> str:
-    """A PYTHONPATH under which ``import spikestream`` works in another interpreter (editable install)."""
-    import spikestream
-
-    return str(Path(spikestream.__file__).resolve().parent.parent)
-

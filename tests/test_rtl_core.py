@@ -30,27 +30,35 @@ SHALLOW_QUEUE_CORE = dataclasses.replace(LEAN_CORE, event_queue_depth=6)
 
 DIFFERENTIAL_TESTS = ["random_networks", "bad_input", "reset_anywhere", "early_exit_report"]
 
-#: name: (core, seeds, pause probability, cocotb tests). Without pauses the busy-cycle
+#: name: (core, seeds, pause probability, cocotb tests, fill). Without pauses the busy-cycle
 #: register is checked against the cycle model too (backpressure adds waiting cycles).
+#: ``fill``: the networks use the whole core (every input, neuron, population and group,
+#: max_synapses synapses, max_timesteps steps), where addresses and counts reach their limits.
 CONFIGS = {
-    "small-4-lanes": (SMALL_CORE, range(1, 9), 0.3, DIFFERENTIAL_TESTS),
-    "lean-1-lane": (LEAN_CORE, range(101, 107), 0.0, DIFFERENTIAL_TESTS),
-    "shallow-queue": (SHALLOW_QUEUE_CORE, [201], 0.3, ["queue_overflow"]),
+    "small-4-lanes": (SMALL_CORE, range(1, 9), 0.3, DIFFERENTIAL_TESTS, False),
+    "lean-1-lane": (LEAN_CORE, range(101, 107), 0.0, DIFFERENTIAL_TESTS, False),
+    "shallow-queue": (SHALLOW_QUEUE_CORE, [201], 0.3, ["queue_overflow"], False),
+    "small-4-lanes-full": (SMALL_CORE, range(301, 307), 0.3, ["random_networks"], True),
+    "lean-1-lane-full": (LEAN_CORE, range(401, 407), 0.0, ["random_networks"], True),
 }
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_core_against_golden_model(name, tmp_path):
-    core, seeds, pause, tests = CONFIGS[name]
+    core, seeds, pause, tests, fill = CONFIGS[name]
     verilator_make_workaround()
     build = build_verilog(generate_verilog(core), TOPLEVEL)
     results = tmp_path / "results.json"
     run = run_cocotb(build, "spikestream.sim.core_tb", testcase=tests,
                      parameters={"core": core.to_dict(), "seeds": list(seeds), "samples": 2, "pause": pause,
-                                 "results": str(results)},
+                                 "fill": fill, "results": str(results)},
                      test_dir=tmp_path)
     report = json.loads(results.read_text()) if results.is_file() else {}
-    failing = {seed: lines[:5] for seed, lines in report.items() if lines}
+    failing = {seed: case['mismatches'][:5] for seed, case in report.items() if case['mismatches']}
     assert not failing, f"mismatches (seed: first lines): {failing}"
+    if fill:  # the cases the testbench drew did use the whole core, synapse storage included
+        full = {"inputs": core.max_inputs, "neurons": core.max_neurons, "synapses": core.max_synapses,
+                "timesteps": core.max_timesteps}
+        assert all({key: case[key] for key in full} == full for case in report.values()), report
     run.check()
     assert set(run.passed) == set(tests)

@@ -24,25 +24,31 @@ from spikestream.sim.verify import verilator_make_workaround
 #: backpressure run also walks the traces 2 entries per cycle (SMALL_CORE: 8), so trace
 #: words start at odd channel and neuron offsets.
 CONFIGS = {
-    "small-4-lanes": (SMALL_CORE, [1, 2, 3, 4, 5, 6, 16, 18], 4, 0.0),
+    "small-4-lanes": (SMALL_CORE, [1, 2, 3, 4, 5, 6, 16, 18], 4, 0.0, False),
     "small-4-lanes-2-trace-lanes-backpressure": (dataclasses.replace(SMALL_CORE, trace_lanes=2), range(11, 15), 3,
-                                                 0.3),
+                                                 0.3, False),
+    # The whole core learning: every synapse row walked, every trace in use, max_timesteps steps.
+    "small-4-lanes-full": (SMALL_CORE, [21, 22, 23, 24], 4, 0.3, True),
 }
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_learning_against_golden_model(name, tmp_path):
-    core, seeds, samples, pause = CONFIGS[name]
+    core, seeds, samples, pause, fill = CONFIGS[name]
     verilator_make_workaround()
     build = build_verilog(generate_verilog(core), TOPLEVEL)
     results = tmp_path / "results.json"
     run = run_cocotb(build, "spikestream.sim.core_tb", testcase=["learning_networks"],
                      parameters={"core": core.to_dict(), "seeds": list(seeds), "samples": samples, "pause": pause,
-                                 "results": str(results)},
+                                 "fill": fill, "results": str(results)},
                      test_dir=tmp_path)
     report = json.loads(results.read_text()) if results.is_file() else {}
-    failing = {seed: lines[:8] for seed, lines in report.items() if lines}
+    failing = {seed: case['mismatches'][:8] for seed, case in report.items() if case['mismatches']}
     assert not failing, f"mismatches (seed: first lines): {failing}"
+    if fill:  # the cases the testbench drew did use the whole core, synapse storage included
+        full = {"inputs": core.max_inputs, "neurons": core.max_neurons, "synapses": core.max_synapses,
+                "timesteps": core.max_timesteps}
+        assert all({key: case[key] for key in full} == full for case in report.values()), report
     run.check()
     assert set(run.passed) == {"learning_networks"}
 

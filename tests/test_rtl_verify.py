@@ -28,6 +28,18 @@ def test_verify_learning_prints_a_clean_summary(capsys):
     assert summary["golden_spikes"] > 0, "the cases gave the checks nothing to compare"
 
 
+def test_verify_fill_runs_cases_that_use_the_whole_core(capsys):
+    status = main(["verify", "--fill", "--cases", "1", "--seed", "301", "--samples", "1", "--core",
+                   SMALL_CORE.to_json()])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0, summary
+    assert summary["cases"] == 1 and summary["mismatches"] == 0 and summary["errors"] == []
+    assert summary["golden_spikes"] > 0, "the cases gave the checks nothing to compare"
+    # What the simulation ran: seed 301 drawn to fill the core (all 1024 synapses, 63 steps).
+    assert summary["largest_case"] == {"inputs": SMALL_CORE.max_inputs, "neurons": SMALL_CORE.max_neurons,
+                                       "synapses": SMALL_CORE.max_synapses, "timesteps": SMALL_CORE.max_timesteps}
+
+
 @pytest.mark.parametrize("arguments, message", [
     # A regression that tests nothing must not look like a pass.
     (["--cases", "0"], "argument --cases: expected a whole number >= 1, got 0"),
