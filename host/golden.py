@@ -473,11 +473,8 @@ class GoldenTransport:
         inputs[received] = True
         # The spikes join this step's input events in the event queue, in neuron order;
         # those that find it full are reported but not delivered (one dropped count each).
-        delivered = spikes.copy()
-        room = self.core.event_queue_depth - len(received)
-        overflow = np.flatnonzero(spikes)[max(0, room):]
-        delivered[overflow] = False
-        for neuron in overflow:
+        _, delivered = golden.queue_admit(inputs, spikes, self.core.event_queue_depth)
+        for neuron in np.flatnonzero(spikes & ~delivered):
             self._error(ErrorFlag.QUEUE_OVERFLOW, f"event queue full: spike of neuron {neuron} in step {argument}")
         events = int(pending.sum())
         synaptic_ops, skipped = int(live_fanout[pending].sum()), int(pruned_fanout[pending].sum())

@@ -53,7 +53,7 @@ from typing import NamedTuple, Sequence
 
 from . import golden
 from .encoding import bool_values, spike_values
-from .golden import Counter, LearningWalk, SampleResult, SynapseState
+from .golden import Counter, LearningWalk, SampleResult, SynapseState, queue_admit
 from .network import LearningKind, Network
 from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, LOAD_PAYLOAD_WORDS, STATE_WORDS, encode_load, encode_sample
 
@@ -106,7 +106,8 @@ def step_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, result: 
     if inputs.shape != (batch, steps, network.n_inputs):
         raise ValueError(f"inputs have shape {inputs.shape}, the result is of {batch} samples x {steps} steps of a "
                          f"network with {network.n_inputs} inputs: expected ({batch}, {steps}, {network.n_inputs})")
-    sources = np.concatenate([inputs, result.spikes], axis=2)  # [B, T, n_sources]: spiked at that step
+    # [B, T, n_sources]: queued at that step for delivery at the next (a full event queue drops the rest)
+    sources = np.concatenate(queue_admit(inputs, result.spikes, core.event_queue_depth), axis=2)
     pending = np.zeros_like(sources)
     pending[:, 1:] = sources[:, :-1]
     events = pending.sum(axis=2)
@@ -316,7 +317,7 @@ def learning_sample_cycles(network: Network, core: CoreConfig, raster: np.ndarra
     raster = spike_values(raster)
     mask = np.ones(network.synapses().count, bool) if live is None else bool_values(live, "live")
     steps_run = int(result.steps_run[0])
-    sources = np.concatenate([raster, result.spikes[0]], axis=1)
+    sources = np.concatenate(queue_admit(raster, result.spikes[0], core.event_queue_depth), axis=1)
     learn = learning_step_cycles(network, core, steps_run, walks, enabled)
     pair_walks = [w for w in walks if w.step >= 0]
     steps = np.zeros(network.timesteps, np.int64)

@@ -46,6 +46,15 @@ One timestep ``t`` (``t = 0 .. timesteps-1``) of a sample
 
 3. *Emit* the spikes of step ``t``; they are delivered at ``t+1``.
 
+The spikes to deliver at ``t+1`` wait in the event queue, ``event_queue_depth`` sources
+per step: the input events of step ``t`` first (in the order they arrive: ascending
+channels, as :func:`~spikestream.model.protocol.encode_sample` sends them), then the
+neuron spikes of step ``t`` in neuron order. Those that find it full are not delivered
+(the core flags ``QUEUE_OVERFLOW`` and counts them: ``Counter.INPUTS_DROPPED``,
+``SPIKES_DROPPED``); a dropped spike is still emitted (reported, decided on, learned
+from), a dropped input event is as if never sent. A core whose queue holds
+``n_inputs + n_neurons`` sources never drops (:func:`queue_admit`).
+
 At the start of every sample ``u, v, theta, r``, the fired flags, the pending spikes,
 the learning traces and eligibilities are zero. Weights, connectivity, pruning counters
 and the LFSR persist from sample to sample (they are what learning changes).
@@ -142,6 +151,7 @@ __all__ = [
     "live_synapse_counts",
     "lfsr_next",
     "LFSR_SEED",
+    "queue_admit",
     "LFSR_TAPS",
     "LFSR_BITS", "check_lfsr", "check_synapse_state",
 ]
@@ -160,6 +170,8 @@ class Counter(enum.IntEnum):
     NEURON_UPDATES = 3  #: neurons updated
     SPIKES = 4  #: neuron spikes emitted
     LEARNING_UPDATES = 5  #: synapse weight updates applied (PAIR rule, this step)
+    INPUTS_DROPPED = 6  #: input events of this step that found the event queue full (not delivered)
+    SPIKES_DROPPED = 7  #: neuron spikes of this step that found the event queue full (emitted, not delivered)
 
 
 class Params(NamedTuple):
@@ -641,6 +653,21 @@ def _end_of_sample(network: Network, params: Params, plastic: list[_Plastic], sy
 
 # ---- running samples --------------------------------------------------------------------
 
+def queue_admit(inputs: np.ndarray, spikes: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of one step's sources the event queue takes: ``(inputs, spikes)`` admitted.
+
+    ``inputs`` ``bool [..., n_inputs]`` and ``spikes`` ``bool [..., n_neurons]`` are the
+    step's input events and neuron spikes; the queue takes ``depth`` of them, input events
+    first in channel order, then spikes in neuron order.
+
+    >>> queue_admit(np.array([True, True, False]), np.array([True, False, True]), 3)
+    (array([ True,  True, False]), array([ True, False, False]))
+    """
+    accepted = inputs & (np.cumsum(inputs, axis=-1) <= depth)
+    room = depth - accepted.sum(axis=-1, keepdims=True)
+    return accepted, spikes & (np.cumsum(spikes, axis=-1) <= room)
+
+
 def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.ndarray, synapses: SynapseState,
                learning: bool, rewards: Sequence[int] | None,
                learning_enabled: Sequence[bool] | None, walks: list | None = None) -> tuple[SampleResult, SynapseState]:
@@ -674,7 +701,11 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
         counters[:, t, Counter.SPIKES] = spikes.sum(axis=1)
         spikes_out[:, t] = spikes
         steps_run += active
-        source_spikes = np.concatenate([inputs[:, t] & active[:, None], spikes], axis=1)
+        accepted, delivered = queue_admit(inputs[:, t] & active[:, None], spikes, core.event_queue_depth)
+        counters[:, t, Counter.INPUTS_DROPPED] = (inputs[:, t] & active[:, None]).sum(axis=1) - accepted.sum(axis=1)
+        counters[:, t, Counter.SPIKES_DROPPED] = spikes.sum(axis=1) - delivered.sum(axis=1)
+        # Learning sees every spike of the step, delivered or not (the events it was sent, the spikes it made).
+        source_spikes = np.concatenate([accepted, spikes], axis=1)
         if plastic:
             pre_first = np.where((pre_first < 0) & source_spikes[0], t, pre_first)
             updates, lfsr = _pair_step(network, params, plastic, synapses, traces, source_spikes[0], lfsr, core,
@@ -687,7 +718,8 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
         if early_exit:
             done = done | spikes[:, out].any(axis=1)
         # A sample that stopped earlier keeps its state, pending spikes included (frozen at early exit).
-        state = state._replace(pending=np.where(active[:, None], source_spikes, state.pending), done=done)
+        state = state._replace(pending=np.where(active[:, None], np.concatenate([accepted, delivered], axis=1),
+                                                state.pending), done=done)
     decision, decision_step = decide(params, network.decision.mode, state)
     end_updates = np.zeros(batch, np.int64)
     if plastic:

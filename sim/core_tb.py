@@ -56,7 +56,8 @@ from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
 from spikestream.sim.cases import random_case, random_learning_case
 from spikestream.sim.runner import tb_parameters
 from spikestream.model import golden
-from spikestream.sim.scoreboard import (Scoreboard, expected_learning_sample, expected_samples, inputs_from_packets,
+from spikestream.sim.scoreboard import (Scoreboard, expected_learning_sample, expected_queue_registers,
+                                        expected_samples, inputs_from_packets,
                                         split_samples, stored_synapses)
 
 #: Longest wait for one output packet: far above any step of the small test networks.
@@ -167,13 +168,16 @@ async def random_networks(dut):
             scoreboard.compare_sample(index, wanted, packets)
         counters = np.sum([w.counters for w in expected], axis=0) if expected else np.zeros(len(Counter))
         totals = counters.sum(axis=0)
-        # Events of steps after an early exit are ignored, not accepted.
+        # Events of steps after an early exit are ignored, those that find the event queue full
+        # dropped: neither is accepted.
         accepted = sum(int(sample[:w.summary.steps_run].sum()) for sample, w in zip(inputs, expected))
+        accepted -= int(totals[Counter.INPUTS_DROPPED])
         scoreboard._check("register events_in", await harness.read("events_in"), accepted)
         scoreboard._check("register events_out", await harness.read("events_out"), int(totals[Counter.SPIKES]))
         scoreboard._check("register synaptic_ops", await harness.read("synaptic_ops"),
                           int(totals[Counter.SYNAPTIC_OPS]))
-        scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), 0)
+        queue = expected_queue_registers(expected)
+        scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), queue["dropped_packets"])
         # Inference leaves the learning state as the load made it: every synapse live, none
         # pruned or updated, the LFSR at its seed.
         scoreboard._check("register live_synapses", await harness.read("live_synapses"), network.synapses().count)
@@ -189,7 +193,8 @@ async def random_networks(dut):
                 busy += sum(report.cycles + cycles.FIFO_WAIT_CYCLES for report in wanted.steps)
                 busy += wanted.summary.cycles + cycles.FIFO_WAIT_CYCLES + cycles.readback_cycles(network)
             scoreboard._check("register cycles (busy, no backpressure)", await harness.read("cycles"), busy)
-        scoreboard._check("register errors", await harness.read("errors"), 0)
+        scoreboard._check("register errors", await harness.read("errors"), queue["errors"])
+        await harness.write("errors", queue["errors"])  # clear the flags for the next case
         report[str(seed)] = _case_report(network, scoreboard)
         all_ok &= scoreboard.ok
         dut._log.info("seed %d: %d checks, %d mismatches", seed, scoreboard.checked, len(scoreboard.mismatches))
@@ -483,6 +488,7 @@ class _LearningRun:
         self.rows = synapse_layout(network, core, synapses.live, synapses.weight).rows.shape[0]
         self.busy = 0  # counters are cleared after the load is in (_load_for_learning)
         self.updates = 0
+        self.expected: list = []  # every sample's ExpectedSample (a full event queue's registers)
 
     async def sample(self, index: int, raster: np.ndarray, flags, reward: int) -> None:
         """Run one sample (+ REWARD when needed), read the synapses back, compare everything."""
@@ -538,6 +544,7 @@ class _LearningRun:
         scoreboard._check(f"sample {index}: register pruned_synapses", await harness.read("pruned_synapses"),
                           int((~live).sum()))
         self.updates += int(wanted.sample.counters[:, golden.Counter.LEARNING_UPDATES].sum()) + wanted.learned.updates
+        self.expected.append(wanted.sample)
         self.busy += sum(report.cycles + cycles.FIFO_WAIT_CYCLES for report in wanted.sample.steps)
         self.busy += wanted.sample.summary.cycles + cycles.FIFO_WAIT_CYCLES
         if learning:
@@ -550,8 +557,10 @@ class _LearningRun:
         scoreboard._check("register learning_updates", await harness.read("learning_updates"), self.updates)
         if pause == 0.0:
             scoreboard._check("register cycles (busy, no backpressure)", await harness.read("cycles"), self.busy)
-        scoreboard._check("register errors", await harness.read("errors"), 0)
-        scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), 0)
+        queue = expected_queue_registers(self.expected)
+        scoreboard._check("register errors", await harness.read("errors"), queue["errors"])
+        scoreboard._check("register dropped_packets", await harness.read("dropped_packets"), queue["dropped_packets"])
+        await harness.write("errors", queue["errors"])  # clear the flags for the next case
 
 
 async def _load_for_learning(harness: CoreHarness, core: CoreConfig, network: Network,

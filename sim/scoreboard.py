@@ -19,11 +19,12 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.cycles import end_cycles, learning_sample_cycles, step_cycles
 from spikestream.model.golden import Counter
 from spikestream.model.network import Network
-from spikestream.model.protocol import (InOpcode, Learned, OutOpcode, ProtocolError, StepReport, Summary,
+from spikestream.model.protocol import (ErrorFlag, InOpcode, Learned, OutOpcode, ProtocolError, StepReport, Summary,
                                         decode_fanout_rows, decode_fanout_table, decode_output,
                                         decode_synapse_rows, parse_header, synapse_format)
 
-__all__ = ["ExpectedSample", "ExpectedLearning", "expected_samples", "expected_learning_sample", "stored_synapses",
+__all__ = ["ExpectedSample", "ExpectedLearning", "expected_samples", "expected_learning_sample",
+           "expected_queue_registers", "stored_synapses",
            "inputs_from_packets", "split_samples", "Scoreboard"]
 
 
@@ -87,6 +88,18 @@ def expected_learning_sample(network: Network, core: CoreConfig, raster: np.ndar
     pruned_at_end = sum(int(w.live.sum() - w.live_after.sum()) for w in walks if w.step < 0)
     learned = Learned(int(result.end_learning_updates[0]), pruned_at_end, int(after.live.sum()), cycle.learned)
     return ExpectedLearning(ExpectedSample(steps, summary, state, result.counters[0]), learned, after)
+
+
+def expected_queue_registers(samples: list[ExpectedSample]) -> dict:
+    """The registers a full event queue changes after ``samples`` (sent by ``encode_sample``).
+
+    Each step's events go in one EVENTS packet: one that lost input events counts as one
+    dropped packet, each dropped spike as one; any drop raises ``QUEUE_OVERFLOW``.
+    ``events_in`` counts the input events the queue took.
+    """
+    counters = np.stack([sample.counters for sample in samples]) if samples else np.zeros((0, 0, len(Counter)))
+    dropped = int((counters[..., Counter.INPUTS_DROPPED] > 0).sum() + counters[..., Counter.SPIKES_DROPPED].sum())
+    return {"errors": (1 << ErrorFlag.QUEUE_OVERFLOW) if dropped else 0, "dropped_packets": dropped}
 
 
 def stored_synapses(core: CoreConfig, fanout_packet: list[int], row_packet: list[int] | None) -> dict:

@@ -126,10 +126,13 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
         if not run.ok and not any(seed in failing for seed in mine):
             errors.append(f"configuration {index}: the simulation failed without a mismatch; log {run.log_file}")
     first = min(failing) if failing else None
+    activity = _golden_activity(cores, seeds, samples, learning, fill)
     summary = {
         "cases": len(seeds),
-        # A silent case passes as easily as a busy one: how much the cases gave the checks to compare.
-        "golden_spikes": _golden_spikes(cores, seeds, samples, learning, fill),
+        # A silent case passes as easily as a busy one: how much the cases gave the checks to compare
+        # (and how often a full event queue dropped events, where the core's queue is short).
+        "golden_spikes": activity["spikes"],
+        "golden_events_dropped": activity["events_dropped"],
         "largest_case": largest,
         "configurations": len([c for k, c in enumerate(cores) if k < len(seeds)]),
         "mismatches": sum(len(lines) for lines in failing.values()),
@@ -146,22 +149,26 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
     return summary
 
 
-def _golden_spikes(cores: list[CoreConfig], seeds: list[int], samples: int, learning: bool, fill: bool) -> int:
-    """Spikes the golden model produces over the cases (each seed on its configuration, as run)."""
+def _golden_activity(cores: list[CoreConfig], seeds: list[int], samples: int, learning: bool,
+                     fill: bool) -> dict:
+    """Spikes the golden model produces over the cases (each seed on its configuration, as run),
+    and the events a full event queue drops (input events and spikes)."""
     from spikestream.model import golden
     from spikestream.sim.cases import random_case, random_learning_case
 
-    total = 0
+    counters = []
     for k, seed in enumerate(seeds):
         core = cores[k % len(cores)]
         if learning:
             case = random_learning_case(core, seed, samples, fill)
             results, _ = golden.learn(case.network, core, case.inputs, case.rewards, learning_enabled=case.enabled)
-            total += sum(int(result.spikes.sum()) for result in results)
+            counters += [result.counters.sum(axis=(0, 1)) for result in results]
         else:
             case = random_case(core, seed, samples, fill)
-            total += int(golden.run(case.network, core, case.inputs).spikes.sum())
-    return total
+            counters.append(golden.run(case.network, core, case.inputs).counters.sum(axis=(0, 1)))
+    total = np.sum(counters, axis=0)
+    return {"spikes": int(total[golden.Counter.SPIKES]),
+            "events_dropped": int(total[golden.Counter.INPUTS_DROPPED] + total[golden.Counter.SPIKES_DROPPED])}
 
 
 def main(args: argparse.Namespace) -> int:

@@ -14,17 +14,23 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.network import INPUT, LearningRule, Network, Population, PruningRule, SynapseGroup
 from spikestream.model.protocol import ErrorFlag, InOpcode, encode_load, encode_sample, header
 from spikestream.sim.cases import SMALL_CORE, random_case
-from spikestream.sim.scoreboard import Scoreboard, expected_samples, split_samples
+from spikestream.sim.scoreboard import Scoreboard, expected_queue_registers, expected_samples, split_samples
 
 REGISTERS = RegisterView.default()
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_emulation_sends_what_the_core_model_expects(seed):
-    """Packets in, packets out: every STEP, SUMMARY and NEURON_STATE equals the testbench's expectation."""
-    case = random_case(SMALL_CORE, seed, 3)
-    transport = GoldenTransport(SMALL_CORE)
-    for packet in encode_load(case.network, SMALL_CORE):
+#: The small core with an event queue shorter than its sources: busy steps drop events.
+SHORT_QUEUE_CORE = dataclasses.replace(SMALL_CORE, event_queue_depth=12)
+
+
+@pytest.mark.parametrize("core, seed, fill", [(SMALL_CORE, seed, False) for seed in range(12)]
+                         + [(SHORT_QUEUE_CORE, seed, True) for seed in (1, 2, 6, 10, 11, 13)])
+def test_emulation_sends_what_the_core_model_expects(core, seed, fill):
+    """Packets in, packets out: every STEP, SUMMARY and NEURON_STATE equals the testbench's expectation,
+    and so do the registers a full event queue changes (cases that fill a short-queue core drop events)."""
+    case = random_case(core, seed, 3, fill=fill)
+    transport = GoldenTransport(core)
+    for packet in encode_load(case.network, core):
         transport.send(packet)
     for sample in case.inputs:
         for packet in encode_sample(sample):
@@ -37,12 +43,18 @@ def test_emulation_sends_what_the_core_model_expects(seed):
         except TransportError:
             break
     scoreboard = Scoreboard(label=f"seed {seed}: ")
-    for index, (wanted, packets) in enumerate(zip(expected_samples(case.network, SMALL_CORE, case.inputs),
-                                                  split_samples(received))):
+    expected = expected_samples(case.network, core, case.inputs)
+    for index, (wanted, packets) in enumerate(zip(expected, split_samples(received))):
         scoreboard.compare_sample(index, wanted, packets)
     assert len(split_samples(received)) == len(case.inputs)
     assert scoreboard.ok, scoreboard.mismatches[:5]
-    assert transport.read(REGISTERS.offset("errors")) == 0
+    queue = expected_queue_registers(expected)
+    assert transport.read(REGISTERS.offset("errors")) == queue["errors"]
+    assert transport.read(REGISTERS.offset("dropped_packets")) == queue["dropped_packets"]
+    dropped = sum(int(w.counters[:, golden.Counter.INPUTS_DROPPED].sum()) for w in expected)
+    sent = sum(int(sample[:w.summary.steps_run].sum()) for sample, w in zip(case.inputs, expected))
+    assert transport.read(REGISTERS.offset("events_in")) == sent - dropped
+    assert (queue["dropped_packets"] > 0) == fill, "these short-queue cases drop events (6, 10, 11 input events too)"
 
 
 def _loaded(seed=1):
@@ -203,7 +215,7 @@ def test_a_failing_reward_function_leaves_the_core_usable(bad):
 
 
 def test_events_the_core_drops_during_a_run_are_an_error():
-    """A step with more events than the event queue holds: the golden model has no such limit."""
+    """A step with more events than the event queue holds: the driver raises (the results are not the network's)."""
     core = dataclasses.replace(SMALL_CORE, event_queue_depth=2)
     weights = np.full((6, 3), 90)
     network = Network(6, [Population("out", 3, threshold=10**6)], [SynapseGroup(INPUT, "out", weights)], 4, "out")

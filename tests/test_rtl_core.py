@@ -13,7 +13,8 @@ import pytest
 
 from spikestream.model.config import CoreConfig
 from spikestream.rtl.top import TOPLEVEL, generate_verilog
-from spikestream.sim.cases import SMALL_CORE
+from spikestream.model import golden
+from spikestream.sim.cases import SMALL_CORE, random_case
 from spikestream.sim.runner import build_verilog, run_cocotb
 from spikestream.sim.verify import verilator_make_workaround
 
@@ -23,9 +24,8 @@ LEAN_CORE = CoreConfig(max_neurons=24, max_inputs=8, max_synapses=300, max_group
                        neuron_lanes=1, event_queue_depth=32, adaptation=False, refractory=False, ttfs=False,
                        learning=False, pruning=False)
 
-#: The lean core with an event queue shallower than its inputs: the only kind of core on
-#: which the queue can overflow (a step has at most one event per input channel, and the
-#: other two queues hold every source), so the overflow test gets a build of its own.
+#: The lean core with an event queue shallower than its inputs (the lean core's own queue
+#: holds every source, so it never drops an event): the overflow tests get a build of their own.
 SHALLOW_QUEUE_CORE = dataclasses.replace(LEAN_CORE, event_queue_depth=6)
 
 DIFFERENTIAL_TESTS = ["random_networks", "bad_input", "reset_anywhere", "early_exit_report"]
@@ -40,6 +40,8 @@ CONFIGS = {
     "shallow-queue": (SHALLOW_QUEUE_CORE, [201], 0.3, ["queue_overflow"], False),
     "small-4-lanes-full": (SMALL_CORE, range(301, 307), 0.3, ["random_networks"], True),
     "lean-1-lane-full": (LEAN_CORE, range(401, 407), 0.0, ["random_networks"], True),
+    # Busy steps drop input events and spikes (the golden model's queue_admit), registers included.
+    "shallow-queue-full": (SHALLOW_QUEUE_CORE, [501, 502, 503, 504, 505, 507], 0.0, ["random_networks"], True),
 }
 
 
@@ -56,6 +58,12 @@ def test_core_against_golden_model(name, tmp_path):
     report = json.loads(results.read_text()) if results.is_file() else {}
     failing = {seed: case['mismatches'][:5] for seed, case in report.items() if case['mismatches']}
     assert not failing, f"mismatches (seed: first lines): {failing}"
+    if fill and core.event_queue_depth < core.max_inputs + core.max_neurons:
+        # The precondition: the whole core on a short queue drops events (seed 507 input events too).
+        for seed in seeds:
+            case = random_case(core, seed, 2, fill=True)
+            counters = golden.run(case.network, core, case.inputs).counters
+            assert counters[..., golden.Counter.SPIKES_DROPPED].sum() > 0, seed
     if fill:  # the cases the testbench drew did use the whole core, synapse storage included
         full = {"inputs": core.max_inputs, "neurons": core.max_neurons, "synapses": core.max_synapses,
                 "timesteps": core.max_timesteps}

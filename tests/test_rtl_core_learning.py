@@ -29,6 +29,10 @@ CONFIGS = {
                                                  0.3, False),
     # The whole core learning: every synapse row walked, every trace in use, max_timesteps steps.
     "small-4-lanes-full": (SMALL_CORE, [21, 22, 23, 24], 4, 0.3, True),
+    # ... on a queue of 12 events: busy steps drop spikes (seed 21 an input event), which are
+    # still learned from but not delivered.
+    "small-4-lanes-short-queue-full": (dataclasses.replace(SMALL_CORE, event_queue_depth=12), [21, 23, 24, 25, 28],
+                                       3, 0.0, True),
 }
 
 

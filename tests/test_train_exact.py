@@ -70,3 +70,16 @@ def test_inputs_of_other_timesteps_or_channels_are_refused():
         with pytest.raises(ValueError, match=rf"inputs have shape \({2}, {bad.shape[1]}, {bad.shape[2]}\), expected "
                                              rf"\[batch, timesteps, channels\] = \[B, {steps}, {channels}\]"):
             model(torch.as_tensor(bad))
+
+
+def test_a_core_whose_event_queue_can_drop_events_is_refused():
+    # On such a core a busy step drops events (golden.queue_admit), which the mirror does not model:
+    # "exact" would no longer be true.
+    rng = np.random.default_rng(301)
+    network = random_network(rng, CORE, RandomNetworkOptions(max_population_size=16))
+    short = CoreConfig(event_queue_depth=network.n_sources - 1)
+    with pytest.raises(ValueError, match=rf"the core's event queue holds {network.n_sources - 1} events per step, "
+                                         rf"fewer than the network's {network.n_sources} sources .*"
+                                         rf"event_queue_depth >= {network.n_sources}"):
+        SpikingNetwork(network, short)
+    SpikingNetwork(network, CoreConfig(event_queue_depth=network.n_sources))

@@ -87,6 +87,12 @@ class SpikingNetwork(nn.Module):
         if exponents not in ("auto", "fixed"):
             raise ValueError(f"exponents = {exponents!r}, expected 'auto' or 'fixed'")
         network.check_fits(core)
+        if core.event_queue_depth < network.n_sources:
+            # A busy step on such a core drops events (golden.queue_admit), which this mirror does not model.
+            raise ValueError(f"the core's event queue holds {core.event_queue_depth} events per step, fewer than the "
+                             f"network's {network.n_sources} sources ({network.n_inputs} inputs + {network.n_neurons} "
+                             f"neurons): busy steps would drop events, which training does not model; build the core "
+                             f"with event_queue_depth >= {network.n_sources}")
         self.template = network
         self.core = core
         self.unit = unit
