@@ -16,6 +16,10 @@ a sample's step 0) makes a learning sample; pruned synapses are compacted out of
 stored rows (rows beyond a source's new end keep their old words, as in the core), and
 the end of a learning sample (after the REWARD when an enabled group is reward
 modulated) applies the TTFS rule and the reward and sends LEARNED, as the RTL does.
+
+Not emulated: READ_NEURONS before the first step of a sample (or of a new network)
+reads what the core's state memory holds, the previous sample's or network's state,
+where the emulation answers zeros; the host reads states after a sample's steps.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ import numpy as np
 
 from spikestream.model import golden
 from spikestream.model.config import DECAY_UNITY, CoreConfig
-from spikestream.model.cycles import (DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCLES, DELIVER_PIPELINE_CYCLES,
-                                      LEARN_SELECT_CYCLES, LEARNED_CYCLES, REPORT_CYCLES, SUMMARY_CYCLES, sweep_cycles,
-                                      trace_cycles, update_cycles)
-from spikestream.model.network import LearningKind, LearningRule, PruningRule
+from spikestream.model.cycles import (CONFIG_COMMIT_CYCLES, DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCLES,
+                                      DELIVER_PIPELINE_CYCLES, FIFO_WAIT_CYCLES, LEARN_SELECT_CYCLES, LEARNED_CYCLES,
+                                      REPORT_CYCLES, SUMMARY_CYCLES, fanout_readback_cycles, neuron_readback_cycles,
+                                      synapse_readback_cycles, sweep_cycles, trace_cycles, update_cycles)
+from spikestream.model.network import DecisionMode, LearningKind, LearningRule, PruningRule
 from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT,
                                         FANOUT_TABLE_WORDS, FANOUT_WORDS, KEEP_BITS, NEURON_FIELDS, NEURON_WORDS,
                                         RULE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, header, pack_synapse,
@@ -46,6 +51,9 @@ log = logging.getLogger("spikestream.host.golden")
 _WORD_MASK = (1 << WORD_BITS) - 1
 _KEEP_MASK = (1 << KEEP_BITS) - 1
 _MODES = {code: mode for mode, code in DECISION_CODES.items()}
+#: Packets the core takes before its first CONFIG.
+_BEFORE_CONFIG = (InOpcode.CONFIG, InOpcode.REWARD, InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES,
+                  InOpcode.READ_SYNAPSES, InOpcode.READ_FANOUT)
 
 
 def _field(words: np.ndarray, name: str, bits: int | None = None) -> np.ndarray:
@@ -184,7 +192,8 @@ class GoldenTransport:
                           InOpcode.EVENTS, InOpcode.READ_SYNAPSES, InOpcode.READ_FANOUT) and payload:
             self._error(ErrorFlag.MALFORMED, f"{InOpcode(opcode).name} with {len(payload)} payload words")
             return
-        if opcode != InOpcode.CONFIG and opcode != InOpcode.REWARD and self._config is None:
+        # The tables and their readbacks need no CONFIG (the core writes and reads them as they come).
+        if opcode not in _BEFORE_CONFIG and self._config is None:
             self._error(ErrorFlag.MALFORMED, f"{InOpcode(opcode).name} before a CONFIG")
             return
         handler(self, argument, payload)
@@ -231,13 +240,19 @@ class GoldenTransport:
         n_inputs, n_neurons, timesteps, output_start, output_size, decision = payload[:CONFIG_WORDS]
         exponents = payload[CONFIG_WORDS:]
         core = self.core
-        if (n_inputs > core.max_inputs or n_neurons > core.max_neurons or timesteps > core.max_timesteps
-                or len(exponents) > core.max_groups):
+        # As the core: each word is checked as it arrives (a size of 0 or beyond the core, an
+        # exponent too large or one too many: TOO_LARGE), then the words together (MALFORMED).
+        if (not 1 <= n_inputs <= core.max_inputs or not 1 <= n_neurons <= core.max_neurons
+                or not 1 <= timesteps <= core.max_timesteps or len(exponents) > core.max_groups
+                or any(e > core.max_weight_exponent for e in exponents)):
             self._error(ErrorFlag.TOO_LARGE, f"CONFIG {payload} exceeds the core")
             return
-        if (output_start + output_size > n_neurons or output_size == 0 or (decision & 3) not in _MODES
-                or any(e > core.max_weight_exponent for e in exponents)):
-            self._error(ErrorFlag.INDEX_RANGE, f"CONFIG {payload} is inconsistent")
+        mode = decision & ((1 << DECISION_EARLY_EXIT_BIT) - 1)
+        early_exit = decision >> DECISION_EARLY_EXIT_BIT & 1
+        if (output_start + output_size > n_neurons or output_size == 0 or mode not in _MODES
+                or (early_exit and _MODES[mode] is not DecisionMode.FIRST_SPIKE)
+                or decision >> (DECISION_EARLY_EXIT_BIT + 1)):
+            self._error(ErrorFlag.MALFORMED, f"CONFIG {payload} is inconsistent")
             return
         self._config = payload
         self._compiled = None
@@ -247,6 +262,7 @@ class GoldenTransport:
         self._registers["lfsr"] = golden.LFSR_SEED
         self._start_sample()
         self._state = None
+        self._count("cycles", CONFIG_COMMIT_CYCLES)
 
     def _trace_problem(self, rule: _Rule) -> str:
         """Why a PAIR rule's trace bases do not fit the trace memories ('' when they do)."""
@@ -264,7 +280,7 @@ class GoldenTransport:
         return ""
 
     def _on_rules(self, argument: int, payload: list[int]) -> None:
-        if len(payload) % RULE_WORDS:
+        if not payload or len(payload) % RULE_WORDS:
             self._error(ErrorFlag.MALFORMED, f"RULES payload of {len(payload)} words, not a multiple of {RULE_WORDS}")
             return
         for k in range(len(payload) // RULE_WORDS):
@@ -284,32 +300,74 @@ class GoldenTransport:
             self._rules[group] = rule
         self._compiled = None
 
-    def _on_table(self, table: np.ndarray, words_per_item: int, limit: int, what: str, first: int,
-                  payload: list[int]) -> bool:
+    def _on_items(self, payload: list[int], words_per_item: int, what: str, accept) -> None:
+        """A table packet as the core takes it: item by item, ``accept(k, words)`` writing an item
+        in range and returning False for one out of range (flagged INDEX_RANGE, the others written);
+        a partial item at the end is dropped (MALFORMED). The packet counts once as dropped."""
+        flags, problems = set(), []
+        complete = len(payload) // words_per_item
+        for k in range(complete):
+            if not accept(k, payload[k * words_per_item:(k + 1) * words_per_item]):
+                flags.add(ErrorFlag.INDEX_RANGE)
+                problems.append(f"{what} item {k} out of range")
         if len(payload) % words_per_item:
-            self._error(ErrorFlag.MALFORMED, f"{what} payload of {len(payload)} words, not a multiple of "
-                                             f"{words_per_item}")
-            return False
-        count = len(payload) // words_per_item
-        if first + count > limit:
-            self._error(ErrorFlag.INDEX_RANGE, f"{what} {first} .. {first + count - 1} beyond {limit}")
-            return False
-        table[first:first + count, :words_per_item] = np.array(payload, np.int64).reshape(count, words_per_item)
+            flags.add(ErrorFlag.MALFORMED)
+            problems.append(f"{what} payload of {len(payload)} words ends in a partial item of {words_per_item}")
         self._compiled = None
-        return True
+        if flags:
+            self._errors(flags, "; ".join(problems))
 
     def _on_neurons(self, argument: int, payload: list[int]) -> None:
-        self._on_table(self._neuron_words, NEURON_WORDS, self._config[1], "neurons", argument, payload)
+        core = self.core
+
+        def accept(k: int, words: list[int]) -> bool:
+            neuron = argument + k
+            word = np.array([words], np.int64)
+            bias = int(to_signed_array(_field(word, "bias", WORD_BITS), WORD_BITS)[0])
+            if not (neuron < core.max_neurons and int(_field(word, "threshold")[0]) <= core.state_max
+                    and int(_field(word, "adapt_increment")[0]) <= core.state_max
+                    and core.state_min <= bias <= core.state_max
+                    and int(_field(word, "refractory")[0]) <= core.refractory_max):
+                return False
+            self._neuron_words[neuron] = words
+            return True
+
+        self._on_items(payload, NEURON_WORDS, "NEURONS", accept)
 
     def _on_fanout(self, argument: int, payload: list[int]) -> None:
-        if self._on_table(self._fanout, FANOUT_WORDS, self._config[0] + self._config[1], "sources", argument,
-                          payload):
-            count = len(payload) // FANOUT_WORDS
-            self._fanout[argument:argument + count, 2] = 0
-            self._count("live_synapses", sum(payload[1::FANOUT_WORDS]))
+        core, rows = self.core, self._rows.shape[0]
+
+        def accept(k: int, words: list[int]) -> bool:
+            source, (first_row, count) = argument + k, words
+            if not (source < core.num_sources and count <= core.max_neurons and first_row <= rows
+                    and first_row * core.lanes + count <= rows * core.lanes):
+                return False
+            self._fanout[source] = (first_row, count, 0)
+            self._count("live_synapses", count)
+            return True
+
+        self._on_items(payload, FANOUT_WORDS, "FANOUT", accept)
 
     def _on_synapses(self, argument: int, payload: list[int]) -> None:
-        self._on_table(self._rows, self.core.lanes, self._rows.shape[0], "synapse rows", argument, payload)
+        # Word by word, as the core writes them: a partial row's words are written too.
+        core, fmt, lanes = self.core, self._format, self.core.lanes
+        flags, problems = set(), []
+        for k, word in enumerate(payload):
+            row, lane = argument + k // lanes, k % lanes
+            target = word & ((1 << fmt.target_bits) - 1)
+            group = word >> fmt.group_shift & ((1 << fmt.group_bits) - 1)
+            if row < self._rows.shape[0] and target < core.max_neurons and group < core.max_groups \
+                    and word >> fmt.width == 0:
+                self._rows[row, lane] = word
+            else:
+                flags.add(ErrorFlag.INDEX_RANGE)
+                problems.append(f"SYNAPSES word {k} (row {row}) out of range")
+        if len(payload) % lanes:
+            flags.add(ErrorFlag.MALFORMED)
+            problems.append(f"SYNAPSES payload of {len(payload)} words ends in a partial row of {lanes}")
+        self._compiled = None
+        if flags:
+            self._errors(flags, "; ".join(problems))
 
     def _compile(self):
         """Turn the loaded tables into golden-model parameters and synapses (storage order, cached)."""
@@ -547,7 +605,7 @@ class GoldenTransport:
                              len(spikes), updates, skipped, cycles])
         self._count("events_out", len(spikes))
         self._count("synaptic_ops", synaptic_ops)
-        self._count("cycles", cycles)
+        self._count("cycles", cycles + FIFO_WAIT_CYCLES)  # busy cycles: the report waits a cycle for FIFO room
 
     def _end_cycles(self) -> int:
         """:func:`spikestream.model.cycles.end_cycles`, from the CONFIG's output size."""
@@ -576,7 +634,7 @@ class GoldenTransport:
     def _summary(self, decision: int, decision_step: int, steps_run: int) -> None:
         self._output.append([header(OutOpcode.SUMMARY), decision, decision_step & _WORD_MASK, steps_run,
                              self._end_cycles()])
-        self._count("cycles", self._end_cycles())
+        self._count("cycles", self._end_cycles() + FIFO_WAIT_CYCLES)
 
     def _on_reward(self, argument: int, payload: list[int]) -> None:
         if not self._awaiting_reward:
@@ -604,7 +662,7 @@ class GoldenTransport:
         self._count("learning_updates", updates)
         self._after_walks()
         self._output.append([header(OutOpcode.LEARNED), updates, pruned, self._registers["live_synapses"], cycles])
-        self._count("cycles", cycles)
+        self._count("cycles", cycles + FIFO_WAIT_CYCLES)
         self._start_sample()
 
     def _on_read_neurons(self, argument: int, payload: list[int]) -> None:
@@ -615,6 +673,7 @@ class GoldenTransport:
             s = self._state
             columns = np.stack([s.u[0], s.v[0], s.theta[0], s.refractory_left[0]], axis=1)
         self._output.append([header(OutOpcode.NEURON_STATE), *(int(w) & _WORD_MASK for w in columns.ravel())])
+        self._count("cycles", neuron_readback_cycles(n_neurons))
 
     def _on_read_synapses(self, argument: int, payload: list[int]) -> None:
         if len(payload) != 1:
@@ -626,6 +685,7 @@ class GoldenTransport:
             return
         rows = self._rows[argument:argument + count].ravel()
         self._output.append([header(OutOpcode.SYNAPSE_ROWS, argument), *(int(w) & _WORD_MASK for w in rows)])
+        self._count("cycles", synapse_readback_cycles(self.core, count))
 
     def _on_read_fanout(self, argument: int, payload: list[int]) -> None:
         if len(payload) != 1:
@@ -637,6 +697,7 @@ class GoldenTransport:
             return
         table = self._fanout[argument:argument + count].ravel()
         self._output.append([header(OutOpcode.FANOUT_TABLE, argument), *(int(w) & _WORD_MASK for w in table)])
+        self._count("cycles", fanout_readback_cycles(count))
 
     _HANDLERS = {
         InOpcode.CONFIG: _on_config, InOpcode.RULES: _on_rules, InOpcode.NEURONS: _on_neurons,

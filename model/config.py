@@ -13,7 +13,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-__all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS", "RULE_RANGE_BITS"]
+__all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS", "RULE_RANGE_BITS", "WORD_BITS",
+           "bits_for"]
 
 #: Decay constants are 12-bit fractions of 4096, as in Loihi (lava ``decay_shift``).
 DECAY_BITS = 12
@@ -22,6 +23,13 @@ DECAY_UNITY = 1 << DECAY_BITS
 LEARNING_GROUPS = 32
 #: Width of the source and target range fields of a group's RULES words (protocol.RULE_FIELDS).
 RULE_RANGE_BITS = 16
+#: Width of a stream word (AXI4-Stream TDATA) and of a register: one stored synapse fits one word.
+WORD_BITS = 32
+
+
+def bits_for(count: int) -> int:
+    """Bits to number ``count`` things (at least 1)."""
+    return max(1, (count - 1).bit_length())
 
 
 class ConfigError(ValueError):
@@ -148,12 +156,24 @@ class CoreConfig:
             raise ConfigError(f"max_inputs + max_neurons = {self.max_inputs + self.max_neurons}: a learning core "
                               f"names its groups' source and target ranges in {RULE_RANGE_BITS}-bit fields (RULES "
                               f"packet), so it must be <= {range_max} (or learning = False)")
+        if sum(self.synapse_field_bits) > WORD_BITS:
+            target, weight, group, count = self.synapse_field_bits
+            raise ConfigError(f"a stored synapse needs {sum(self.synapse_field_bits)} bits (target {target} for "
+                              f"max_neurons = {self.max_neurons} + weight {weight} + group {group} for max_groups = "
+                              f"{self.max_groups} + pruning counter {count}), more than one {WORD_BITS}-bit word: "
+                              "fewer neurons, groups or weight or counter bits")
         if self.learning and self.max_groups > LEARNING_GROUPS:
             raise ConfigError(f"max_groups = {self.max_groups}: a learning core enables its groups through the "
                               f"{LEARNING_GROUPS}-bit learning_enable register, so max_groups must be <= "
                               f"{LEARNING_GROUPS} (or learning = False)")
 
     # Derived ranges: everything below is computed, never typed twice.
+    @property
+    def synapse_field_bits(self) -> tuple[int, int, int, int]:
+        """Widths of a stored synapse's fields: target neuron, weight, group, pruning counter (0 without pruning)."""
+        return (bits_for(self.max_neurons), self.weight_bits, bits_for(self.max_groups),
+                self.prune_counter_bits if self.pruning else 0)
+
     @property
     def num_sources(self) -> int:
         """Size of the source address space: input channels, then neurons."""

@@ -63,7 +63,8 @@ __all__ = [
     "learning_sample_cycles",
     "DELIVER_EMPTY_CYCLES", "DELIVER_PIPELINE_CYCLES", "UPDATE_PIPELINE_CYCLES", "REPORT_CYCLES",
     "DECIDE_PIPELINE_CYCLES", "SUMMARY_CYCLES", "source_costs", "step_cycles", "update_cycles", "end_cycles", "load_cycles",
-    "readback_cycles", "synapse_readback_cycles", "fanout_readback_cycles", "input_cycles", "sample_cycles",
+    "readback_cycles", "neuron_readback_cycles", "synapse_readback_cycles", "fanout_readback_cycles", "input_cycles",
+    "sample_cycles",
 ]
 
 DELIVER_EMPTY_CYCLES = 1
@@ -160,7 +161,12 @@ def load_cycles(network: Network, core: CoreConfig, max_payload: int = LOAD_PAYL
 
 def readback_cycles(network: Network) -> int:
     """Cycles of READ_NEURONS after its header word: one header, then per neuron a read and its words."""
-    return 1 + network.n_neurons * (1 + STATE_WORDS)
+    return neuron_readback_cycles(network.n_neurons)
+
+
+def neuron_readback_cycles(n_neurons: int) -> int:
+    """:func:`readback_cycles` of a network of ``n_neurons`` neurons."""
+    return 1 + n_neurons * (1 + STATE_WORDS)
 
 
 def synapse_readback_cycles(core: CoreConfig, rows: int) -> int:

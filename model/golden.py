@@ -166,7 +166,10 @@ class Counter(enum.IntEnum):
 
     EVENTS = 0  #: source spikes delivered in this step
     SYNAPTIC_OPS = 1  #: live synapses traversed by those events
-    SYNAPSES_SKIPPED = 2  #: pruned synapses those events no longer traverse
+    #: Pruned synapses those events no longer traverse: those of the network that ``synapses.live``
+    #: marks pruned. The core counts those pruned since its load, so a core loaded with a learned
+    #: state (SpikeCore.load(..., synapses=)) starts from 0: it runs ``network_with_synapses``.
+    SYNAPSES_SKIPPED = 2
     NEURON_UPDATES = 3  #: neurons updated
     SPIKES = 4  #: neuron spikes emitted
     LEARNING_UPDATES = 5  #: synapse weight updates applied (PAIR rule, this step)
@@ -309,8 +312,8 @@ def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseSta
 
     One entry per synapse of ``network`` in canonical order (:meth:`Network.synapses`):
     ``live`` a 0/1 mask (an integer array is not taken as a list of indices), ``weight``
-    integers in the core's weight range, ``prune_count`` integers in the pruning counter's
-    range, ``lfsr`` a non-zero LFSR state.
+    integers in the core's weight range (live ones of a learning group within its clamp),
+    ``prune_count`` integers in the pruning counter's range, ``lfsr`` a non-zero LFSR state.
     """
     count = network.synapses().count
     arrays = {}
@@ -332,6 +335,18 @@ def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseSta
         if outside.size:
             k = int(outside[0])
             raise ValueError(f"synapses.{name}[{k}] = {values[k]} is outside the core's {label} [{low}, {high}]")
+    # A learning group's live weights stay within its clamp: soft-bound learning multiplies by the
+    # distances to the bounds, which the core holds unsigned (a weight outside would wrap them).
+    group = network.synapses().group
+    for index, g in enumerate(network.groups):
+        if g.learning is None:
+            continue
+        outside = np.flatnonzero(live & (group == index) & ((arrays["weight"] < g.learning.w_min)
+                                                            | (arrays["weight"] > g.learning.w_max)))
+        if outside.size:
+            k = int(outside[0])
+            raise ValueError(f"synapses.weight[{k}] = {arrays['weight'][k]} is outside the learning clamp "
+                             f"[{g.learning.w_min}, {g.learning.w_max}] of its group {index} ({g.name})")
     return SynapseState(arrays["weight"].astype(np.int64), live, arrays["prune_count"].astype(np.int64),
                         check_lfsr(synapses.lfsr, "synapses.lfsr"))
 

@@ -529,6 +529,13 @@ class Network:
                     problems.append(f"groups[{index}] ({g.name}) prunes, but the core is built without pruning")
                 over(f"groups[{index}] ({g.name}) pruning.patience", g.pruning.patience, core.prune_patience_max)
                 over(f"groups[{index}] ({g.name}) pruning.threshold", g.pruning.threshold, core.weight_max)
+        if core.learning:
+            from .protocol import ProtocolError, trace_layout  # protocol builds on this module
+
+            try:  # the PAIR groups' traces must fit the core's trace memories
+                trace_layout(self, core)
+            except ProtocolError as error:
+                problems.append(str(error))
         return problems
 
     def check_fits(self, core: CoreConfig) -> None:

@@ -98,7 +98,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .config import DECAY_UNITY, RULE_RANGE_BITS, CoreConfig
+from .config import DECAY_UNITY, RULE_RANGE_BITS, WORD_BITS, CoreConfig
 from .encoding import bool_values, spike_values
 from .network import DecisionMode, LearningKind, Network, ResetMode
 
@@ -113,7 +113,6 @@ __all__ = [
     "decode_learned", "to_signed",
 ]
 
-WORD_BITS = 32
 OPCODE_SHIFT = 24
 ARGUMENT_BITS = 24
 NEURON_WORDS = 5
@@ -212,11 +211,6 @@ def to_signed(word: int, bits: int = WORD_BITS) -> int:
     return word - (1 << bits) if word >> (bits - 1) else word
 
 
-def _bits_for(count: int) -> int:
-    """Bits to number ``count`` things (at least 1)."""
-    return max(1, (count - 1).bit_length())
-
-
 @dataclass(frozen=True)
 class SynapseFormat:
     """Bit fields of one stored synapse: target neuron, weight mantissa, group, pruning counter.
@@ -248,14 +242,8 @@ class SynapseFormat:
 
 
 def synapse_format(core: CoreConfig) -> SynapseFormat:
-    """Return the packing of one synapse word for ``core`` (fits 32 bits or raises)."""
-    fmt = SynapseFormat(_bits_for(core.max_neurons), core.weight_bits, _bits_for(core.max_groups),
-                        core.prune_counter_bits if core.pruning else 0)
-    if fmt.width > WORD_BITS:
-        raise ProtocolError(f"a synapse needs {fmt.width} bits (target {fmt.target_bits} + weight "
-                            f"{fmt.weight_bits} + group {fmt.group_bits} + pruning counter {fmt.count_bits}), "
-                            f"more than one {WORD_BITS}-bit word")
-    return fmt
+    """Return the packing of one synapse word for ``core`` (CoreConfig makes sure it fits one word)."""
+    return SynapseFormat(*core.synapse_field_bits)
 
 
 def synapse_rows(core: CoreConfig) -> int:

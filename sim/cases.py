@@ -15,7 +15,7 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
 from spikestream.model.network import LearningRule, Network, PruningRule
 
-__all__ = ["Case", "LearningCase", "random_case", "random_learning_case", "random_core", "SMALL_CORE"]
+__all__ = ["Case", "LearningCase", "random_case", "random_learning_case", "random_core", "bad_input_packets", "SMALL_CORE"]
 
 #: A small core that builds quickly and exercises every feature (lanes > 1, tiny queue).
 SMALL_CORE = CoreConfig(max_neurons=48, max_inputs=16, max_synapses=1024, max_groups=8, max_populations=4, lanes=4,
@@ -111,3 +111,61 @@ def random_learning_case(core: CoreConfig, seed: int, samples: int = 4, fill: bo
 def _default_rule(core: CoreConfig) -> LearningRule:
     return LearningRule(a_plus=32, a_minus=48, shift=4, trace_decay_shift=1, pre_increment=min(64, core.trace_max),
                         post_increment=min(64, core.trace_max), stochastic_rounding=True)
+
+
+def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int], frozenset]]:
+    """Packets the core must refuse in the middle of a sample of ``network`` (after its END_STEP 0),
+    each with the error flags it raises; none changes the network or the sample.
+
+    The RTL testbench (``core_tb.bad_input``) and the protocol emulation's tests send the same
+    list, so the two flag every packet alike. Each packet counts one dropped packet.
+    """
+    from spikestream.model.network import DecisionMode
+    from spikestream.model.protocol import (DECISION_CODES, DECISION_EARLY_EXIT_BIT, ErrorFlag, InOpcode, header,
+                                            synapse_format, synapse_rows)
+
+    steps, n_inputs, n_neurons = network.timesteps, network.n_inputs, network.n_neurons
+    fmt, rows = synapse_format(core), synapse_rows(core)
+    future = min(steps - 1, 1) + 1
+    config = [n_inputs, n_neurons, steps, 0, 1, DECISION_CODES[DecisionMode.SPIKE_COUNT]]
+    malformed, index_range, too_large = ErrorFlag.MALFORMED, ErrorFlag.INDEX_RANGE, ErrorFlag.TOO_LARGE
+
+    def config_with(**changes) -> list[int]:
+        words = dict(zip(("inputs", "neurons", "steps", "start", "size", "decision"), config), **changes)
+        return [header(InOpcode.CONFIG, 0), *words.values()]
+
+    bad = [
+        ([header(0x7F, 0), 1, 2, 3], {malformed}),  # unknown opcode
+        ([header(InOpcode.END_STEP, 1), 5], {malformed}),  # marker with payload
+        ([header(InOpcode.EVENTS, 1 if steps > 1 else 0)] + (n_inputs + np.arange(3)).tolist(), {index_range}),
+        # Loading: an item out of range is dropped alone, a partial item at the end too.
+        ([header(InOpcode.NEURONS, core.max_neurons), 1, 0, 0, 0, 0], {index_range}),
+        ([header(InOpcode.NEURONS, 0), core.state_max + 1, 0, 0, 0, 0], {index_range}),  # threshold too large
+        ([header(InOpcode.NEURONS, 0), 1, 2], {malformed}),  # partial neuron
+        ([header(InOpcode.FANOUT, core.num_sources), 0, 0], {index_range}),
+        ([header(InOpcode.FANOUT, 0), 0, core.max_neurons + 1], {index_range}),  # more synapses than neurons
+        ([header(InOpcode.SYNAPSES, rows)] + [0] * core.lanes, {index_range}),  # beyond the synaptic memory
+        # CONFIG: sizes of 0 or beyond the core, exponents too large (TOO_LARGE, word by word), then
+        # words that contradict each other (MALFORMED).
+        (config_with(neurons=core.max_neurons + 1), {too_large}),
+        (config_with(inputs=0), {too_large}),
+        (config_with(steps=0), {too_large}),
+        (config_with() + [core.max_weight_exponent + 1], {too_large}),
+        ([header(InOpcode.CONFIG, 0), n_inputs, 1, steps], {malformed}),  # too short
+        (config_with(start=n_neurons), {malformed}),  # output population beyond the neurons
+        (config_with(size=0), {malformed}),
+        (config_with(decision=DECISION_CODES[DecisionMode.SPIKE_COUNT] | 1 << DECISION_EARLY_EXIT_BIT), {malformed}),
+        (config_with(decision=1 << (DECISION_EARLY_EXIT_BIT + 1)), {malformed}),  # reserved bits
+        ([header(InOpcode.READ_SYNAPSES, 0), rows + 1], {index_range}),
+        ([header(InOpcode.READ_SYNAPSES, 0)], {malformed}),  # no row count
+        ([header(InOpcode.READ_FANOUT, core.num_sources - 1), 2], {index_range}),
+        ([header(InOpcode.RULES, 0)], {malformed}),  # no rule words (or no learning engine)
+    ]
+    if fmt.width < 32:  # a synapse word with bits beyond its fields, alone: a partial row too
+        bad.append(([header(InOpcode.SYNAPSES, 0), 1 << fmt.width], {index_range, malformed} if core.lanes > 1
+                    else {index_range}))
+    if steps > 1:  # the past / future step cases need a step 1 to run in
+        bad += [([header(InOpcode.EVENTS, 0), 0], {ErrorFlag.STEP_ORDER}),  # events for a past step
+                ([header(InOpcode.EVENTS, future), 0], {ErrorFlag.STEP_ORDER}),  # events for a future step
+                ([header(InOpcode.END_STEP, future)], {ErrorFlag.STEP_ORDER})]  # running a future step
+    return [(packet, frozenset(flags)) for packet, flags in bad]

@@ -48,15 +48,14 @@ from spikestream.model.golden import Counter
 from spikestream.model.network import INPUT, Decision, DecisionMode, Network, Population, SynapseGroup
 from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_fanout_table, decode_learned, decode_output,
                                         decode_synapse_rows,
-                                        encode_load, encode_sample, header, parse_header, synapse_layout,
-                                        synapse_rows)
+                                        encode_load, encode_sample, header, parse_header, synapse_layout)
 from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
 from spikestream.sim import axi_ports
 from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
-from spikestream.sim.cases import random_case, random_learning_case
+from spikestream.sim.cases import bad_input_packets, random_case, random_learning_case
 from spikestream.sim.runner import tb_parameters
 from spikestream.model import golden
-from spikestream.sim.scoreboard import (Scoreboard, expected_learning_sample, expected_queue_registers,
+from spikestream.sim.scoreboard import (Scoreboard, busy_cycles, expected_learning_sample, expected_queue_registers,
                                         expected_samples, inputs_from_packets,
                                         split_samples, stored_synapses)
 
@@ -190,8 +189,7 @@ async def random_networks(dut):
             busy = (cycles.CONFIG_COMMIT_CYCLES + (cycles.synapse_readback_cycles(core, rows) if rows else 0)
                     + cycles.fanout_readback_cycles(network.n_sources))
             for wanted in expected:
-                busy += sum(report.cycles + cycles.FIFO_WAIT_CYCLES for report in wanted.steps)
-                busy += wanted.summary.cycles + cycles.FIFO_WAIT_CYCLES + cycles.readback_cycles(network)
+                busy += busy_cycles(wanted) + cycles.readback_cycles(network)
             scoreboard._check("register cycles (busy, no backpressure)", await harness.read("cycles"), busy)
         scoreboard._check("register errors", await harness.read("errors"), queue["errors"])
         await harness.write("errors", queue["errors"])  # clear the flags for the next case
@@ -239,27 +237,9 @@ async def bad_input(dut):
     await harness.write("control", 1)  # clear the counters
     scoreboard = Scoreboard(label="bad input: ")
 
-    # Bad packets injected after END_STEP(0), each with the error it must raise.
-    future = min(steps - 1, 1) + 1
-    too_many = network.n_inputs + np.arange(3)
-    bad = [
-        ([header(0x7F, 0), 1, 2, 3], ErrorFlag.MALFORMED),  # unknown opcode
-        ([header(InOpcode.END_STEP, 1), 5], ErrorFlag.MALFORMED),  # marker with payload
-        ([header(InOpcode.EVENTS, 0), 0], ErrorFlag.STEP_ORDER),  # events for a past step
-        ([header(InOpcode.EVENTS, future), 0], ErrorFlag.STEP_ORDER),  # events for a future step
-        ([header(InOpcode.END_STEP, future)], ErrorFlag.STEP_ORDER),  # running a future step
-        ([header(InOpcode.EVENTS, 1 if steps > 1 else 0)] + too_many.tolist(), ErrorFlag.INDEX_RANGE),
-        ([header(InOpcode.NEURONS, core.max_neurons), 1, 0, 0, 0, 0], ErrorFlag.INDEX_RANGE),
-        ([header(InOpcode.NEURONS, 0), 1, 2], ErrorFlag.MALFORMED),  # partial neuron: dropped
-        ([header(InOpcode.FANOUT, core.num_sources), 0, 0], ErrorFlag.INDEX_RANGE),
-        ([header(InOpcode.CONFIG, 0), network.n_inputs, core.max_neurons + 1, steps, 0, 1, 0], ErrorFlag.TOO_LARGE),
-        ([header(InOpcode.CONFIG, 0), network.n_inputs, 1, steps], ErrorFlag.MALFORMED),  # too short
-        ([header(InOpcode.READ_SYNAPSES, 0), synapse_rows(core) + 1], ErrorFlag.INDEX_RANGE),
-        ([header(InOpcode.READ_SYNAPSES, 0)], ErrorFlag.MALFORMED),  # no row count
-        ([header(InOpcode.READ_FANOUT, core.num_sources - 1), 2], ErrorFlag.INDEX_RANGE),
-    ]
-    if steps == 1:  # no step 1: the past/future cases above would be legal or moot
-        bad = [(p, e) for p, e in bad if e is not ErrorFlag.STEP_ORDER]
+    # Bad packets (bad_input_packets, the protocol emulation's tests send the same), each sent
+    # alone after END_STEP(0): its flags, one dropped packet, then cleared.
+    bad = bad_input_packets(network, core)
     sample = encode_sample(raster)
     # Duplicate events of one step (a channel spikes at most once per step): one inside
     # the step's EVENTS packet, one in a packet of its own after it.
@@ -267,16 +247,22 @@ async def bad_input(dut):
     repeated = sample[events_at][1]
     sample[events_at] = sample[events_at] + [repeated]
     sample.insert(events_at + 1, [header(InOpcode.EVENTS, duplicate_step), repeated])
-    bad += [(sample[events_at], ErrorFlag.DUPLICATE_EVENT), (sample[events_at + 1], ErrorFlag.DUPLICATE_EVENT)]
     first_end = next(k for k, p in enumerate(sample) if parse_header(p[0])[0] == InOpcode.END_STEP)
-    sample = sample[:first_end + 1] + [p for p, _ in bad[:-2]] + sample[first_end + 1:]
-    received = await _run_and_collect(harness, sample)
+    await harness.send(sample[:first_end + 1])
+    for index, (packet, flags) in enumerate(bad):
+        await harness.send([packet])
+        await harness.source.wait()
+        await ClockCycles(dut.aclk, 8)  # the parser has taken the last word
+        what = f"bad packet {index} {[hex(w) for w in packet[:3]]}"
+        mask = sum(1 << flag for flag in flags)
+        scoreboard._check(f"{what}: errors register", await harness.read("errors"), mask)
+        scoreboard._check(f"{what}: dropped_packets register", await harness.read("dropped_packets"), index + 1)
+        await harness.write("errors", mask)
+    received = await _run_and_collect(harness, sample[first_end + 1:])
     scoreboard.compare_sample(0, expected, received)
-    flags = 0
-    for _, error in bad:
-        flags |= 1 << error
-    scoreboard._check("errors register", await harness.read("errors"), flags)
-    scoreboard._check("dropped_packets register", await harness.read("dropped_packets"), len(bad))
+    scoreboard._check("errors register (duplicate events)", await harness.read("errors"),
+                      1 << ErrorFlag.DUPLICATE_EVENT)
+    scoreboard._check("dropped_packets register", await harness.read("dropped_packets"), len(bad) + 2)
     scoreboard._check("events_in register (duplicates not accepted)", await harness.read("events_in"),
                       int(raster.sum()))
     await harness.write("errors", (1 << len(ErrorFlag)) - 1)
@@ -545,8 +531,7 @@ class _LearningRun:
                           int((~live).sum()))
         self.updates += int(wanted.sample.counters[:, golden.Counter.LEARNING_UPDATES].sum()) + wanted.learned.updates
         self.expected.append(wanted.sample)
-        self.busy += sum(report.cycles + cycles.FIFO_WAIT_CYCLES for report in wanted.sample.steps)
-        self.busy += wanted.sample.summary.cycles + cycles.FIFO_WAIT_CYCLES
+        self.busy += busy_cycles(wanted.sample)
         if learning:
             self.busy += wanted.learned.cycles + cycles.FIFO_WAIT_CYCLES
         self.busy += (cycles.fanout_readback_cycles(network.n_sources) + cycles.readback_cycles(network)

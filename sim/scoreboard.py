@@ -16,7 +16,7 @@ import numpy as np
 
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
-from spikestream.model.cycles import end_cycles, learning_sample_cycles, step_cycles
+from spikestream.model.cycles import FIFO_WAIT_CYCLES, end_cycles, learning_sample_cycles, step_cycles
 from spikestream.model.golden import Counter
 from spikestream.model.network import Network
 from spikestream.model.protocol import (ErrorFlag, InOpcode, Learned, OutOpcode, ProtocolError, StepReport, Summary,
@@ -24,7 +24,7 @@ from spikestream.model.protocol import (ErrorFlag, InOpcode, Learned, OutOpcode,
                                         decode_synapse_rows, parse_header, synapse_format)
 
 __all__ = ["ExpectedSample", "ExpectedLearning", "expected_samples", "expected_learning_sample",
-           "expected_queue_registers", "stored_synapses",
+           "busy_cycles", "expected_queue_registers", "stored_synapses",
            "inputs_from_packets", "split_samples", "Scoreboard"]
 
 
@@ -88,6 +88,13 @@ def expected_learning_sample(network: Network, core: CoreConfig, raster: np.ndar
     pruned_at_end = sum(int(w.live.sum() - w.live_after.sum()) for w in walks if w.step < 0)
     learned = Learned(int(result.end_learning_updates[0]), pruned_at_end, int(after.live.sum()), cycle.learned)
     return ExpectedLearning(ExpectedSample(steps, summary, state, result.counters[0]), learned, after)
+
+
+def busy_cycles(sample: ExpectedSample) -> int:
+    """The busy cycles (``cycles`` register) of one sample without backpressure: its steps and
+    its SUMMARY, each report then waiting a cycle for FIFO room (readbacks and LEARNED apart)."""
+    return (sum(report.cycles + FIFO_WAIT_CYCLES for report in sample.steps)
+            + sample.summary.cycles + FIFO_WAIT_CYCLES)
 
 
 def expected_queue_registers(samples: list[ExpectedSample]) -> dict:

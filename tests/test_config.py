@@ -129,3 +129,14 @@ def test_numpy_scalars_are_the_values_they_hold():
         CoreConfig(lanes=np.float64(4.0))
     with pytest.raises(ConfigError, match="lanes must be an integer"):
         CoreConfig(lanes=np.array([4, 4]))
+
+
+def test_a_synapse_must_fit_one_stream_word():
+    # target 16 bits (65536 neurons) + weight 16 + group 5 (32 groups) = 37 bits: no stored synapse fits a word.
+    with pytest.raises(ConfigError, match=r"a stored synapse needs 37 bits \(target 16 for max_neurons = 65536 \+ "
+                                          r"weight 16 \+ group 5 for max_groups = 32 \+ pruning counter 0\), more than "
+                                          r"one 32-bit word"):
+        CoreConfig(max_neurons=65536, weight_bits=16, max_groups=32, learning=False, pruning=False)
+    core = CoreConfig(max_neurons=65536, weight_bits=11, max_groups=32, learning=False, pruning=False)
+    assert sum(core.synapse_field_bits) == 32  # exactly one word is fine
+    assert CoreConfig().synapse_field_bits == (9, 8, 4, 4)  # 512 neurons, int8, 16 groups, 4-bit counter

@@ -13,8 +13,10 @@ from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.network import INPUT, LearningRule, Network, Population, PruningRule, SynapseGroup
 from spikestream.model.protocol import ErrorFlag, InOpcode, encode_load, encode_sample, header
-from spikestream.sim.cases import SMALL_CORE, random_case
-from spikestream.sim.scoreboard import Scoreboard, expected_queue_registers, expected_samples, split_samples
+from spikestream.sim.cases import SMALL_CORE, bad_input_packets, random_case
+from spikestream.model.cycles import CONFIG_COMMIT_CYCLES, readback_cycles
+from spikestream.sim.scoreboard import (Scoreboard, busy_cycles, expected_queue_registers, expected_samples,
+                                        split_samples)
 
 REGISTERS = RegisterView.default()
 
@@ -54,6 +56,9 @@ def test_emulation_sends_what_the_core_model_expects(core, seed, fill):
     dropped = sum(int(w.counters[:, golden.Counter.INPUTS_DROPPED].sum()) for w in expected)
     sent = sum(int(sample[:w.summary.steps_run].sum()) for sample, w in zip(case.inputs, expected))
     assert transport.read(REGISTERS.offset("events_in")) == sent - dropped
+    # The busy-cycle register, as the core counts it (the RTL tests check the same sum).
+    busy = CONFIG_COMMIT_CYCLES + sum(busy_cycles(w) + readback_cycles(case.network) for w in expected)
+    assert transport.read(REGISTERS.offset("cycles")) == busy
     assert (queue["dropped_packets"] > 0) == fill, "these short-queue cases drop events (6, 10, 11 input events too)"
 
 
@@ -79,6 +84,64 @@ def test_malformed_packets_set_the_error_flags(packet, flag):
     assert chip.read_register("dropped_packets") == 1
     chip.clear_errors()
     assert chip.errors() == []
+
+
+@pytest.mark.parametrize("core", [SMALL_CORE, dataclasses.replace(SMALL_CORE, lanes=1, learning=False,
+                                                                   pruning=False)], ids=["small", "one-lane"])
+def test_bad_packets_in_a_sample_are_flagged_as_the_core_flags_them(core):
+    """The list core_tb.bad_input sends the RTL: each packet alone raises exactly its flags and
+    counts one dropped packet, and the sample around them runs as if they had not been sent."""
+    case = random_case(core, 3, 1)
+    network = dataclasses.replace(case.network, decision=dataclasses.replace(case.network.decision,
+                                                                             early_exit=False))
+    transport = GoldenTransport(core)
+    for packet in encode_load(network, core):
+        transport.send(packet)
+    sample = encode_sample(case.inputs[0])
+    first_end = next(k for k, p in enumerate(sample) if p[0] >> 24 == InOpcode.END_STEP)
+    for packet in sample[:first_end + 1]:
+        transport.send(packet)
+    bad = bad_input_packets(network, core)
+    assert {flag for _, flags in bad for flag in flags} == {ErrorFlag.MALFORMED, ErrorFlag.INDEX_RANGE,
+                                                           ErrorFlag.TOO_LARGE, ErrorFlag.STEP_ORDER}
+    for index, (packet, flags) in enumerate(bad):
+        transport.send(packet)
+        mask = sum(1 << flag for flag in flags)
+        assert transport.read(REGISTERS.offset("errors")) == mask, (index, [hex(w) for w in packet[:3]])
+        assert transport.read(REGISTERS.offset("dropped_packets")) == index + 1
+        transport.write(REGISTERS.offset("errors"), mask)
+    for packet in sample[first_end + 1:] + [[header(InOpcode.READ_NEURONS)]]:
+        transport.send(packet)
+    received = []
+    while True:
+        try:
+            received.append(transport.receive(0.0))
+        except TransportError:
+            break
+    scoreboard = Scoreboard(label="bad input: ")
+    scoreboard.compare_sample(0, expected_samples(network, core, case.inputs)[0], received)
+    assert scoreboard.ok, scoreboard.mismatches[:5]
+    assert transport.read(REGISTERS.offset("errors")) == 0
+
+
+def test_tables_load_before_a_config_as_on_the_core():
+    """NEURONS, FANOUT and SYNAPSES (and their readbacks) need no CONFIG; the core writes them as they come."""
+    network = random_case(SMALL_CORE, 3, 1).network
+    packets = encode_load(network, SMALL_CORE)
+    configs = [p for p in packets if p[0] >> 24 == InOpcode.CONFIG]
+    transport = GoldenTransport(SMALL_CORE)
+    for packet in [p for p in packets if p[0] >> 24 != InOpcode.CONFIG and p[0] >> 24 != InOpcode.RULES] + configs \
+            + [p for p in packets if p[0] >> 24 == InOpcode.RULES]:
+        transport.send(packet)
+    assert transport.read(REGISTERS.offset("errors")) == 0
+    reference = GoldenTransport(SMALL_CORE)
+    for packet in packets:
+        reference.send(packet)
+    sample = encode_sample(random_case(SMALL_CORE, 3, 1).inputs[0])
+    for emulation in (transport, reference):
+        for packet in sample:
+            emulation.send(packet)
+    assert list(transport._output) == list(reference._output)
 
 
 def test_registers_refuse_bad_accesses():
@@ -414,6 +477,25 @@ def test_loading_a_learned_state_checks_it_first(change, message):
     with pytest.raises(ValueError, match=message):
         chip.load(network, SMALL_CORE, synapses=change(golden.initial_synapse_state(network)))
     assert chip.network is None, "nothing was loaded"
+
+
+def test_a_learned_state_outside_its_groups_clamp_is_refused():
+    # Soft-bound learning multiplies by w_max - w and w - w_min, which the core holds unsigned:
+    # a live weight outside the clamp would wrap them, so no such state is loaded.
+    plastic = _plastic_network(SMALL_CORE, False)
+    group = plastic.groups[0]
+    rule = dataclasses.replace(group.learning, soft_bound=True, w_min=-40, w_max=80)
+    network = plastic.with_groups([dataclasses.replace(group, learning=rule)])
+    state = golden.initial_synapse_state(network)
+    outside = state._replace(weight=np.where(np.arange(state.weight.size) == 2, 100, state.weight))
+    chip = SpikeCore.golden(SMALL_CORE)
+    with pytest.raises(ValueError, match=r"synapses.weight\[2\] = 100 is outside the learning clamp \[-40, 80\] "
+                                         r"of its group 0 \(input->out\)"):
+        chip.load(network, SMALL_CORE, synapses=outside)
+    with pytest.raises(ValueError, match="outside the learning clamp"):
+        golden.learn(network, SMALL_CORE, np.zeros((1, 10, 6), bool), synapses=outside)
+    # A pruned synapse's weight is not stored: it may be anything in the core's range.
+    chip.load(network, SMALL_CORE, synapses=outside._replace(live=np.arange(state.weight.size) != 2))
 
 
 def test_learning_takes_one_flag_per_group_for_the_whole_batch():

@@ -192,18 +192,25 @@ def test_rules_words_round_trip_every_field():
 def test_pair_groups_beyond_the_trace_memories_are_refused():
     import dataclasses
 
-    from spikestream.model.network import INPUT, LearningRule, Network, Population, SynapseGroup
-    from spikestream.model.protocol import encode_load
+    from spikestream.model import golden
+    from spikestream.model.network import INPUT, LearningRule, Network, NetworkDoesNotFit, Population, SynapseGroup
+    from spikestream.model.protocol import encode_load, trace_layout
     from spikestream.sim.cases import SMALL_CORE
 
     core = dataclasses.replace(SMALL_CORE, trace_entries=8)
     weights = np.full((12, 4), 5)
     network = Network(12, [Population("out", 4, threshold=50)],
                       [SynapseGroup(INPUT, "out", weights, weights != 0, learning=LearningRule())], 6, "out")
-    with pytest.raises(ProtocolError, match=r"the PAIR groups need 16 pre-trace and 8 post-trace entries \(each "
-                                            r"group from a multiple of trace_lanes = 8\), the core has 8 of each "
-                                            r"\(CoreConfig.trace_entries\)"):
+    message = (r"the PAIR groups need 16 pre-trace and 8 post-trace entries \(each group from a multiple of "
+               r"trace_lanes = 8\), the core has 8 of each \(CoreConfig.trace_entries\)")
+    with pytest.raises(ProtocolError, match=message):
+        trace_layout(network, core)
+    # The network does not fit the core: refused before any packet is made or any model runs.
+    assert any("pre-trace" in problem for problem in network.fit_problems(core))
+    with pytest.raises(NetworkDoesNotFit, match=message):
         encode_load(network, core)
+    with pytest.raises(NetworkDoesNotFit, match=message):
+        golden.learn(network, core, np.zeros((1, 6, 12), bool))
 
 
 def test_pair_group_traces_start_a_trace_word():
