@@ -300,19 +300,20 @@ class GoldenTransport:
             self._rules[group] = rule
         self._compiled = None
 
-    def _on_items(self, payload: list[int], words_per_item: int, what: str, accept) -> None:
+    def _on_items(self, payload: list[int], words_per_item: int, what: str, accept, whole: int | None = None) -> None:
         """A table packet as the core takes it: item by item, ``accept(k, words)`` writing an item
         in range and returning False for one out of range (flagged INDEX_RANGE, the others written);
-        a partial item at the end is dropped (MALFORMED). The packet counts once as dropped."""
+        a payload that ends inside a unit of ``whole`` words (default: an item) is MALFORMED, its
+        partial item dropped. The packet counts once as dropped."""
+        whole = words_per_item if whole is None else whole
         flags, problems = set(), []
-        complete = len(payload) // words_per_item
-        for k in range(complete):
+        for k in range(len(payload) // words_per_item):
             if not accept(k, payload[k * words_per_item:(k + 1) * words_per_item]):
                 flags.add(ErrorFlag.INDEX_RANGE)
                 problems.append(f"{what} item {k} out of range")
-        if len(payload) % words_per_item:
+        if len(payload) % whole:
             flags.add(ErrorFlag.MALFORMED)
-            problems.append(f"{what} payload of {len(payload)} words ends in a partial item of {words_per_item}")
+            problems.append(f"{what} payload of {len(payload)} words ends inside a unit of {whole}")
         self._compiled = None
         if flags:
             self._errors(flags, "; ".join(problems))
@@ -349,25 +350,20 @@ class GoldenTransport:
         self._on_items(payload, FANOUT_WORDS, "FANOUT", accept)
 
     def _on_synapses(self, argument: int, payload: list[int]) -> None:
-        # Word by word, as the core writes them: a partial row's words are written too.
+        # Word by word, as the core writes them: the words of a partial row are written too.
         core, fmt, lanes = self.core, self._format, self.core.lanes
-        flags, problems = set(), []
-        for k, word in enumerate(payload):
-            row, lane = argument + k // lanes, k % lanes
+
+        def accept(k: int, words: list[int]) -> bool:
+            (word,), row, lane = words, argument + k // lanes, k % lanes
             target = word & ((1 << fmt.target_bits) - 1)
             group = word >> fmt.group_shift & ((1 << fmt.group_bits) - 1)
-            if row < self._rows.shape[0] and target < core.max_neurons and group < core.max_groups \
-                    and word >> fmt.width == 0:
-                self._rows[row, lane] = word
-            else:
-                flags.add(ErrorFlag.INDEX_RANGE)
-                problems.append(f"SYNAPSES word {k} (row {row}) out of range")
-        if len(payload) % lanes:
-            flags.add(ErrorFlag.MALFORMED)
-            problems.append(f"SYNAPSES payload of {len(payload)} words ends in a partial row of {lanes}")
-        self._compiled = None
-        if flags:
-            self._errors(flags, "; ".join(problems))
+            if not (row < self._rows.shape[0] and target < core.max_neurons and group < core.max_groups
+                    and word >> fmt.width == 0):
+                return False
+            self._rows[row, lane] = word
+            return True
+
+        self._on_items(payload, 1, "SYNAPSES", accept, whole=lanes)
 
     def _compile(self):
         """Turn the loaded tables into golden-model parameters and synapses (storage order, cached)."""

@@ -21,6 +21,16 @@ from spikestream.sim.scoreboard import (Scoreboard, busy_cycles, expected_queue_
 REGISTERS = RegisterView.default()
 
 
+def _drain(transport: GoldenTransport) -> list[list[int]]:
+    """Every packet the emulation has sent and the host not yet received."""
+    received = []
+    while True:
+        try:
+            received.append(transport.receive(0.0))
+        except TransportError:
+            return received
+
+
 #: The small core with an event queue shorter than its sources: busy steps drop events.
 SHORT_QUEUE_CORE = dataclasses.replace(SMALL_CORE, event_queue_depth=12)
 
@@ -38,12 +48,7 @@ def test_emulation_sends_what_the_core_model_expects(core, seed, fill):
         for packet in encode_sample(sample):
             transport.send(packet)
         transport.send([header(InOpcode.READ_NEURONS)])
-    received = []
-    while True:
-        try:
-            received.append(transport.receive(0.0))
-        except TransportError:
-            break
+    received = _drain(transport)
     scoreboard = Scoreboard(label=f"seed {seed}: ")
     expected = expected_samples(case.network, core, case.inputs)
     for index, (wanted, packets) in enumerate(zip(expected, split_samples(received))):
@@ -112,12 +117,7 @@ def test_bad_packets_in_a_sample_are_flagged_as_the_core_flags_them(core):
         transport.write(REGISTERS.offset("errors"), mask)
     for packet in sample[first_end + 1:] + [[header(InOpcode.READ_NEURONS)]]:
         transport.send(packet)
-    received = []
-    while True:
-        try:
-            received.append(transport.receive(0.0))
-        except TransportError:
-            break
+    received = _drain(transport)
     scoreboard = Scoreboard(label="bad input: ")
     scoreboard.compare_sample(0, expected_samples(network, core, case.inputs)[0], received)
     assert scoreboard.ok, scoreboard.mismatches[:5]
