@@ -83,3 +83,20 @@ def test_a_core_whose_event_queue_can_drop_events_is_refused():
                                          rf"event_queue_depth >= {network.n_sources}"):
         SpikingNetwork(network, short)
     SpikingNetwork(network, CoreConfig(event_queue_depth=network.n_sources))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_networks_that_fill_random_cores_match_golden(seed):
+    # Every neuron, synapse and timestep of a random core (its own widths, lanes and features;
+    # its queue long enough for every source, which the mirror requires).
+    import dataclasses
+
+    from spikestream.sim.cases import random_core
+
+    core = random_core(np.random.default_rng(1000 + seed))
+    core = dataclasses.replace(core, event_queue_depth=max(core.event_queue_depth, core.num_sources))
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, core, RandomNetworkOptions(fill=True))
+    inputs = random_inputs(rng, network, 2)
+    unit = 1 << min(12, core.state_bits - 12)  # latents in units that the core's states can hold
+    _compare(network, core, inputs, SpikingNetwork(network, core, unit=unit, exponents="fixed"))
