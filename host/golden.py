@@ -17,9 +17,13 @@ stored rows (rows beyond a source's new end keep their old words, as in the core
 the end of a learning sample (after the REWARD when an enabled group is reward
 modulated) applies the TTFS rule and the reward and sends LEARNED, as the RTL does.
 
-Not emulated: READ_NEURONS before the first step of a sample (or of a new network)
-reads what the core's state memory holds, the previous sample's or network's state,
-where the emulation answers zeros; the host reads states after a sample's steps.
+Not emulated (no spikestream host does these): READ_NEURONS before the first step of a
+sample (or of a new network) reads what the core's state memory holds, the previous
+sample's or network's state, where the emulation answers zeros; RULES in the middle of
+a learning sample (the core applies them to the sample under way; the emulation raises
+TransportError); RULES words with a shift of 25 to 31, a trace decay shift of 0 or
+winner_only on a PAIR rule, which the core takes and no Network can express (the
+emulation refuses them, INDEX_RANGE).
 """
 
 from __future__ import annotations
@@ -121,8 +125,9 @@ class GoldenTransport:
     core : CoreConfig
         The configuration of the emulated core (its ``config_hash`` register).
     learning : bool
-        False emulates a core whose ``learning_enable`` register is never set (writes to
-        it are ignored): inference only, whatever the host asks.
+        False emulates a learning core whose ``learning_enable`` register is never set
+        (writes to it are ignored): inference only, whatever the host asks. A core built
+        without learning keeps what is written there, as the RTL does, and never learns.
     registers : RegisterView, optional
         The register map (default: this source tree's declaration).
     """
@@ -164,9 +169,10 @@ class GoldenTransport:
                 self._registers[counter] = 0
         elif name == "errors":
             self._registers["errors"] &= ~value
-        elif name == "learning_enable" and self._learns:
+        elif name == "learning_enable" and (self._learns or not self.core.learning):
+            # A core built without learning keeps the word (it reads back) and never learns.
             self._registers[name] = value & _WORD_MASK
-        elif name == "lfsr":
+        elif name == "lfsr" and self.core.learning:  # without learning the LFSR is a constant
             state = value & ((1 << golden.LFSR_BITS) - 1)
             self._registers[name] = state
             if self._compiled is not None:  # the LFSR state the next learning step draws from
@@ -279,26 +285,55 @@ class GoldenTransport:
                         f"{self.core.trace_entries} entries, starting at a multiple of {self.core.trace_lanes}")
         return ""
 
+    def _rule_problem(self, words: Sequence[int]) -> str:
+        """Why the core refuses one group's RULES words ('' when it takes them).
+
+        The checks of ``rtl/learning_walk.parse_rule``, on every group's words (a group
+        without learning too); then the rule must be one a Network can express: the core
+        also takes a shift of 25 to 31, a trace decay shift of 0 and winner_only on a PAIR
+        rule, which no :class:`~spikestream.model.network.LearningRule` holds, and the
+        emulation refuses those (no spikestream host sends them).
+        """
+        core, f = self.core, unpack_rule_fields(words)
+        checks = (
+            (core.weight_min <= f["w_min"] <= f["w_max"] <= core.weight_max,
+             f"clamp [{f['w_min']}, {f['w_max']}] outside the core's weights [{core.weight_min}, {core.weight_max}]"),
+            (f["pre_increment"] <= core.trace_max and f["post_increment"] <= core.trace_max,
+             f"trace increments {f['pre_increment']}, {f['post_increment']} above {core.trace_max}"),
+            (f["trace_decay_shift"] <= core.trace_bits, f"trace decay shift {f['trace_decay_shift']} above "
+                                                       f"{core.trace_bits}"),
+            (f["prune_threshold"] <= core.weight_max and f["patience"] <= core.prune_patience_max,
+             f"pruning threshold {f['prune_threshold']} or patience {f['patience']} beyond the core"),
+            (not f["pruning"] or (f["patience"] != 0 and core.pruning), "pruning on a core without it, or patience 0"),
+            (f["source_first"] + f["source_count"] <= core.num_sources
+             and f["target_first"] + f["target_count"] <= core.max_neurons, "source or target range beyond the core"),
+        )
+        for ok, problem in checks:
+            if not ok:
+                return problem
+        try:
+            return self._trace_problem(_decode_rule(words))
+        except ValueError as error:
+            return str(error)
+
     def _on_rules(self, argument: int, payload: list[int]) -> None:
-        if not payload or len(payload) % RULE_WORDS:
-            self._error(ErrorFlag.MALFORMED, f"RULES payload of {len(payload)} words, not a multiple of {RULE_WORDS}")
+        if not payload:
+            self._error(ErrorFlag.MALFORMED, "RULES without rule words")
             return
-        for k in range(len(payload) // RULE_WORDS):
+        if self._learning is not None:
+            # The core would apply the new rules to the sample under way; the emulation does not follow.
+            raise TransportError("RULES in the middle of a learning sample: not emulated (send RULES between "
+                                 "samples)")
+
+        def accept(k: int, words: list[int]) -> bool:
             group = argument + k
-            try:
-                rule = _decode_rule(payload[k * RULE_WORDS:(k + 1) * RULE_WORDS])
-            except ValueError as error:
-                self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group}: {error}")
-                continue
-            if group >= self.core.max_groups:
-                self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group} >= {self.core.max_groups}")
-                continue
-            problem = self._trace_problem(rule)
-            if problem:
-                self._error(ErrorFlag.INDEX_RANGE, f"RULES of group {group}: {problem}")
-                continue
-            self._rules[group] = rule
-        self._compiled = None
+            if group >= self.core.max_groups or self._rule_problem(words):
+                log.debug("RULES of group %d refused: %s", group, self._rule_problem(words) or "no such group")
+                return False
+            self._rules[group] = _decode_rule(words)
+            return True
+
+        self._on_items(payload, RULE_WORDS, "RULES", accept)
 
     def _on_items(self, payload: list[int], words_per_item: int, what: str, accept, whole: int | None = None) -> None:
         """A table packet as the core takes it: item by item, ``accept(k, words)`` writing an item

@@ -161,6 +161,16 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
         ([header(InOpcode.READ_FANOUT, core.num_sources - 1), 2], {index_range}),
         ([header(InOpcode.RULES, 0)], {malformed}),  # no rule words (or no learning engine)
     ]
+    # RULES the learning engine refuses, every group's words checked (a core without one: MALFORMED).
+    refused = {index_range} if core.learning else {malformed}
+    wide_clamp = _rule_words(w_max=core.weight_max + 1)
+    bad += [
+        ([header(InOpcode.RULES, core.max_groups)] + _rule_words(), refused),  # no such group
+        ([header(InOpcode.RULES, 0)] + wide_clamp, refused),  # clamp beyond the core's weights
+        ([header(InOpcode.RULES, 0)] + _rule_words(target_count=core.max_neurons + 1), refused),
+        ([header(InOpcode.RULES, 0)] + _rule_words(trace_decay_shift=core.trace_bits + 1), refused),
+        ([header(InOpcode.RULES, 0)] + wide_clamp + [0, 0], refused | {malformed}),  # and a partial rule
+    ]
     if fmt.width < 32:  # a synapse word with bits beyond its fields, alone: a partial row too
         bad.append(([header(InOpcode.SYNAPSES, 0), 1 << fmt.width], {index_range, malformed} if core.lanes > 1
                     else {index_range}))
@@ -169,3 +179,14 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
                 ([header(InOpcode.EVENTS, future), 0], {ErrorFlag.STEP_ORDER}),  # events for a future step
                 ([header(InOpcode.END_STEP, future)], {ErrorFlag.STEP_ORDER})]  # running a future step
     return [(packet, frozenset(flags)) for packet, flags in bad]
+
+
+def _rule_words(**fields) -> list[int]:
+    """One group's RULES words with ``fields`` set (protocol.RULE_FIELDS), the rest 0 (no learning)."""
+    from spikestream.model.protocol import RULE_FIELDS, RULE_WORDS
+
+    words = [0] * RULE_WORDS
+    for name, value in fields.items():
+        word, low, bits = RULE_FIELDS[name]
+        words[word] |= (value & ((1 << bits) - 1)) << low
+    return words

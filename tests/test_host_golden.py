@@ -124,6 +124,28 @@ def test_bad_packets_in_a_sample_are_flagged_as_the_core_flags_them(core):
     assert transport.read(REGISTERS.offset("errors")) == 0
 
 
+def test_learning_registers_of_a_core_built_without_learning():
+    """As the RTL: learning_enable keeps what is written (it never makes a sample learn), the LFSR is a constant."""
+    core = dataclasses.replace(SMALL_CORE, learning=False, pruning=False)
+    transport = GoldenTransport(core)
+    transport.write(REGISTERS.offset("learning_enable"), 5)
+    transport.write(REGISTERS.offset("lfsr"), 0x1234)
+    assert transport.read(REGISTERS.offset("learning_enable")) == 5
+    assert transport.read(REGISTERS.offset("lfsr")) == golden.LFSR_SEED
+
+
+def test_rules_in_the_middle_of_a_learning_sample_are_not_emulated():
+    network = _plastic_network(SMALL_CORE, False)
+    transport = GoldenTransport(SMALL_CORE)
+    for packet in encode_load(network, SMALL_CORE):
+        transport.send(packet)
+    transport.write(REGISTERS.offset("learning_enable"), 1)
+    transport.send([header(InOpcode.END_STEP, 0)])
+    rules = [p for p in encode_load(network, SMALL_CORE) if p[0] >> 24 == InOpcode.RULES]
+    with pytest.raises(TransportError, match="RULES in the middle of a learning sample: not emulated"):
+        transport.send(rules[0])
+
+
 def test_tables_load_before_a_config_as_on_the_core():
     """NEURONS, FANOUT and SYNAPSES (and their readbacks) need no CONFIG; the core writes them as they come."""
     network = random_case(SMALL_CORE, 3, 1).network
