@@ -240,19 +240,24 @@ class GoldenTransport:
 
     # ---- loading ---------------------------------------------------------------------
     def _on_config(self, argument: int, payload: list[int]) -> None:
+        core = self.core
+        # As the core: each word is checked as it arrives (a size of 0 or beyond the core, an
+        # exponent too large or one too many: TOO_LARGE), then, in a cycle of its own, the words
+        # together (too few, or contradicting each other: MALFORMED).
+        sizes = zip(payload[:3], (core.max_inputs, core.max_neurons, core.max_timesteps))
+        exponents = payload[CONFIG_WORDS:]
+        if (any(not 1 <= word <= limit for word, limit in sizes) or len(exponents) > core.max_groups
+                or any(e > core.max_weight_exponent for e in exponents)):
+            self._error(ErrorFlag.TOO_LARGE, f"CONFIG {payload} exceeds the core")
+            return
+        if not payload:
+            self._error(ErrorFlag.MALFORMED, "CONFIG without words")
+            return
+        self._count("cycles", CONFIG_COMMIT_CYCLES)
         if len(payload) < CONFIG_WORDS:
             self._error(ErrorFlag.MALFORMED, f"CONFIG of {len(payload)} words, expected >= {CONFIG_WORDS}")
             return
         n_inputs, n_neurons, timesteps, output_start, output_size, decision = payload[:CONFIG_WORDS]
-        exponents = payload[CONFIG_WORDS:]
-        core = self.core
-        # As the core: each word is checked as it arrives (a size of 0 or beyond the core, an
-        # exponent too large or one too many: TOO_LARGE), then the words together (MALFORMED).
-        if (not 1 <= n_inputs <= core.max_inputs or not 1 <= n_neurons <= core.max_neurons
-                or not 1 <= timesteps <= core.max_timesteps or len(exponents) > core.max_groups
-                or any(e > core.max_weight_exponent for e in exponents)):
-            self._error(ErrorFlag.TOO_LARGE, f"CONFIG {payload} exceeds the core")
-            return
         mode = decision & ((1 << DECISION_EARLY_EXIT_BIT) - 1)
         early_exit = decision >> DECISION_EARLY_EXIT_BIT & 1
         if (output_start + output_size > n_neurons or output_size == 0 or mode not in _MODES
@@ -268,7 +273,6 @@ class GoldenTransport:
         self._registers["lfsr"] = golden.LFSR_SEED
         self._start_sample()
         self._state = None
-        self._count("cycles", CONFIG_COMMIT_CYCLES)
 
     def _trace_problem(self, rule: _Rule) -> str:
         """Why a PAIR rule's trace bases do not fit the trace memories ('' when they do)."""
@@ -327,8 +331,9 @@ class GoldenTransport:
 
         def accept(k: int, words: list[int]) -> bool:
             group = argument + k
-            if group >= self.core.max_groups or self._rule_problem(words):
-                log.debug("RULES of group %d refused: %s", group, self._rule_problem(words) or "no such group")
+            problem = "no such group" if group >= self.core.max_groups else self._rule_problem(words)
+            if problem:
+                log.debug("RULES of group %d refused: %s", group, problem)
                 return False
             self._rules[group] = _decode_rule(words)
             return True

@@ -43,9 +43,10 @@ class RandomNetworkOptions:
     #: (off for comparisons with models that do not saturate).
     extremes: bool = True
     #: Use the whole core, where address and count widths are at their limits: every input,
-    #: neuron, population and group it holds, ``max_synapses`` stored synapses (as many as the
-    #: drawn groups can hold, when that is fewer) and ``max_timesteps`` steps. The size options
-    #: above are then ignored.
+    #: neuron and population it holds, as many groups as its populations can pair (up to
+    #: ``max_groups``), ``max_synapses`` stored synapses (as many as the drawn groups can hold,
+    #: when that is fewer) and ``max_timesteps`` steps. The size options and ``recurrent``
+    #: above are then ignored (recurrent pairs are needed to reach the group count).
     fill: bool = False
 
 
@@ -204,8 +205,9 @@ def _filling_layout(rng: np.random.Generator, core: CoreConfig) -> tuple[list[in
 def _fill_synapses(rng: np.random.Generator, groups: list[SynapseGroup], count: int) -> list[SynapseGroup]:
     """Give the groups ``count`` synapses at random places (all places, when fewer), every one stored.
 
-    A zero weight of a non-learning group is not stored, so chosen zeros become +-1
-    (within the group's learning clamp, if it has one).
+    A zero weight of a non-learning group is not stored, and a group may be made plastic
+    later (random_learning_case), so every zero becomes +-1 (within the group's learning
+    clamp, if it has one).
     """
     sizes = [group.weights.size for group in groups]
     chosen = np.zeros(sum(sizes), bool)

@@ -152,6 +152,7 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
         (config_with(steps=0), {too_large}),
         (config_with() + [core.max_weight_exponent + 1], {too_large}),
         ([header(InOpcode.CONFIG, 0), n_inputs, 1, steps], {malformed}),  # too short
+        ([header(InOpcode.CONFIG, 0), n_inputs, core.max_neurons + 1], {too_large}),  # short, but a word is bad first
         (config_with(start=n_neurons), {malformed}),  # output population beyond the neurons
         (config_with(size=0), {malformed}),
         (config_with(decision=DECISION_CODES[DecisionMode.SPIKE_COUNT] | 1 << DECISION_EARLY_EXIT_BIT), {malformed}),

@@ -44,9 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                         help="learning cases: PAIR STDP and pruning on, synapses / LFSR / counters checked after "
                              "every sample (cores drawn with learning on)")
     parser.add_argument("--fill", action="store_true",
-                        help="every case uses the whole core: all its inputs, neurons, populations and groups, "
-                             "max_synapses stored synapses (as many as the drawn groups hold, when fewer) and "
-                             "max_timesteps steps per sample")
+                        help="every case uses the whole core: all its inputs, neurons and populations, as many "
+                             "groups as they can pair (up to max_groups), max_synapses stored synapses (as many as "
+                             "the drawn groups hold, when fewer) and max_timesteps steps per sample")
 
 
 def _probability(text: str) -> float:

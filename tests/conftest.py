@@ -101,7 +101,7 @@ def pynq_python() -> Path:
 
     import spikestream.host
 
-    venv = Path(os.environ.get("SPIKESTREAM_PYNQ_VENV", Path.home() / ".cache" / "spikestream" / "pynq-venv"))
+    venv = Path(os.environ.get("SPIKESTREAM_PYNQ_VENV", Path(__file__).resolve().parents[1] / ".venv-pynq"))
     python = venv / "bin" / "python"
     problem = None
     if not python.is_file():
