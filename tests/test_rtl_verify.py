@@ -8,6 +8,7 @@ import pytest
 
 from spikestream.cli import build_parser, main
 from spikestream.sim.cases import SMALL_CORE
+from spikestream.sim.verify import core_configurations
 
 
 def test_verify_prints_a_clean_summary(capsys):
@@ -38,6 +39,25 @@ def test_verify_fill_runs_cases_that_use_the_whole_core(capsys):
     # What the simulation ran: seed 301 drawn to fill the core (all 1024 synapses, 63 steps).
     assert summary["largest_case"] == {"inputs": SMALL_CORE.max_inputs, "neurons": SMALL_CORE.max_neurons,
                                        "synapses": SMALL_CORE.max_synapses, "timesteps": SMALL_CORE.max_timesteps}
+
+
+@pytest.mark.parametrize("arguments", [
+    # Seed 8 runs on the random core seed 7 draws: 16 lanes, 8 neuron lanes, 23 inputs, 1 864
+    # synapses, 16-bit states, 6-bit weights (no core of the other RTL tests has 16 lanes).
+    ["--fill", "--cases", "2", "--seed", "7", "--configs", "2", "--samples", "1"],
+    # Seed 12 learns on the random learning core seed 11 draws.
+    ["--learning", "--fill", "--cases", "2", "--seed", "11", "--configs", "2", "--samples", "2"],
+], ids=["random-core", "random-learning-core"])
+def test_verify_draws_random_cores(capsys, arguments):
+    status = main(["verify", *arguments])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0, summary
+    assert summary["configurations"] == 2 and summary["mismatches"] == 0 and summary["errors"] == []
+    assert summary["golden_spikes"] > 0, "the cases gave the checks nothing to compare"
+    # The second case ran on the random core and filled its inputs.
+    random_core = core_configurations(int(arguments[arguments.index("--seed") + 1]), 2, "--learning" in arguments)[1]
+    assert random_core != SMALL_CORE
+    assert summary["largest_case"]["inputs"] == max(random_core.max_inputs, SMALL_CORE.max_inputs)
 
 
 @pytest.mark.parametrize("arguments, message", [
