@@ -43,8 +43,9 @@ from spikestream.model.cycles import (CONFIG_COMMIT_CYCLES, DECIDE_PIPELINE_CYCL
 from spikestream.model.network import DecisionMode, LearningKind, LearningRule, PruningRule
 from spikestream.model.protocol import (ARGUMENT_BITS, CONFIG_WORDS, DECISION_CODES, DECISION_EARLY_EXIT_BIT,
                                         FANOUT_TABLE_WORDS, FANOUT_WORDS, KEEP_BITS, NEURON_FIELDS, NEURON_WORDS,
-                                        RULE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, header, pack_synapse,
-                                        parse_header, synapse_format, synapse_rows, to_signed, unpack_rule_fields)
+                                        RULE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
+                                        header, pack_synapse, parse_header, synapse_format, synapse_rows, to_signed,
+                                        unpack_rule_fields, unpack_synapses)
 from .regmap import RegisterView
 from .transport import TransportError, TransportTimeout
 
@@ -58,6 +59,11 @@ _MODES = {code: mode for mode, code in DECISION_CODES.items()}
 #: Packets the core takes before its first CONFIG.
 _BEFORE_CONFIG = (InOpcode.CONFIG, InOpcode.REWARD, InOpcode.NEURONS, InOpcode.FANOUT, InOpcode.SYNAPSES,
                   InOpcode.READ_SYNAPSES, InOpcode.READ_FANOUT)
+
+
+def _decision(word: int) -> tuple[int, bool]:
+    """A CONFIG decision word: its mode code (:data:`DECISION_CODES`) and its early-exit bit."""
+    return word & ((1 << DECISION_EARLY_EXIT_BIT) - 1), bool(word >> DECISION_EARLY_EXIT_BIT & 1)
 
 
 def _field(words: np.ndarray, name: str, bits: int | None = None) -> np.ndarray:
@@ -258,8 +264,7 @@ class GoldenTransport:
             self._error(ErrorFlag.MALFORMED, f"CONFIG of {len(payload)} words, expected >= {CONFIG_WORDS}")
             return
         n_inputs, n_neurons, timesteps, output_start, output_size, decision = payload[:CONFIG_WORDS]
-        mode = decision & ((1 << DECISION_EARLY_EXIT_BIT) - 1)
-        early_exit = decision >> DECISION_EARLY_EXIT_BIT & 1
+        mode, early_exit = _decision(decision)
         if (output_start + output_size > n_neurons or output_size == 0 or mode not in _MODES
                 or (early_exit and _MODES[mode] is not DecisionMode.FIRST_SPIKE)
                 or decision >> (DECISION_EARLY_EXIT_BIT + 1)):
@@ -392,13 +397,12 @@ class GoldenTransport:
     def _on_synapses(self, argument: int, payload: list[int]) -> None:
         # Word by word, as the core writes them: the words of a partial row are written too.
         core, fmt, lanes = self.core, self._format, self.core.lanes
+        fields = unpack_synapses(fmt, payload)
 
         def accept(k: int, words: list[int]) -> bool:
             (word,), row, lane = words, argument + k // lanes, k % lanes
-            target = word & ((1 << fmt.target_bits) - 1)
-            group = word >> fmt.group_shift & ((1 << fmt.group_bits) - 1)
-            if not (row < self._rows.shape[0] and target < core.max_neurons and group < core.max_groups
-                    and word >> fmt.width == 0):
+            if not (row < self._rows.shape[0] and fields["target"][k] < core.max_neurons
+                    and fields["group"][k] < core.max_groups and word >> fmt.width == 0):
                 return False
             self._rows[row, lane] = word
             return True
@@ -411,22 +415,11 @@ class GoldenTransport:
             return self._compiled
         n_inputs, n_neurons, timesteps, output_start, output_size, _ = self._config[:CONFIG_WORDS]
         exponents = np.array(self._config[CONFIG_WORDS:], np.int64)
-        core, fmt, lanes = self.core, self._format, self.core.lanes
+        core = self.core
         words = self._neuron_words[:n_neurons]
-        sources, targets, groups, weights, counts = [], [], [], [], []
-        n_sources = n_inputs + n_neurons
-        flat_rows = self._rows.reshape(-1)
-        for source in range(n_sources):
-            first_row, count = self._fanout[source, :2]
-            packed = flat_rows[first_row * lanes:first_row * lanes + count]
-            sources.append(np.full(packed.size, source))
-            targets.append(packed & ((1 << fmt.target_bits) - 1))
-            weights.append(to_signed_array(packed >> fmt.weight_shift, fmt.weight_bits))
-            groups.append(packed >> fmt.group_shift & ((1 << fmt.group_bits) - 1))
-            counts.append(packed >> fmt.count_shift & ((1 << fmt.count_bits) - 1) if fmt.count_bits
-                          else np.zeros(packed.size, np.int64))
-        source, target, group, weight, count = (np.concatenate(x).astype(np.int64)
-                                                for x in (sources, targets, groups, weights, counts))
+        stored = decode_fanout_rows(self._format, self._fanout[:n_inputs + n_neurons], self._rows)
+        source, target, group, weight, count = (stored[name] for name in ("source", "target", "group", "weight",
+                                                                          "prune_count"))
         params = golden.Params(
             n_inputs=n_inputs, n_neurons=n_neurons, timesteps=timesteps,
             threshold=words[:, NEURON_FIELDS["threshold"][0]].copy(),
@@ -490,7 +483,7 @@ class GoldenTransport:
 
     @property
     def _early_exit(self) -> bool:
-        return bool(self._config[5] >> DECISION_EARLY_EXIT_BIT & 1)
+        return _decision(self._config[5])[1]
 
     def _on_events(self, argument: int, payload: list[int]) -> None:
         if self._sample_done:
@@ -663,7 +656,7 @@ class GoldenTransport:
             self._end_learning(0)
 
     def _send_summary(self, params: golden.Params) -> None:
-        decision, step = golden.decide(params, _MODES[self._config[5] & 3], self._state)
+        decision, step = golden.decide(params, _MODES[_decision(self._config[5])[0]], self._state)
         self._decision = int(decision[0])
         self._summary(int(decision[0]), int(step[0]), self._steps_run)
 

@@ -151,9 +151,8 @@ __all__ = [
     "live_synapse_counts",
     "lfsr_next",
     "LFSR_SEED",
-    "queue_admit",
     "LFSR_TAPS",
-    "LFSR_BITS", "check_lfsr", "check_synapse_state",
+    "LFSR_BITS", "check_lfsr", "check_synapse_state", "queue_admit",
 ]
 
 LFSR_BITS = 16  #: width of the stochastic-rounding LFSR state
@@ -315,7 +314,8 @@ def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseSta
     integers in the core's weight range (live ones of a learning group within its clamp),
     ``prune_count`` integers in the pruning counter's range, ``lfsr`` a non-zero LFSR state.
     """
-    count = network.synapses().count
+    table = network.synapses()
+    count = table.count
     arrays = {}
     for name in ("weight", "live", "prune_count"):
         values = np.asarray(getattr(synapses, name))
@@ -337,11 +337,10 @@ def check_synapse_state(network: Network, core: CoreConfig, synapses: SynapseSta
             raise ValueError(f"synapses.{name}[{k}] = {values[k]} is outside the core's {label} [{low}, {high}]")
     # A learning group's live weights stay within its clamp: soft-bound learning multiplies by the
     # distances to the bounds, which the core holds unsigned (a weight outside would wrap them).
-    group = network.synapses().group
     for index, g in enumerate(network.groups):
         if g.learning is None:
             continue
-        outside = np.flatnonzero(live & (group == index) & ((arrays["weight"] < g.learning.w_min)
+        outside = np.flatnonzero(live & (table.group == index) & ((arrays["weight"] < g.learning.w_min)
                                                             | (arrays["weight"] > g.learning.w_max)))
         if outside.size:
             k = int(outside[0])
@@ -716,8 +715,9 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
         counters[:, t, Counter.SPIKES] = spikes.sum(axis=1)
         spikes_out[:, t] = spikes
         steps_run += active
-        accepted, delivered = queue_admit(inputs[:, t] & active[:, None], spikes, core.event_queue_depth)
-        counters[:, t, Counter.INPUTS_DROPPED] = (inputs[:, t] & active[:, None]).sum(axis=1) - accepted.sum(axis=1)
+        sent = inputs[:, t] & active[:, None]
+        accepted, delivered = queue_admit(sent, spikes, core.event_queue_depth)
+        counters[:, t, Counter.INPUTS_DROPPED] = sent.sum(axis=1) - accepted.sum(axis=1)
         counters[:, t, Counter.SPIKES_DROPPED] = spikes.sum(axis=1) - delivered.sum(axis=1)
         # Learning sees every spike of the step, delivered or not (the events it was sent, the spikes it made).
         source_spikes = np.concatenate([accepted, spikes], axis=1)

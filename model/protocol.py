@@ -105,7 +105,8 @@ from .network import DecisionMode, LearningKind, Network, ResetMode
 __all__ = [
     "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
     "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "FANOUT_TABLE_WORDS", "RULE_WORDS", "LEARNED_WORDS", "LOAD_PAYLOAD_WORDS",
-    "RULE_FLAGS", "RULE_FIELDS", "RULE_SIGNED_FIELDS", "pack_rules", "unpack_rule_fields", "trace_layout",
+    "RULE_FLAGS", "RULE_FIELDS", "RULE_SIGNED_FIELDS", "pack_rules", "pack_rule_fields", "unpack_rule_fields",
+    "trace_layout", "unpack_synapses",
     "TraceLayout", "Learned", "decode_fanout_rows", "InOpcode", "OutOpcode", "DECISION_CODES", "SynapseFormat",
     "synapse_format", "synapse_rows", "header", "parse_header", "ProtocolError",
     "SynapseLayout", "synapse_layout", "encode_load", "encode_sample", "decode_packets",
@@ -358,16 +359,24 @@ def pack_rules(network: Network, core: CoreConfig) -> np.ndarray:
             flags = {"plastic": True, "ttfs": rule.kind is LearningKind.TTFS, "soft_bound": rule.soft_bound,
                      "stochastic_rounding": rule.stochastic_rounding, "reward_modulated": rule.reward_modulated,
                      "winner_only": rule.winner_only, "pruning": group.pruning is not None}
-            words[index, 0] = sum(int(on) << RULE_FLAGS[name] for name, on in flags.items())
             fields.update(a_plus=rule.a_plus, a_minus=rule.a_minus, shift=rule.shift, w_min=rule.w_min,
                           w_max=rule.w_max, pre_increment=rule.pre_increment, post_increment=rule.post_increment,
                           pre_trace_base=int(traces.pre_base[index]), post_trace_base=int(traces.post_base[index]),
                           trace_decay_shift=rule.trace_decay_shift)
             if group.pruning is not None:
                 fields.update(prune_threshold=group.pruning.threshold, patience=group.pruning.patience)
-        for name, value in fields.items():
-            word, low, bits = RULE_FIELDS[name]
-            words[index, word] |= (int(value) & ((1 << bits) - 1)) << low  # ranges checked by Network.fit_problems
+            fields.update(flags)
+        words[index] = pack_rule_fields(fields)  # ranges checked by Network.fit_problems
+    return words
+
+
+def pack_rule_fields(fields: dict[str, int]) -> list[int]:
+    """One group's RULES words from ``{field or flag: value}`` (:data:`RULE_FIELDS`, :data:`RULE_FLAGS`;
+    the others 0), each value cut to its field's width: the inverse of :func:`unpack_rule_fields`."""
+    words = [0] * RULE_WORDS
+    for name, value in fields.items():
+        word, low, bits = RULE_FIELDS[name] if name in RULE_FIELDS else (0, RULE_FLAGS[name], 1)
+        words[word] |= (int(value) & ((1 << bits) - 1)) << low
     return words
 
 
@@ -577,21 +586,31 @@ def decode_fanout_rows(fmt: SynapseFormat, table: np.ndarray, rows: np.ndarray) 
     """
     lanes = rows.shape[1] if rows.ndim == 2 else 1
     flat = np.asarray(rows, np.int64).reshape(-1)
-    fields = {name: [] for name in ("source", "target", "weight", "group", "prune_count")}
+    sources, words = [], []
     for source, (first_row, count) in enumerate(np.asarray(table, np.int64)[:, :2]):
         packed = flat[first_row * lanes:first_row * lanes + count]
         if packed.size != count:
             raise ProtocolError(f"source {source}: {count} synapses from row {first_row} lie beyond the "
                                 f"{flat.size // lanes} rows read back")
-        fields["source"].append(np.full(count, source, np.int64))
-        fields["target"].append(packed & ((1 << fmt.target_bits) - 1))
-        weight = packed >> fmt.weight_shift & ((1 << fmt.weight_bits) - 1)
-        fields["weight"].append(np.where(weight >> (fmt.weight_bits - 1), weight - (1 << fmt.weight_bits), weight))
-        fields["group"].append(packed >> fmt.group_shift & ((1 << fmt.group_bits) - 1))
-        fields["prune_count"].append(packed >> fmt.count_shift & ((1 << fmt.count_bits) - 1)
-                                     if fmt.count_bits else np.zeros(count, np.int64))
-    return {name: (np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64))
-            for name, parts in fields.items()}
+        sources.append(np.full(count, source, np.int64))
+        words.append(packed)
+    empty = np.zeros(0, np.int64)
+    return {"source": np.concatenate(sources) if sources else empty,
+            **unpack_synapses(fmt, np.concatenate(words) if words else empty)}
+
+
+def unpack_synapses(fmt: SynapseFormat, packed: np.ndarray) -> dict:
+    """Split synapse words into int64 ``target, weight, group, prune_count`` (the inverse of
+    :func:`pack_synapse`; bits beyond the fields are ignored)."""
+    packed = np.asarray(packed, np.int64)
+
+    def field(shift: int, bits: int) -> np.ndarray:
+        return packed >> shift & ((1 << bits) - 1) if bits else np.zeros(packed.shape, np.int64)
+
+    weight = field(fmt.weight_shift, fmt.weight_bits)
+    return {"target": field(0, fmt.target_bits),
+            "weight": np.where(weight >> (fmt.weight_bits - 1), weight - (1 << fmt.weight_bits), weight),
+            "group": field(fmt.group_shift, fmt.group_bits), "prune_count": field(fmt.count_shift, fmt.count_bits)}
 
 
 def decode_neuron_state(payload: Sequence[int]) -> np.ndarray:

@@ -15,7 +15,8 @@ from spikestream.model.config import CoreConfig
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
 from spikestream.model.network import LearningRule, Network, PruningRule
 
-__all__ = ["Case", "LearningCase", "random_case", "random_learning_case", "random_core", "bad_input_packets", "SMALL_CORE"]
+__all__ = ["Case", "LearningCase", "random_case", "random_learning_case", "random_core", "bad_input_packets",
+           "network_size", "core_capacity", "SMALL_CORE"]
 
 #: A small core that builds quickly and exercises every feature (lanes > 1, tiny queue).
 SMALL_CORE = CoreConfig(max_neurons=48, max_inputs=16, max_synapses=1024, max_groups=8, max_populations=4, lanes=4,
@@ -113,6 +114,18 @@ def _default_rule(core: CoreConfig) -> LearningRule:
                         post_increment=min(64, core.trace_max), stochastic_rounding=True)
 
 
+def network_size(network: Network) -> dict:
+    """How much of a core ``network`` uses: inputs, neurons, stored synapses, timesteps."""
+    return {"inputs": network.n_inputs, "neurons": network.n_neurons, "synapses": network.synapses().count,
+            "timesteps": network.timesteps}
+
+
+def core_capacity(core: CoreConfig) -> dict:
+    """What :func:`network_size` reaches on ``core`` when a network fills it."""
+    return {"inputs": core.max_inputs, "neurons": core.max_neurons, "synapses": core.max_synapses,
+            "timesteps": core.max_timesteps}
+
+
 def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int], frozenset]]:
     """Packets the core must refuse in the middle of a sample of ``network`` (after its END_STEP 0),
     each with the error flags it raises; none changes the network or the sample.
@@ -121,8 +134,8 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
     list, so the two flag every packet alike. Each packet counts one dropped packet.
     """
     from spikestream.model.network import DecisionMode
-    from spikestream.model.protocol import (DECISION_CODES, DECISION_EARLY_EXIT_BIT, ErrorFlag, InOpcode, header,
-                                            synapse_format, synapse_rows)
+    from spikestream.model.protocol import (DECISION_CODES, DECISION_EARLY_EXIT_BIT, WORD_BITS, ErrorFlag, InOpcode,
+                                            header, pack_rule_fields, synapse_format, synapse_rows)
 
     steps, n_inputs, n_neurons = network.timesteps, network.n_inputs, network.n_neurons
     fmt, rows = synapse_format(core), synapse_rows(core)
@@ -164,15 +177,15 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
     ]
     # RULES the learning engine refuses, every group's words checked (a core without one: MALFORMED).
     refused = {index_range} if core.learning else {malformed}
-    wide_clamp = _rule_words(w_max=core.weight_max + 1)
+    wide_clamp = pack_rule_fields({"w_max": core.weight_max + 1})
     bad += [
-        ([header(InOpcode.RULES, core.max_groups)] + _rule_words(), refused),  # no such group
+        ([header(InOpcode.RULES, core.max_groups)] + pack_rule_fields({}), refused),  # no such group
         ([header(InOpcode.RULES, 0)] + wide_clamp, refused),  # clamp beyond the core's weights
-        ([header(InOpcode.RULES, 0)] + _rule_words(target_count=core.max_neurons + 1), refused),
-        ([header(InOpcode.RULES, 0)] + _rule_words(trace_decay_shift=core.trace_bits + 1), refused),
+        ([header(InOpcode.RULES, 0)] + pack_rule_fields({"target_count": core.max_neurons + 1}), refused),
+        ([header(InOpcode.RULES, 0)] + pack_rule_fields({"trace_decay_shift": core.trace_bits + 1}), refused),
         ([header(InOpcode.RULES, 0)] + wide_clamp + [0, 0], refused | {malformed}),  # and a partial rule
     ]
-    if fmt.width < 32:  # a synapse word with bits beyond its fields, alone: a partial row too
+    if fmt.width < WORD_BITS:  # a synapse word with bits beyond its fields, alone: a partial row too
         bad.append(([header(InOpcode.SYNAPSES, 0), 1 << fmt.width], {index_range, malformed} if core.lanes > 1
                     else {index_range}))
     if steps > 1:  # the past / future step cases need a step 1 to run in
@@ -181,13 +194,3 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
                 ([header(InOpcode.END_STEP, future)], {ErrorFlag.STEP_ORDER})]  # running a future step
     return [(packet, frozenset(flags)) for packet, flags in bad]
 
-
-def _rule_words(**fields) -> list[int]:
-    """One group's RULES words with ``fields`` set (protocol.RULE_FIELDS), the rest 0 (no learning)."""
-    from spikestream.model.protocol import RULE_FIELDS, RULE_WORDS
-
-    words = [0] * RULE_WORDS
-    for name, value in fields.items():
-        word, low, bits = RULE_FIELDS[name]
-        words[word] |= (value & ((1 << bits) - 1)) << low
-    return words

@@ -26,7 +26,8 @@ queue is shallower than its inputs).
 Parameters (``spikestream.sim.runner.tb_parameters``): ``core`` (CoreConfig dict),
 ``seeds``, ``samples``, ``pause`` (probability of an idle / backpressure cycle), ``fill``
 (networks that use the whole core: ``RandomNetworkOptions.fill``) and ``results`` (path of
-a JSON file the test writes: per seed its mismatches and the size of its network).
+a JSON file the test writes: per seed its mismatches, the size of its network and the
+golden model's spikes and dropped events).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from spikestream.model.protocol import (ErrorFlag, InOpcode, OutOpcode, decode_f
 from spikestream.rtl.registers import REGISTERS, STATUS_BITS, version_word
 from spikestream.sim import axi_ports
 from spikestream.sim.axi_ports import CLOCK_NS, to_bytes, to_words
-from spikestream.sim.cases import bad_input_packets, random_case, random_learning_case
+from spikestream.sim.cases import bad_input_packets, network_size, random_case, random_learning_case
 from spikestream.sim.runner import tb_parameters
 from spikestream.model import golden
 from spikestream.sim.scoreboard import (Scoreboard, busy_cycles, expected_learning_sample, expected_queue_registers,
@@ -193,7 +194,7 @@ async def random_networks(dut):
             scoreboard._check("register cycles (busy, no backpressure)", await harness.read("cycles"), busy)
         scoreboard._check("register errors", await harness.read("errors"), queue["errors"])
         await harness.write("errors", queue["errors"])  # clear the flags for the next case
-        report[str(seed)] = _case_report(network, scoreboard)
+        report[str(seed)] = _case_report(network, scoreboard, expected)
         all_ok &= scoreboard.ok
         dut._log.info("seed %d: %d checks, %d mismatches", seed, scoreboard.checked, len(scoreboard.mismatches))
         for line in scoreboard.mismatches[:10]:
@@ -203,10 +204,12 @@ async def random_networks(dut):
     assert all_ok, f"mismatches in seeds {[s for s, r in report.items() if r['mismatches']]}"
 
 
-def _case_report(network: Network, scoreboard: Scoreboard) -> dict:
-    """A case's entry in the results file: its mismatches and how much of the core it used."""
-    return {"mismatches": scoreboard.mismatches, "inputs": network.n_inputs, "neurons": network.n_neurons,
-            "synapses": network.synapses().count, "timesteps": network.timesteps}
+def _case_report(network: Network, scoreboard: Scoreboard, samples: list) -> dict:
+    """A case's entry in the results file: its mismatches, how much of the core it used, and
+    what its samples (ExpectedSample) gave the checks: spikes, events a full queue dropped."""
+    totals = np.sum([sample.counters.sum(axis=0) for sample in samples], axis=0) if samples else np.zeros(len(Counter))
+    return {"mismatches": scoreboard.mismatches, **network_size(network), "spikes": int(totals[Counter.SPIKES]),
+            "events_dropped": int(totals[Counter.INPUTS_DROPPED] + totals[Counter.SPIKES_DROPPED])}
 
 
 async def _run_and_collect(harness: CoreHarness, packets: list[list[int]]) -> list[list[int]]:
@@ -579,7 +582,7 @@ async def learning_networks(dut):
             await run.sample(index, raster, flags, reward)
         await run.check_registers(pause)
         await harness.write("learning_enable", 0)
-        report[str(seed)] = _case_report(case.network, scoreboard)
+        report[str(seed)] = _case_report(case.network, scoreboard, run.expected)
         all_ok &= scoreboard.ok
         dut._log.info("learning seed %d: %d checks, %d mismatches", seed, scoreboard.checked,
                       len(scoreboard.mismatches))

@@ -14,7 +14,7 @@ import pytest
 from spikestream.model.config import CoreConfig
 from spikestream.rtl.top import TOPLEVEL, generate_verilog
 from spikestream.model import golden
-from spikestream.sim.cases import SMALL_CORE, random_case
+from spikestream.sim.cases import SMALL_CORE, core_capacity, random_case
 from spikestream.sim.runner import build_verilog, run_cocotb
 from spikestream.sim.verify import verilator_make_workaround
 
@@ -68,8 +68,7 @@ def test_core_against_golden_model(name, tmp_path):
             inputs_dropped += counters[..., golden.Counter.INPUTS_DROPPED].sum()
         assert inputs_dropped > 0
     if fill:  # the cases the testbench drew did use the whole core, synapse storage included
-        full = {"inputs": core.max_inputs, "neurons": core.max_neurons, "synapses": core.max_synapses,
-                "timesteps": core.max_timesteps}
+        full = core_capacity(core)
         assert all({key: case[key] for key in full} == full for case in report.values()), report
     run.check()
     assert set(run.passed) == set(tests)

@@ -15,7 +15,7 @@ import json
 import pytest
 
 from spikestream.rtl.top import TOPLEVEL, generate_verilog
-from spikestream.sim.cases import SMALL_CORE
+from spikestream.sim.cases import SMALL_CORE, core_capacity
 from spikestream.sim.runner import build_verilog, run_cocotb
 from spikestream.sim.verify import verilator_make_workaround
 
@@ -50,8 +50,7 @@ def test_learning_against_golden_model(name, tmp_path):
     failing = {seed: case['mismatches'][:8] for seed, case in report.items() if case['mismatches']}
     assert not failing, f"mismatches (seed: first lines): {failing}"
     if fill:  # the cases the testbench drew did use the whole core, synapse storage included
-        full = {"inputs": core.max_inputs, "neurons": core.max_neurons, "synapses": core.max_synapses,
-                "timesteps": core.max_timesteps}
+        full = core_capacity(core)
         assert all({key: case[key] for key in full} == full for case in report.values()), report
     run.check()
     assert set(run.passed) == {"learning_networks"}
