@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spikestream.model.config import CoreConfig
+from spikestream.model.config import WORD_MASK, CoreConfig
 from spikestream.model.protocol import (CONFIG_WORDS, FANOUT_TABLE_WORDS, FANOUT_WORDS, LOAD_PAYLOAD_WORDS, NEURON_WORDS,
                                         RULE_WORDS, STATE_WORDS, STEP_TRAILER_WORDS, synapse_rows)
 
@@ -130,10 +130,10 @@ class BoardTransport:
 
     # ---- registers -------------------------------------------------------------------
     def read(self, offset: int) -> int:
-        return int(self.mmio.read(offset)) & 0xFFFFFFFF
+        return int(self.mmio.read(offset)) & WORD_MASK
 
     def write(self, offset: int, value: int) -> None:
-        self.mmio.write(offset, int(value) & 0xFFFFFFFF)
+        self.mmio.write(offset, int(value) & WORD_MASK)
 
     # ---- DMA -------------------------------------------------------------------------
     @staticmethod
@@ -183,7 +183,7 @@ class BoardTransport:
             raise TransportError(f"packet of {count} words exceeds the send buffer of {self._send_buffer.shape[0]}; "
                                  "encode the load with a smaller max_payload")
         self._wait_send_idle(self.send_timeout, "send")
-        self._send_buffer[:count] = np.asarray(words, np.int64) & 0xFFFFFFFF
+        self._send_buffer[:count] = np.asarray(words, np.int64) & WORD_MASK
         self._send_channel.transfer(self._send_buffer, 0, 4 * count)
         self._sending = True
         self.transfers_sent += 1

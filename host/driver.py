@@ -36,7 +36,7 @@ from spikestream.model.network import Network
 from spikestream.model.protocol import (STATE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
                                         decode_fanout_table, decode_learned, decode_output, decode_synapse_rows,
                                         encode_load, encode_sample, header, parse_header, synapse_format,
-                                        synapse_layout)
+                                        synapse_layout, synapse_rows)
 
 from .regmap import RegisterView
 from .transport import LearningUnavailable, Transport, TransportError, TransportTimeout
@@ -144,6 +144,10 @@ class SpikeCore:
         return self.transport.read(self.registers.offset(name))
 
     def write_register(self, name: str, value: int) -> None:
+        """Write a register; a value it cannot hold (or a read-only register) raises ``ValueError``."""
+        value = self.registers.check_write(name, value)
+        if name == "lfsr":
+            golden.check_lfsr(value, "lfsr register value")
         self.transport.write(self.registers.offset(name), value)
 
     def status(self) -> dict:
@@ -210,6 +214,10 @@ class SpikeCore:
         as if the core had never been reloaded. A file that :meth:`save` wrote carries its
         pruning counters and LFSR, which are loaded with it unless ``synapses`` is given.
         """
+        if not isinstance(network, (Network, str, os.PathLike)):
+            raise TypeError(f"network is a {type(network).__name__}: expected a Network or a .spkn file path")
+        if core is not None and not isinstance(core, CoreConfig):
+            raise TypeError(f"core is a {type(core).__name__}: expected a CoreConfig")
         if not isinstance(network, Network):
             network, core_from_file, saved = load_network_with_state(network)
             core = core if core is not None else core_from_file
@@ -366,6 +374,8 @@ class SpikeCore:
         """
         from spikestream.model.audio import audio_to_raster
 
+        if len(clips) == 0:
+            raise ValueError("run_audio: no clips; expected a sequence of mono sample arrays")
         rasters = np.stack([audio_to_raster(np.asarray(clip), sample_rate, frontend) for clip in clips])
         return self.run(rasters, read_state), rasters
 
@@ -406,6 +416,9 @@ class SpikeCore:
         if word == 0:
             raise LearningUnavailable("no synapse group of the network learns (no learning rule enabled)")
         if rewards is not None and not callable(rewards):
+            if np.ndim(rewards) != 1:
+                raise ValueError(f"rewards = {rewards!r}: expected one of -1, 0, 1 per sample ({inputs.shape[0]} "
+                                 f"samples), or a function reward(sample, decision)")
             rewards = list(rewards)
             if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
                 raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), "
@@ -426,6 +439,14 @@ class SpikeCore:
         network = self._require_network()
         if count is None:
             count = synapse_layout(network, self.core, self._synapses.live, self._synapses.weight).rows.shape[0]
+        # Checked here: the core would flag INDEX_RANGE and send nothing, and the wait would time out.
+        capacity = synapse_rows(self.core)
+        for name, value in (("first_row", first_row), ("count", count)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"read_synapse_rows: {name} = {value!r}, expected a whole number >= 0")
+        if first_row + count > capacity:
+            raise ValueError(f"read_synapse_rows: rows {first_row} + {count} reach beyond the core's {capacity} "
+                             f"synapse rows")
         if count == 0:
             return np.zeros((0, self.core.lanes), np.int64)
         self.transport.send([header(InOpcode.READ_SYNAPSES, first_row), count])
@@ -532,6 +553,8 @@ class SpikeCore:
         """
         from .golden import GoldenTransport
 
+        if not isinstance(core, CoreConfig):
+            raise TypeError(f"core is a {type(core).__name__}: expected a CoreConfig")
         registers = registers if registers is not None else RegisterView.default()
         return cls(GoldenTransport(core, learning, registers), core, registers=registers, **kwargs)
 

@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["RegisterView", "describe_registers", "REGMAP_SUFFIX"]
 
 #: File name suffix of the register description written next to a bitstream.
@@ -49,6 +51,7 @@ class RegisterView:
     offsets: dict  #: name -> byte offset
     access: dict  #: name -> "ro" | "rw" | "w1c"
     resets: dict  #: name -> value after reset
+    widths: dict  #: name -> bits the register holds (a write must fit them)
     status_bits: dict
     control_bits: dict
     version: int  #: expected value of the version register
@@ -64,6 +67,7 @@ class RegisterView:
         return cls({name: entry["offset"] for name, entry in registers.items()},
                    {name: entry["access"] for name, entry in registers.items()},
                    {name: entry["reset"] for name, entry in registers.items()},
+                   {name: entry["width"] for name, entry in registers.items()},
                    dict(data["status_bits"]), dict(data["control_bits"]), int(data["version"]),
                    tuple(data["counters"]))
 
@@ -86,6 +90,22 @@ class RegisterView:
             return self.offsets[name]
         except KeyError:
             raise KeyError(f"no register named {name!r}; registers are {list(self.offsets)}") from None
+
+    def check_write(self, name: str, value) -> int:
+        """Return ``value`` as an int if register ``name`` takes it, or say what it takes.
+
+        The core keeps the low ``width`` bits of a write: a value that does not fit would be
+        silently wrapped.
+        """
+        self.offset(name)
+        if self.access[name] == "ro":
+            raise ValueError(f"register {name!r} is read-only; writable registers are "
+                             f"{[n for n, access in self.access.items() if access != 'ro']}")
+        width = self.widths[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 1 << width:
+            raise ValueError(f"register {name!r} holds {width} bits: expected an integer in [0, {(1 << width) - 1}], "
+                             f"got {value!r}")
+        return int(value)
 
     def status_field(self, status: int, name: str) -> int:
         """Return a field of the status word: a flag, or the step counter (the highest field, to bit 31)."""

@@ -88,7 +88,7 @@ class SimulationTransport:
     async def _write(self, offset: int, value: int) -> None:
         from cocotbext.axi import AxiResp
 
-        response = await self._master.write(offset, (int(value) & 0xFFFFFFFF).to_bytes(4, "little"))
+        response = await self._master.write(offset, to_bytes([value]))
         if response.resp != AxiResp.OKAY:
             raise TransportError(f"register write of {value:#x} at {offset:#x} answered {response.resp.name}")
 

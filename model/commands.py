@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
             "unused_inputs": int(np.sum(unused_inputs(network))),
         }
         try:  # dead neurons are an inference notion: networks with learning rules are refused
-            compact, refusal = remove_dead_neurons(network)[0], None
+            compact, refusal = remove_dead_neurons(network, core)[0], None
             summary["dead_neurons"] = network.n_neurons - compact.n_neurons
         except NetworkError as error:
             compact, refusal = None, str(error)

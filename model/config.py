@@ -14,17 +14,19 @@ import json
 from dataclasses import dataclass
 
 __all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS", "RULE_RANGE_BITS", "WORD_BITS",
-           "bits_for"]
+           "WORD_MASK", "bits_for"]
 
 #: Decay constants are 12-bit fractions of 4096, as in Loihi (lava ``decay_shift``).
 DECAY_BITS = 12
 DECAY_UNITY = 1 << DECAY_BITS
-#: Synapse groups a learning core can name: the ``learning_enable`` register is one 32-bit word.
-LEARNING_GROUPS = 32
-#: Width of the source and target range fields of a group's RULES words (protocol.RULE_FIELDS).
-RULE_RANGE_BITS = 16
 #: Width of a stream word (AXI4-Stream TDATA) and of a register: one stored synapse fits one word.
 WORD_BITS = 32
+#: The values a word holds: ``0 .. WORD_MASK``.
+WORD_MASK = (1 << WORD_BITS) - 1
+#: Synapse groups a learning core can name: the ``learning_enable`` register is one word, a bit per group.
+LEARNING_GROUPS = WORD_BITS
+#: Width of the source and target range fields of a group's RULES words (protocol.RULE_FIELDS).
+RULE_RANGE_BITS = 16
 
 
 def bits_for(count: int) -> int:
@@ -58,7 +60,7 @@ class CoreConfig:
     max_groups, max_populations : int
         Capacity of the group and population tables.
     lanes : int
-        Synapses processed in parallel per cycle (1 to 32).
+        Synapses processed in parallel per cycle (1 to 64).
     neuron_lanes : int
         Neurons updated in parallel per cycle (a power of two, 1 to 16).
     state_bits : int

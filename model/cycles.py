@@ -55,7 +55,8 @@ from . import golden
 from .encoding import bool_values, spike_values
 from .golden import Counter, LearningWalk, SampleResult, SynapseState, queue_admit
 from .network import LearningKind, Network
-from .protocol import FANOUT_TABLE_WORDS, LEARNED_WORDS, LOAD_PAYLOAD_WORDS, STATE_WORDS, encode_load, encode_sample
+from .protocol import (FANOUT_TABLE_WORDS, LEARNED_WORDS, LOAD_PAYLOAD_WORDS, STATE_WORDS, STEP_TRAILER_WORDS,
+                       SUMMARY_WORDS, encode_load, encode_sample)
 
 __all__ = [
     "LEARN_SELECT_CYCLES", "TRACE_PIPELINE_CYCLES", "SWEEP_PIPELINE_CYCLES", "LEARNED_CYCLES", "LearningCycles",
@@ -72,9 +73,9 @@ DELIVER_PIPELINE_CYCLES = 4
 UPDATE_PIPELINE_CYCLES = 5
 SPIKE_LATENCY = 5  #: cycles from a group's read to the first cycle its spikes can leave
 SPIKE_DRAIN_CYCLES = 2  #: cycles from the last spike leaving to the end of the update
-REPORT_CYCLES = 6  #: STEP trailer words
+REPORT_CYCLES = STEP_TRAILER_WORDS  #: one cycle per STEP trailer word
 DECIDE_PIPELINE_CYCLES = 2
-SUMMARY_CYCLES = 5
+SUMMARY_CYCLES = 1 + SUMMARY_WORDS  #: one cycle per SUMMARY word, header included
 #: Cycles a step, a sample end or a readback waits for output FIFO room when there is room.
 FIFO_WAIT_CYCLES = 1
 #: Cycles between an END_STEP / END_SAMPLE word and the first counted cycle (no stall):

@@ -23,8 +23,8 @@ def ttfs_latency(intensity: np.ndarray, window: int) -> np.ndarray:
     [0, 5, 9, -1]
     """
     x = np.asarray(intensity, np.float64)
-    if window < 1:
-        raise ValueError(f"window = {window} must be at least 1 step")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window = {window!r} must be a whole number of steps >= 1")
     if np.any(~np.isfinite(x)) or np.any(x > 1.0) or np.any(x < 0.0):
         bad = x[~np.isfinite(x) | (x > 1.0) | (x < 0.0)].flat[0]
         raise ValueError(f"intensity {bad} is outside [0, 1]; normalise the input first")
@@ -41,13 +41,15 @@ def ttfs_encode(intensity: np.ndarray, window: int) -> np.ndarray:
     [[1, 0, 0], [0, 0, 0], [0, 0, 1], [0, 0, 0]]
     """
     latency = ttfs_latency(intensity, window)
-    steps = np.arange(window).reshape((window,) + (1,) * 1)
+    if latency.ndim == 0:
+        raise ValueError("intensity is a scalar, expected an array [..., channels]")
+    steps = np.arange(window).reshape((window, 1))
     return latency[..., None, :] == steps
 
 
 def raster_to_events(raster: np.ndarray) -> np.ndarray:
     """Convert ``bool [timesteps, channels]`` to sorted ``(timestep, channel)`` rows."""
-    raster = np.asarray(raster)
+    raster = spike_values(raster, "raster")
     if raster.ndim != 2:
         raise ValueError(f"raster has shape {raster.shape}, expected [timesteps, channels]")
     return np.argwhere(raster).astype(np.int64)

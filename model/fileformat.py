@@ -28,6 +28,7 @@ import json
 import os
 import struct
 import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -147,17 +148,62 @@ def _loads(data: bytes, source: str) -> tuple[Network, CoreConfig, LearningState
         return _parse_payload(payload)
     except ConfigError as error:
         raise NetworkFileError(f"{source} holds an invalid network: {error}") from error
-    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile, zlib.error, RecursionError) as error:
         # The checksum matched, so the writer itself produced this: say so, with the cause.
         raise NetworkFileError(f"{source} has a valid checksum but a malformed payload "
                                f"({type(error).__name__}: {error})") from error
 
 
+def _member_kind(name: str) -> str:
+    """The numpy dtype kind the writer gives member ``name``: nothing else is converted and read."""
+    return "u" if name == "meta" else "b" if name.endswith("_mask") else "i"
+
+
+def _read_members(payload: bytes) -> dict[str, np.ndarray]:
+    """The arrays of the payload's archive, each checked against its declared size and kind before it is read."""
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not a .npy array")
+            name = info.filename[:-len(".npy")]
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+                if dtype.hasobject or dtype.kind != _member_kind(name):
+                    raise ValueError(f"member {name!r} holds {dtype}, expected numpy kind {_member_kind(name)!r} "
+                                     f"(the writer's dtype)")
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if declared > info.file_size:
+                    raise ValueError(f"member {name!r} declares shape {shape} ({declared} bytes) in "
+                                     f"{info.file_size} bytes")
+            with archive.open(info) as member:
+                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
+
+
+def _expected_members(meta: dict) -> set[str]:
+    network = meta["network"]
+    names = {"meta", "learning_prune_count"} if "learning_state" in meta else {"meta"}
+    names |= {f"p{p}_{name}" for p in range(len(network["populations"])) for name in Population.PARAMETERS}
+    names |= {f"g{g}_{part}" for g in range(len(network["groups"])) for part in ("weights", "mask")}
+    return names
+
+
 def _parse_payload(payload: bytes) -> tuple[Network, CoreConfig, LearningState | None]:
     """Rebuild the network, core and learning state from a payload whose checksum already matched."""
-    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+    arrays = _read_members(payload)
+    if "meta" not in arrays:
+        raise ValueError("the archive has no 'meta' member")
     meta = json.loads(arrays.pop("meta").tobytes().decode())
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta is a JSON {type(meta).__name__}, expected an object")
+    expected = _expected_members(meta) - {"meta"}
+    if set(arrays) != expected:
+        raise ValueError(f"the archive's members {sorted(set(arrays) - expected)} are unexpected and "
+                         f"{sorted(expected - set(arrays))} are missing")
     core = CoreConfig.from_dict(meta["core"])
     description = meta["network"]
     populations = []
@@ -168,7 +214,7 @@ def _parse_payload(payload: bytes) -> tuple[Network, CoreConfig, LearningState |
     groups = []
     for g_index, g in enumerate(description["groups"]):
         groups.append(SynapseGroup(
-            g["source"], g["target"], arrays[f"g{g_index}_weights"].astype(np.int64), arrays[f"g{g_index}_mask"],
+            g["source"], g["target"], arrays[f"g{g_index}_weights"], arrays[f"g{g_index}_mask"],
             g["exponent"], LearningRule(**g["learning"]) if g["learning"] else None,
             PruningRule(**g["pruning"]) if g["pruning"] else None))
     network = Network(description["n_inputs"], populations, groups, description["timesteps"], description["output"],
@@ -185,6 +231,9 @@ def save_network(path: str | os.PathLike, network: Network, core: CoreConfig,
                  learning_state: LearningState | None = None) -> None:
     """Write ``network`` (and the core it targets, and a ``learning_state``) to ``path`` atomically."""
     data = dumps(network, core, learning_state)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {os.fspath(path)}: the folder {folder} does not exist")
     temporary = f"{os.fspath(path)}.tmp"
     with open(temporary, "wb") as handle:
         handle.write(data)

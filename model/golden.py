@@ -764,6 +764,21 @@ def run(network: Network, core: CoreConfig, inputs: np.ndarray, synapses: Synaps
     return result
 
 
+def _learning_flags(learning_enabled, samples: int, groups: int) -> np.ndarray:
+    """``bool [samples, groups]`` from one flag per group or one such list per sample (0 / 1 / bool only)."""
+    try:
+        flags = bool_values(learning_enabled, "learning_enabled")
+    except ValueError as error:  # also numpy's refusal of ragged lists
+        raise ValueError(f"learning_enabled: {error}; expected one 0/1 flag per synapse group ({groups}) or one "
+                         f"such list per sample ({samples} x {groups})") from None
+    if flags.shape == (groups,):
+        return np.broadcast_to(flags, (samples, groups))
+    if flags.shape == (samples, groups):
+        return flags
+    raise ValueError(f"learning_enabled has shape {flags.shape}: expected one flag per synapse group ({groups},) "
+                     f"or one such list per sample ({samples}, {groups})")
+
+
 def learn(network: Network, core: CoreConfig, inputs: np.ndarray, rewards: Sequence[int] | None = None,
           synapses: SynapseState | None = None,
           learning_enabled: Sequence[Sequence[bool]] | Sequence[bool] | None = None
@@ -797,18 +812,11 @@ def learn_recorded(network: Network, core: CoreConfig, inputs: np.ndarray, rewar
         if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
             raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), got {rewards}")
         rewards = [int(r) for r in rewards]
-    per_sample = learning_enabled is not None and len(learning_enabled) > 0 and not isinstance(
-        learning_enabled[0], (bool, np.bool_))
-    if per_sample and len(learning_enabled) != inputs.shape[0]:
-        raise ValueError(f"learning_enabled has {len(learning_enabled)} per-sample lists, expected one per sample "
-                         f"({inputs.shape[0]})")
-    for flags in (learning_enabled if per_sample else [learning_enabled]):
-        if flags is not None and len(flags) != len(network.groups):
-            raise ValueError(f"learning_enabled has {len(flags)} flags, expected one per synapse group "
-                             f"({len(network.groups)})")
+    flags = None if learning_enabled is None else _learning_flags(learning_enabled, inputs.shape[0],
+                                                                    len(network.groups))
     results, walks = [], []
     for b in range(inputs.shape[0]):
-        enabled = learning_enabled[b] if per_sample else learning_enabled
+        enabled = None if flags is None else flags[b]
         reward = None if rewards is None else [rewards[b]]
         sample_walks: list[LearningWalk] = []
         result, synapses = _run_batch(network, core, params, inputs[b:b + 1], synapses, True, reward, enabled,

@@ -540,6 +540,8 @@ class Network:
 
     def check_fits(self, core: CoreConfig) -> None:
         """Raise :class:`NetworkDoesNotFit` naming every problem, if the network does not fit."""
+        if not isinstance(core, CoreConfig):
+            raise TypeError(f"core is a {type(core).__name__}: expected a CoreConfig")
         problems = self.fit_problems(core)
         if problems:
             raise NetworkDoesNotFit(problems)
@@ -580,7 +582,7 @@ class SynapseTable:
         return int(self.source.size)
 
 
-def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
+def remove_dead_neurons(network: Network, core: CoreConfig | None = None) -> tuple[Network, np.ndarray]:
     """Remove the neurons that cannot change the outputs; return the network and the kept neuron ids.
 
     After pruning, many hidden neurons are dead: every synapse into them is gone (they
@@ -601,9 +603,13 @@ def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
     Exact for inference: every kept neuron receives exactly the synaptic input it had
     (a removed neuron that fed a kept one could never spike), so the kept neurons'
     spikes and states, and the decision, are those of ``network``; only the counters
-    and the cycles shrink. Networks with learning rules are refused: removing plastic
-    synapses would change the shared LFSR draws of learning (learn on the whole network,
-    then remove the rules with :meth:`SynapseGroup` ``learning=None`` to deploy).
+    and the cycles shrink. That holds on a core whose event queue has room for every
+    source (``event_queue_depth >= n_sources``, as the default core's): on a shorter queue
+    a removed neuron's spikes took queue slots, so removing it can change which events the
+    queue drops. Given the ``core``, such a core is refused. Networks with learning rules
+    are refused: removing plastic synapses would change the shared LFSR draws of learning
+    (learn on the whole network, then remove the rules with :meth:`SynapseGroup`
+    ``learning=None`` to deploy).
 
     Returns
     -------
@@ -614,6 +620,11 @@ def remove_dead_neurons(network: Network) -> tuple[Network, np.ndarray]:
         raise NetworkError(f"remove_dead_neurons is for inference networks, but groups {plastic} have learning "
                            f"rules (removing plastic synapses would change the LFSR draws of learning); "
                            f"build the groups with learning=None and pruning=None first")
+    if core is not None and core.event_queue_depth < network.n_sources:
+        raise NetworkError(f"the core's event queue holds {core.event_queue_depth} events, fewer than the network's "
+                           f"{network.n_sources} sources: it can drop events, and the spikes of the neurons "
+                           f"remove_dead_neurons would remove change which (expected event_queue_depth >= "
+                           f"{network.n_sources})")
     table = network.synapses()
     output = np.zeros(network.n_neurons, bool)
     output_offset = network.neuron_offset(network.output)
@@ -682,7 +693,10 @@ def unused_inputs(network: Network) -> np.ndarray:
 
     In inference their events change nothing, yet each costs an input word and a
     delivery cycle; a host may leave them out of the stream (``raster[..., ~unused]``
-    keeps the rest). In a learning sample they still drive the pre-synaptic traces.
+    keeps the rest). In a learning sample they still drive the pre-synaptic traces, and
+    on a core whose event queue is shorter than the network's sources
+    (``event_queue_depth < n_sources``) they take queue slots, so leaving them out can
+    change which events a full queue drops.
     """
     table = network.synapses()
     return np.bincount(table.source, minlength=network.n_sources)[:network.n_inputs] == 0

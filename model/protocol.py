@@ -98,12 +98,12 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .config import DECAY_UNITY, RULE_RANGE_BITS, WORD_BITS, CoreConfig
+from .config import DECAY_BITS, DECAY_UNITY, RULE_RANGE_BITS, WORD_BITS, WORD_MASK, CoreConfig
 from .encoding import bool_values, spike_values
 from .network import DecisionMode, LearningKind, Network, ResetMode
 
 __all__ = [
-    "WORD_BITS", "OPCODE_SHIFT", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
+    "WORD_BITS", "OPCODE_SHIFT", "OPCODE_BITS", "ARGUMENT_BITS", "NEURON_WORDS", "CONFIG_WORDS", "STEP_TRAILER_WORDS",
     "SUMMARY_WORDS", "STATE_WORDS", "FANOUT_WORDS", "FANOUT_TABLE_WORDS", "RULE_WORDS", "LEARNED_WORDS", "LOAD_PAYLOAD_WORDS",
     "RULE_FLAGS", "RULE_FIELDS", "RULE_SIGNED_FIELDS", "pack_rules", "pack_rule_fields", "unpack_rule_fields",
     "trace_layout", "unpack_synapses",
@@ -114,8 +114,10 @@ __all__ = [
     "decode_learned", "to_signed",
 ]
 
-OPCODE_SHIFT = 24
+#: A header word: the opcode above a 24-bit argument.
 ARGUMENT_BITS = 24
+OPCODE_SHIFT = ARGUMENT_BITS
+OPCODE_BITS = WORD_BITS - OPCODE_SHIFT
 NEURON_WORDS = 5
 CONFIG_WORDS = 6  #: fixed words before the per-group exponents
 STEP_TRAILER_WORDS = 6  #: events, synaptic_ops, spikes, learning_updates, synapses_skipped, cycles
@@ -146,8 +148,8 @@ RULE_FIELDS = {
 RULE_SIGNED_FIELDS = ("w_min", "w_max")
 
 # Bit positions inside the packed neuron words 3 and 4 (see pack_neurons).
-_KEEP_BITS = 13  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
-_RESET_SUBTRACT_BIT = 26
+_KEEP_BITS = DECAY_BITS + 1  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
+_RESET_SUBTRACT_BIT = 2 * _KEEP_BITS  #: above the two keep fields of word 3
 _SINGLE_SPIKE_BIT = 27
 _DECISION_EARLY_EXIT_BIT = 2
 
@@ -203,7 +205,7 @@ def header(opcode: int, argument: int = 0) -> int:
 
 def parse_header(word: int) -> tuple[int, int]:
     """Split a header word into ``(opcode, argument)``."""
-    return (word >> OPCODE_SHIFT) & 0xFF, word & ((1 << ARGUMENT_BITS) - 1)
+    return (word >> OPCODE_SHIFT) & ((1 << OPCODE_BITS) - 1), word & ((1 << ARGUMENT_BITS) - 1)
 
 
 def to_signed(word: int, bits: int = WORD_BITS) -> int:
@@ -372,11 +374,19 @@ def pack_rules(network: Network, core: CoreConfig) -> np.ndarray:
 
 def pack_rule_fields(fields: dict[str, int]) -> list[int]:
     """One group's RULES words from ``{field or flag: value}`` (:data:`RULE_FIELDS`, :data:`RULE_FLAGS`;
-    the others 0), each value cut to its field's width: the inverse of :func:`unpack_rule_fields`."""
+    the others 0): the inverse of :func:`unpack_rule_fields`. A value its field cannot hold
+    raises :class:`ProtocolError` (cut to the width, it would arrive as another value)."""
     words = [0] * RULE_WORDS
     for name, value in fields.items():
+        if name not in RULE_FIELDS and name not in RULE_FLAGS:
+            raise ProtocolError(f"RULES has no field {name!r}; fields are {list(RULE_FIELDS)}, flags {list(RULE_FLAGS)}")
         word, low, bits = RULE_FIELDS[name] if name in RULE_FIELDS else (0, RULE_FLAGS[name], 1)
-        words[word] |= (int(value) & ((1 << bits) - 1)) << low
+        value = int(value)
+        lowest = -(1 << (bits - 1)) if name in RULE_SIGNED_FIELDS else 0
+        highest = (1 << (bits - 1 if name in RULE_SIGNED_FIELDS else bits)) - 1
+        if not lowest <= value <= highest:
+            raise ProtocolError(f"RULES field {name} = {value} does not fit its {bits} bits [{lowest}, {highest}]")
+        words[word] |= (value & ((1 << bits) - 1)) << low
     return words
 
 
@@ -402,7 +412,7 @@ def pack_neurons(network: Network) -> np.ndarray:
     single = np.concatenate([np.full(p.size, p.single_spike) for p in network.populations])
     words = np.zeros((network.n_neurons, NEURON_WORDS), np.int64)
     words[:, 0] = network.neuron_parameter("threshold")
-    words[:, 1] = network.neuron_parameter("bias") & 0xFFFFFFFF
+    words[:, 1] = network.neuron_parameter("bias") & WORD_MASK
     words[:, 2] = network.neuron_parameter("adapt_increment")
     words[:, 3] = ((DECAY_UNITY - 1 - network.neuron_parameter("current_decay"))
                    | ((DECAY_UNITY - network.neuron_parameter("voltage_decay")) << _KEEP_BITS)
@@ -424,7 +434,7 @@ __all__ += ["NEURON_FIELDS", "KEEP_BITS", "DECISION_EARLY_EXIT_BIT", "pack_neuro
 
 
 def _packet(opcode: int, argument: int, payload: Sequence[int] = ()) -> list[int]:
-    return [header(opcode, argument)] + [int(w) & 0xFFFFFFFF for w in payload]
+    return [header(opcode, argument)] + [int(w) & WORD_MASK for w in payload]
 
 
 def encode_load(network: Network, core: CoreConfig, max_payload: int = LOAD_PAYLOAD_WORDS, live: np.ndarray | None = None,

@@ -27,6 +27,8 @@ from amaranth.hdl import Module, Shape, Signal, Value
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from spikestream.model.config import WORD_BITS
+
 __all__ = [
     "AXI_STREAM_DATA_WIDTH",
     "AxiStreamInput",
@@ -39,8 +41,8 @@ __all__ = [
     "forward_ports",
 ]
 
-#: Data width of the core's AXI4-Stream ports (the PYNQ-Z2 AXI DMA's 32-bit stream).
-AXI_STREAM_DATA_WIDTH = 32
+#: Data width of the core's AXI4-Stream ports: one protocol word per beat (the PYNQ-Z2 AXI DMA's 32-bit stream).
+AXI_STREAM_DATA_WIDTH = WORD_BITS
 
 
 class Role(enum.Enum):

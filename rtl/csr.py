@@ -37,6 +37,8 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from spikestream.model.config import WORD_BITS
+
 __all__ = [
     "Access",
     "AxiLiteCsr",
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 #: Width of the AXI4-Lite data bus and of the register slots, in bits.
-DATA_WIDTH = 32
+DATA_WIDTH = WORD_BITS
 _BYTES_PER_WORD = DATA_WIDTH // 8
 
 

@@ -23,7 +23,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamMonitor, AxiStreamSink, AxiStreamSource
 
-from spikestream.model.protocol import WORD_BITS
+from spikestream.model.config import WORD_BITS, WORD_MASK
 from spikestream.sim.runner import CLOCK_NS
 
 __all__ = ["CLOCK_NS", "PORTS", "to_bytes", "to_words", "start", "reset", "stream_source", "stream_monitor",
@@ -32,12 +32,11 @@ __all__ = ["CLOCK_NS", "PORTS", "to_bytes", "to_words", "start", "reset", "strea
 #: Bus prefixes of the top level: stream in, stream out, registers.
 PORTS = ("s_axis", "m_axis", "s_axi")
 _WORD_BYTES = WORD_BITS // 8
-_WORD_MASK = (1 << WORD_BITS) - 1
 
 
 def to_bytes(words: Sequence[int]) -> bytes:
     """Return the stream bytes of ``words`` (little-endian, one word per beat)."""
-    return b"".join((int(word) & _WORD_MASK).to_bytes(_WORD_BYTES, "little") for word in words)
+    return b"".join((int(word) & WORD_MASK).to_bytes(_WORD_BYTES, "little") for word in words)
 
 
 def to_words(data: bytes) -> list[int]:

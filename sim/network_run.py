@@ -1,8 +1,10 @@
 """Run a network on the Verilator simulation of the core, through the unchanged host driver.
 
-This is the ``rtl`` backend of ``spikestream eval``: the network and the input rasters go
-to the simulated core over its real AXI interfaces (:mod:`spikestream.host.simulation`),
-and the decisions and cycles come back from the core's own SUMMARY and STEP reports.
+The twin of the ``rtl`` backend of ``spikestream eval``
+(:func:`spikestream.sim.stream_player.run_network`, which streams words from a Verilog
+wrapper for speed): here the network and the input rasters go through the host driver to
+the simulated core over its real AXI interfaces (:mod:`spikestream.host.simulation`), and
+the decisions and cycles come back from the core's own SUMMARY and STEP reports.
 """
 
 from __future__ import annotations

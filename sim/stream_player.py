@@ -52,9 +52,9 @@ from typing import Sequence
 
 import numpy as np
 
-from spikestream.model.config import CoreConfig
+from spikestream.model.config import WORD_MASK, CoreConfig
 from spikestream.model.network import Network
-from spikestream.model.protocol import OPCODE_SHIFT, WORD_BITS, OutOpcode
+from spikestream.model.protocol import OPCODE_BITS, OPCODE_SHIFT, WORD_BITS, OutOpcode
 
 __all__ = ["PLAYER_TOPLEVEL", "INPUT_ADDRESS_BITS", "OUTPUT_ADDRESS_BITS", "PlayerJob", "PlayedJob",
            "build_player", "decode_beats", "encode_beats", "pause_level", "play", "player_verilog", "run_network"]
@@ -71,7 +71,7 @@ _HEX_DIGITS = (WORD_BITS + 1 + 3) // 4
 
 def encode_beats(packets: Sequence[Sequence[int]]) -> list[str]:
     """Return the hex-file lines of ``packets``: one beat a line, ``tlast`` above the word."""
-    mask = (1 << WORD_BITS) - 1
+    mask = WORD_MASK
     return [f"{(int(last) << WORD_BITS) | (int(word) & mask):0{_HEX_DIGITS}x}"
             for packet in packets for last, word in ((k == len(packet) - 1, w) for k, w in enumerate(packet))]
 
@@ -85,7 +85,7 @@ def decode_beats(lines: Sequence[str]) -> list[list[int]]:
     packets, current = [], []
     for line in lines:
         beat = int(line, 16)
-        current.append(beat & ((1 << WORD_BITS) - 1))
+        current.append(beat & WORD_MASK)
         if beat >> WORD_BITS:
             packets.append(current)
             current = []
@@ -282,7 +282,7 @@ module {PLAYER_TOPLEVEL} (
                 output_words[recorded[{ob - 1}:0]] <= {{m_axis_tlast, m_axis_tdata}};
                 recorded <= recorded + 1'b1;
                 at_packet_start <= m_axis_tlast;
-                if (at_packet_start && m_axis_tdata[{w - 1}:{OPCODE_SHIFT}] == 8'h{summary:02x})
+                if (at_packet_start && m_axis_tdata[{w - 1}:{OPCODE_SHIFT}] == {OPCODE_BITS}'d{summary})
                     summaries <= summaries + 1;
             end
             done <= !have_words && summaries >= summaries_wanted;

@@ -24,13 +24,18 @@ from spikestream.model.config import CoreConfig
 
 log = logging.getLogger("spikestream.sim.verify")
 
+#: Core configurations of a run without --configs or --core: the small reference core and one random core.
+DEFAULT_CONFIGS = 2
+
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--cases", type=whole_number(1), default=16, help="number of random cases, >= 1 (default 16)")
     parser.add_argument("--seed", type=whole_number(0), default=1,
                         help="first case seed, >= 0; also draws the configurations (default 1)")
     cores = parser.add_mutually_exclusive_group()
-    cores.add_argument("--configs", type=whole_number(1), default=2,
+    # No default here: argparse would let "--configs 2 --core ..." through (a value equal to the default
+    # does not count as given); main() uses DEFAULT_CONFIGS.
+    cores.add_argument("--configs", type=whole_number(1),
                        help="core configurations to spread the cases over, >= 1 (the first is the small reference "
                             "core; default 2)")
     cores.add_argument("--core", type=core_config,
@@ -153,7 +158,8 @@ def run_regression(cores: list[CoreConfig], seeds: list[int], samples: int, paus
 
 
 def main(args: argparse.Namespace) -> int:
-    cores = [args.core] if args.core else core_configurations(args.seed, args.configs, args.learning)
+    cores = [args.core] if args.core else core_configurations(args.seed, args.configs or DEFAULT_CONFIGS,
+                                                               args.learning)
     seeds = list(range(args.seed, args.seed + args.cases))
     work = Path(tempfile.mkdtemp(prefix="spikestream-verify-"))
     summary = run_regression(cores, seeds, args.samples, args.pause, work, args.learning, args.fill)

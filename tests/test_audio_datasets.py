@@ -275,3 +275,65 @@ def test_training_splits_name_the_speaker_of_every_sample(tmp_path, cache):
              np.array(["train", "train", "test", "holdout"]))
     rasters = load_splits(tmp_path / "r.npz")
     assert rasters.speakers["holdout"].tolist() == [""] and rasters.speakers["train"].tolist() == ["", ""]
+
+
+def _metadata(folder, rows, header="path,label,speaker,split"):
+    folder.mkdir()
+    (folder / "metadata.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("rows, message", [
+    (["a.wav,yes,s1,train", "b.wav,no,s1,trian"], r"line 3: split 'trian' is not one of \('train', 'val', 'test', "
+                                                  r"'holdout'\)"),
+    (["a.wav,yes,s1,train", "a.wav,no,s2,test"], r"line 3: a.wav is listed again \(first on line 2\)"),
+    (["a.wav,yes,s1,train", "b.wav"], r"line 3: every row needs a path and a label"),
+    (["a.wav,,s1,train"], r"line 2: every row needs a path and a label"),
+])
+def test_metadata_rows_that_would_be_lost_or_mislabelled_are_refused(tmp_path, rows, message):
+    with pytest.raises(ValueError, match=message):
+        read_metadata(_metadata(tmp_path / "words", rows))
+
+
+def test_metadata_that_is_not_text_and_files_that_are_not_datasets_are_named(tmp_path):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "metadata.csv").write_bytes(b"path,label\n\xff\xfe,yes\n")
+    with pytest.raises(ValueError, match=r"metadata.csv is not UTF-8 text"):
+        read_metadata(folder)
+    pytest.importorskip("h5py")
+    (tmp_path / "a.wav").write_bytes(b"RIFF....")
+    with pytest.raises(ValueError, match=r"a.wav is a file but not an HDF5 dataset"):
+        load_dataset(tmp_path / "a.wav")
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (dict(inputs=np.zeros((4, 3, 2), bool), labels=np.array([0, 1, 0])), r"the arrays disagree on the number of "
+                                                                         r"samples \({'inputs': 4, 'labels': 3}\)"),
+    (dict(inputs=np.zeros((3, 3, 2), bool), labels=np.array([0, 1, 0]), split=np.array(["train", "test"])),
+     r"'split': 2"),
+    (dict(inputs=np.zeros((3, 3, 2), bool), labels=np.array([0.0, 1.7, 0.0])), r"labels are float64 of shape \(3,\)"),
+    (dict(inputs=np.zeros((3, 3, 2), bool), labels=np.array([0, 1, 0]), split=np.array(["train", "trian", "test"])),
+     r"split values \['trian'\] are not train, val, test or holdout"),
+    (dict(inputs=np.zeros((2, 3, 2), bool), labels=np.array([0, 1]), split=np.array(["train", "val"])),
+     r"no samples in split test; training needs both"),
+    (dict(inputs=np.zeros((2, 3, 2), bool), labels=np.array([0, 1]), classes=np.array(["a", "a"]),
+          split=np.array(["train", "test"])), r"classes \['a', 'a'\] name a class twice"),
+    (dict(inputs=np.zeros((2, 3, 2), bool), labels=np.array([0, 2]), classes=np.array(["a", "b"]),
+          split=np.array(["train", "test"])), r"labels span 0 .. 2, expected 0 .. 1"),
+    (dict(inputs=np.zeros((0, 3, 2), bool), labels=np.zeros(0, np.int64)), r"inputs have shape \(0, 3, 2\)"),
+])
+def test_rasters_files_whose_arrays_disagree_are_refused(tmp_path, arrays, message):
+    from spikestream.model.train.data import load_splits
+
+    np.savez(tmp_path / "r.npz", **arrays)
+    with pytest.raises(ValueError, match=message):
+        load_splits(tmp_path / "r.npz")
+
+
+def test_augmenting_rasters_is_refused(tmp_path):
+    from spikestream.model.train.data import load_splits, save_npz
+
+    save_npz(tmp_path / "r.npz", np.zeros((2, 3, 2), bool), np.array([0, 1]), np.array(["train", "test"]))
+    with pytest.raises(ValueError, match=r"holds spike rasters, not audio: augment_copies"):
+        load_splits(tmp_path / "r.npz", augment_copies=1)

@@ -118,3 +118,13 @@ def test_features_and_audio_outside_their_ranges_are_errors():
             audio_to_raster(tone, 16000, FrontendConfig(encoder=encoder))
     with pytest.raises(ValueError, match="sample rate 0 must be a number of samples per second > 0"):
         audio_to_raster(np.zeros(800), 0, FrontendConfig())
+
+
+def test_encoder_settings_of_the_wrong_kind_are_refused():
+    features = np.array([[0.5], [0.1]])
+    for threshold in (None, True, "0.2", float("nan"), 0.0):
+        with pytest.raises(ValueError, match=r"delta threshold .* is outside \(0, 1\]"):
+            encode_delta(features, 2, threshold)
+    for steps in (True, 1.5, 0):
+        with pytest.raises(ValueError, match=r"steps_per_frame = .* must be a whole number >= 1"):
+            encode_ttfs(features, steps)

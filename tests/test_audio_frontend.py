@@ -286,3 +286,20 @@ def test_whole_number_fields_refuse_fractions():
         with pytest.raises(ValueError, match=f"FrontendConfig: {name} = 2.5 must be a whole number"):
             FrontendConfig(**{name: 2.5})
     assert FrontendConfig(steps_per_frame=np.int64(2)).to_dict()["steps_per_frame"] == 2
+
+
+def test_wav_helpers_refuse_what_they_would_garble(tmp_path):
+    with pytest.raises(ValueError, match=r"samples have shape \(100, 2\), expected one mono channel"):
+        resample(np.zeros((100, 2)), 16000, 8000)
+    for rate in (0, -8000, float("nan"), None):
+        with pytest.raises(ValueError, match=r"rate_out = .*expected a finite number of samples per second > 0"):
+            resample(np.zeros(100), 16000, rate)
+    assert resample(np.zeros(100), 16000, 32000).shape == (200,)
+    with pytest.raises(ValueError, match=r"sample nan is not a finite number"):
+        write_wav(tmp_path / "x.wav", np.array([0.0, np.nan]), 16000)
+    with pytest.raises(ValueError, match=r"sample_rate = 16000.7, expected a whole number of samples per second"):
+        write_wav(tmp_path / "x.wav", np.zeros(4), 16000.7)
+    write_wav(tmp_path / "ok.wav", np.zeros(400), 16000)
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "ok.wav").read_bytes()[:30])
+    with pytest.raises(ValueError, match=r"cut.wav: not a readable PCM WAV file"):
+        read_audio(tmp_path / "cut.wav")

@@ -110,3 +110,15 @@ def test_learning_networks_are_refused():
                                                 rule if g.target == "out" else None) for g in network.groups])
     with pytest.raises(NetworkError, match=r"groups \['b->out'\] have learning rules"):
         remove_dead_neurons(network)
+
+
+def test_a_core_whose_queue_can_drop_events_is_refused():
+    """On a queue shorter than the sources a removed neuron's spikes took slots: removing it could
+    change which events the core drops, so the result would not be exact."""
+    network = _chain()
+    short = CoreConfig(event_queue_depth=network.n_sources - 1)
+    with pytest.raises(NetworkError, match=rf"event queue holds {network.n_sources - 1} events, fewer than the "
+                                           rf"network's {network.n_sources} sources"):
+        remove_dead_neurons(network, short)
+    exact = remove_dead_neurons(network, CoreConfig(event_queue_depth=network.n_sources))
+    assert exact[1].tolist() == remove_dead_neurons(network)[1].tolist()

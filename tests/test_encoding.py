@@ -26,7 +26,7 @@ def test_ttfs_refuses_intensities_outside_unit_range(bad):
 
 
 def test_ttfs_refuses_an_empty_window():
-    with pytest.raises(ValueError, match=r"window = 0 must be at least 1 step"):
+    with pytest.raises(ValueError, match=r"window = 0 must be a whole number of steps >= 1"):
         ttfs_latency(np.array([0.5]), 0)
 
 
@@ -73,3 +73,16 @@ def test_event_lists_and_rasters_are_not_reinterpreted():
     network = Network(2, [Population("o", 1)], [SynapseGroup(INPUT, "o", np.ones((2, 1), int))], 3, "o")
     with pytest.raises(ValueError, match="live value 2 is not 0 or 1"):
         encode_load(network, CoreConfig(), live=np.array([2, 0]))
+
+
+def test_values_that_are_not_spikes_or_steps_are_refused():
+    with pytest.raises(ValueError, match=r"raster value 2 is not 0 or 1"):
+        raster_to_events(np.array([[0, 2], [1, 0]]))
+    with pytest.raises(ValueError, match=r"raster value 0.5 is not 0 or 1"):
+        raster_to_events([[0.5, 1.0]])
+    assert raster_to_events(np.array([[0, 1], [1, 0]])).tolist() == [[0, 1], [1, 0]]
+    for window in (2.7, True, 0):
+        with pytest.raises(ValueError, match=r"window = .* must be a whole number of steps >= 1"):
+            ttfs_latency(np.array([0.5]), window)
+    with pytest.raises(ValueError, match="intensity is a scalar, expected an array"):
+        ttfs_encode(np.array(0.5), 4)

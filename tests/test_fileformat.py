@@ -107,7 +107,7 @@ def with_payload(payload: bytes) -> bytes:
 
 
 def test_checksummed_but_malformed_payload_is_refused():
-    with pytest.raises(NetworkFileError, match=r"valid checksum but a malformed payload \(ValueError: "):
+    with pytest.raises(NetworkFileError, match=r"valid checksum but a malformed payload \(BadZipFile: "):
         loads(with_payload(b"not an archive"))
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.frombuffer(json.dumps({"core": {}}).encode(), np.uint8))
@@ -160,3 +160,56 @@ def test_a_learning_state_travels_with_the_network_and_is_checked(tmp_path):
                          (LearningState(counts, 0), "lfsr = 0 must be a non-zero 16-bit LFSR state")):
         with pytest.raises(ValueError, match=message):
             save_network(tmp_path / "bad.spkn", network, CoreConfig(), bad)
+
+
+def _archive(data: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(data[HEADER.size:])) as archive:
+        return {name[:-4]: np.load(archive.open(name)) for name in archive.namelist()}
+
+
+def _repacked(arrays: dict, raw: dict | None = None) -> bytes:
+    """A checksummed file of ``arrays`` (np.savez) plus ``raw`` members written as they are."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    if raw:
+        with zipfile.ZipFile(buffer, "a") as archive:
+            for name, content in raw.items():
+                archive.writestr(name, content)
+    return with_payload(buffer.getvalue())
+
+
+def _huge_member() -> bytes:
+    """A .npy header declaring 10**6 x 10**6 int16 with no data behind it."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i2", "fortran_order": False, "shape": (10**6, 10**6)})
+    return header.getvalue()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(g0_weights=a["g0_weights"].astype(np.float64) + 0.7), r"'g0_weights' holds float64"),
+    (lambda a: a.update(g0_weights=np.full(a["g0_weights"].shape, 2**64 - 1, np.uint64)), r"'g0_weights' holds uint64"),
+    (lambda a: a.update(g0_weights=a["g0_weights"] != 0), r"'g0_weights' holds bool"),
+    (lambda a: a.update(p0_threshold=a["p0_threshold"].astype(np.complex128)), r"'p0_threshold' holds complex128"),
+    (lambda a: a.update(g0_mask=a["g0_mask"].astype(np.int8)), r"'g0_mask' holds int8"),
+    (lambda a: a.update(extra=np.zeros(3, np.int64)), r"members \['extra'\] are unexpected"),
+    (lambda a: a.pop("g0_mask"), r"\['g0_mask'\] are missing"),
+    (lambda a: a.update(learning_prune_count=np.zeros(1, np.int64)), r"\['learning_prune_count'\] are unexpected"),
+])
+def test_members_of_the_wrong_kind_or_set_are_refused_not_converted(change, message):
+    """Re-checksummed payloads that a cast would have accepted (1.7 -> 1, 2**64 - 1 -> -1) are refused."""
+    arrays = _archive(dumps(sample(), CORE))
+    change(arrays)
+    with pytest.raises(NetworkFileError, match=r"valid checksum but a malformed payload \(ValueError: .*" + message):
+        loads(_repacked(arrays))
+
+
+def test_members_that_are_not_arrays_or_claim_more_than_they_hold_are_refused():
+    arrays = _archive(dumps(sample(), CORE))
+    with pytest.raises(NetworkFileError, match=r"member 'notes' is not a \.npy array"):
+        loads(_repacked(arrays, {"notes": b"hello"}))
+    with pytest.raises(NetworkFileError, match=r"member 'big' declares shape \(1000000, 1000000\) \(2000000000000 bytes\)"):
+        loads(_repacked(arrays, {"big.npy": _huge_member()}))
+    meta = json.loads(arrays["meta"].tobytes())
+    arrays["meta"] = np.frombuffer(json.dumps([meta]).encode(), np.uint8)
+    with pytest.raises(NetworkFileError, match="meta is a JSON list, expected an object"):
+        loads(_repacked(arrays))

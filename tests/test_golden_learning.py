@@ -372,10 +372,21 @@ def test_network_with_synapses_runs_like_the_learned_state(seed):
 def test_learning_enabled_is_checked():
     network = two_plastic_groups()
     inputs = stimulus(network, {0: [1]}, [3])[None].repeat(2, 0)
-    with pytest.raises(ValueError, match=r"learning_enabled has 2 flags, expected one per synapse group \(3\)"):
+    wrong_shape = r"learning_enabled has shape \({}\): expected one flag per synapse group \(3,\) or one such list per sample \(2, 3\)"
+    with pytest.raises(ValueError, match=wrong_shape.format("2,")):
         golden.learn(network, CORE, inputs, learning_enabled=[True, False])
-    with pytest.raises(ValueError, match=r"learning_enabled has 1 per-sample lists, expected one per sample \(2\)"):
+    with pytest.raises(ValueError, match=wrong_shape.format("1, 3")):
         golden.learn(network, CORE, inputs, learning_enabled=[[True, False, True]])
+    # Flags are 0 / 1: "no", 0.5 or 2 are not cast to True (they would turn learning on).
+    for flags in (["no", "no", "no"], [0.5, 0, 0], [[2, 0, 0], [0, 0, 0]]):
+        with pytest.raises(ValueError, match=r"learning_enabled: learning_enabled value .* is not 0 or 1"):
+            golden.learn(network, CORE, inputs, learning_enabled=flags)
+    with pytest.raises(ValueError, match=r"learning_enabled: .*expected one 0/1 flag per synapse group"):
+        golden.learn(network, CORE, inputs, learning_enabled=[[1, 0, 0], [1, 0]])
+    # 0 / 1 integers are flags, like bools, per group or per sample.
+    as_ints = golden.learn(network, CORE, inputs, learning_enabled=[[0, 0, 1], [1, 0, 0]])[1]
+    as_bools = golden.learn(network, CORE, inputs, learning_enabled=[[False, False, True], [True, False, False]])[1]
+    assert as_ints.weight.tolist() == as_bools.weight.tolist()
 
 
 def test_a_given_synapse_state_is_checked_before_it_is_used():

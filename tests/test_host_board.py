@@ -5,6 +5,7 @@ real :class:`BoardTransport` run end to end; only the board itself is faked.
 """
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,4 +204,35 @@ def test_the_driver_registers_with_real_pynq(pynq_python):
               "print('ok')\n")
     completed = subprocess.run([str(pynq_python), "-c", script], capture_output=True, text=True,
                                timeout=120)
+    assert completed.returncode == 0 and "ok" in completed.stdout, completed.stderr[-2000:]
+
+
+#: What the board runs: the driver, its backends, the demos' helpers and the audio front end.
+BOARD_MODULES = ("spikestream.host.board", "spikestream.host.driver", "spikestream.host.transport",
+                 "spikestream.host.regmap", "spikestream.host.demo", "spikestream.model.protocol",
+                 "spikestream.model.network", "spikestream.model.fileformat", "spikestream.model.encoding",
+                 "spikestream.model.cycles", "spikestream.model.golden", "spikestream.model.learning_demos",
+                 "spikestream.model.audio", "spikestream.model.audio.corpus")
+
+
+def test_the_board_side_needs_numpy_and_pynq_only(pynq_python):
+    """In the pynq venv (pynq, numpy < 2, this checkout; none of the build, training or plotting
+    packages): the board's modules import, and so does each notebook's set-up cell (plots are optional)."""
+    import json
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "boards" / "pynq_z2" / "notebooks").glob("*.ipynb"))
+    setup_cells = ["".join(json.loads(path.read_text())["cells"][1]["source"]) for path in notebooks]
+    script = (
+        "import importlib, importlib.util, json, sys\n"
+        "absent = [m for m in ('amaranth', 'torch', 'scipy', 'cocotb', 'matplotlib', 'h5py') "
+        "if importlib.util.find_spec(m)]\n"
+        "assert not absent, f'the venv is not board-like: it has {absent}'\n"
+        f"for name in {BOARD_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"for cell in {setup_cells!r}:\n"
+        "    scope = {}\n"
+        "    exec(cell, scope)\n"
+        "    assert scope['plt'] is None and scope['BACKEND'] == 'golden', scope['BACKEND']\n"
+        "print('ok', len(sys.modules))\n")
+    completed = subprocess.run([str(pynq_python), "-c", script], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0 and "ok" in completed.stdout, completed.stderr[-2000:]

@@ -576,3 +576,89 @@ def test_learning_only_the_enabled_groups_equals_golden(enabled):
     group = network.synapses().group
     for index, on in enumerate(enabled or [True, True]):
         assert changed[group == index].any() == on, f"group {index} learnt although disabled, or did not learn"
+
+
+def test_the_scoreboard_reports_each_corrupted_field():
+    """The checker every RTL test relies on: correct packets pass, and each corruption is named."""
+    case = random_case(SMALL_CORE, 4, 1)
+    transport = GoldenTransport(SMALL_CORE)
+    for packet in encode_load(case.network, SMALL_CORE) + encode_sample(case.inputs[0]):
+        transport.send(packet)
+    transport.send([header(InOpcode.READ_NEURONS)])
+    packets = _drain(transport)
+    wanted = expected_samples(case.network, SMALL_CORE, case.inputs)[0]
+    assert any(step.spikes for step in wanted.steps), "a case with spikes to corrupt"
+
+    def mismatches(corrupt) -> list[str]:
+        copy = [list(packet) for packet in packets]
+        corrupt(copy)
+        scoreboard = Scoreboard(label="x: ")
+        scoreboard.compare_sample(0, wanted, copy)
+        return scoreboard.mismatches
+
+    assert mismatches(lambda p: None) == []
+    spiking = next(k for k, step in enumerate(wanted.steps) if step.spikes)
+    step_report = spiking  # the STEP packets come first, one per step, in order
+
+    def add_cycle(p):
+        p[step_report][-1] += 1  # the trailer's last word: the step's cycles
+
+    found = mismatches(add_cycle)
+    assert len(found) == 1 and found[0].startswith(f"x: sample 0 step {spiking} cycles: observed")
+    found = mismatches(lambda p: p.pop(len(wanted.steps)))  # the SUMMARY
+    assert "x: sample 0 SUMMARY packets: observed 0, expected 1" in found
+
+    def flip_state(p):
+        p[-1][1] ^= 1  # the first neuron's u
+    found = mismatches(flip_state)
+    assert len(found) == 1 and found[0].startswith("x: sample 0 final u: observed")
+    found = mismatches(lambda p: p[0].pop())  # a STEP packet one word short: the trailer slides over a spike
+    assert any(line.startswith("x: sample 0 step 0 cycles: observed") for line in found)
+
+    def cut(p):
+        p[0][:] = p[0][:4]  # shorter than a STEP trailer
+    found = mismatches(cut)
+    assert len(found) == 1 and "undecodable output" in found[0]
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("lfsr", 1 << 16, r"register 'lfsr' holds 16 bits: expected an integer in \[0, 65535\], got 65536"),
+    ("lfsr", 0, r"lfsr register value = 0 must be a non-zero 16-bit LFSR state"),
+    ("lfsr", 1.7, r"register 'lfsr' holds 16 bits: expected an integer .*got 1.7"),
+    ("learning_enable", -1, r"register 'learning_enable' holds 32 bits: expected an integer in \[0, 4294967295\]"),
+    ("learning_enable", True, r"got True"),
+    ("version", 1, r"register 'version' is read-only; writable registers are \["),
+    ("no_such", 1, r"no register named 'no_such'"),
+])
+def test_register_writes_the_core_cannot_hold_are_refused(name, value, message):
+    """The core keeps a write's low bits: a value that does not fit would come back as another one."""
+    _, transport, chip = _loaded()
+    before = transport.read(REGISTERS.offset("lfsr"))
+    with pytest.raises((ValueError, KeyError), match=message):
+        chip.write_register(name, value)
+    assert transport.read(REGISTERS.offset("lfsr")) == before
+    chip.write_register("lfsr", 0xFFFF)
+    assert chip.read_register("lfsr") == 0xFFFF
+
+
+def test_driver_calls_with_bad_arguments_say_what_they_expected():
+    case, _, chip = _loaded()
+    rows = chip.read_synapse_rows()
+    assert rows.shape[0] > 0
+    for first, count, message in ((-1, 1, r"first_row = -1, expected a whole number >= 0"),
+                                  (0, -1, r"count = -1, expected a whole number >= 0"),
+                                  (0.5, 1, r"first_row = 0.5"),
+                                  (10**6, 1, r"rows 1000000 \+ 1 reach beyond the core's \d+ synapse rows")):
+        with pytest.raises(ValueError, match=message):
+            chip.read_synapse_rows(first, count)
+    assert np.array_equal(chip.read_synapse_rows(0, 1), rows[:1])
+    with pytest.raises(TypeError, match="network is a int: expected a Network or a .spkn file path"):
+        chip.load(42)
+    with pytest.raises(TypeError, match="core is a str: expected a CoreConfig"):
+        chip.load(case.network, "small")
+    with pytest.raises(TypeError, match="core is a dict: expected a CoreConfig"):
+        SpikeCore.golden(SMALL_CORE.to_dict())
+    with pytest.raises(TypeError, match="core is a NoneType: expected a CoreConfig"):
+        case.network.check_fits(None)
+    with pytest.raises(ValueError, match="run_audio: no clips"):
+        chip.run_audio([], 16000, None)

@@ -229,3 +229,20 @@ def test_pair_group_traces_start_a_trace_word():
     assert lanes > 1
     assert traces.pre_base.tolist() == [0, 0, lanes] and traces.post_base.tolist() == [0, 0, lanes]
     assert (traces.pre_entries, traces.post_entries) == (2 * lanes, 2 * lanes)
+
+
+def test_rule_fields_that_do_not_fit_are_refused_not_cut():
+    from spikestream.model.protocol import RULE_FIELDS, pack_rule_fields, unpack_rule_fields
+
+    fields = {"a_plus": 255, "w_min": -32768, "w_max": 32767, "plastic": 1}
+    unpacked = unpack_rule_fields(pack_rule_fields(fields))
+    assert {name: unpacked[name] for name in fields} == {"a_plus": 255, "w_min": -32768, "w_max": 32767,
+                                                          "plastic": True}
+    bits = RULE_FIELDS["a_plus"][2]
+    for name, value, message in (("a_plus", 1 << bits, rf"a_plus = 256 does not fit its {bits} bits \[0, 255\]"),
+                                 ("a_plus", -1, r"a_plus = -1 does not fit"),
+                                 ("w_max", 32768, r"w_max = 32768 does not fit its 16 bits \[-32768, 32767\]"),
+                                 ("plastic", 2, r"plastic = 2 does not fit its 1 bits \[0, 1\]"),
+                                 ("bogus", 1, r"RULES has no field 'bogus'")):
+        with pytest.raises(ProtocolError, match=message):
+            pack_rule_fields({name: value})

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from spikestream.cli import build_parser, main
+from spikestream.model.config import CoreConfig
 from spikestream.sim.cases import SMALL_CORE, core_capacity
 from spikestream.sim.verify import core_configurations
 
@@ -70,6 +71,7 @@ def test_verify_draws_random_cores(capsys, arguments):
     (["--core", '{"lanes": 0}'], "argument --core: the JSON text: lanes = 0 is outside the allowed range [1, 64]"),
     (["--core", '{"bogus": 1}'], "unknown core configuration fields ['bogus']"),
     (["--core", SMALL_CORE.to_json(), "--configs", "3"], "argument --configs: not allowed with argument --core"),
+    (["--core", SMALL_CORE.to_json(), "--configs", "2"], "argument --configs: not allowed with argument --core"),
 ])
 def test_verify_refuses_bad_options(cli_refusal, capsys, arguments, message):
     error = cli_refusal(["verify", *arguments])
@@ -82,3 +84,35 @@ def test_verify_core_reads_json_files(cli_refusal, capsys, tmp_path):
     bad.write_text("lanes=4")
     assert build_parser().parse_args(["verify", "--core", str(good)]).core == SMALL_CORE
     assert f"argument --core: {bad} is not valid JSON" in cli_refusal(["verify", "--core", str(bad)])
+
+
+class _ShortQueueCore(CoreConfig):
+    """Broken on purpose: built with an 8-event queue while its config_hash says it is the core it
+    replaces, so the testbench's identity check passes and only the comparison can catch it."""
+
+    def hash32(self) -> int:
+        return SMALL_CORE.hash32()
+
+
+def test_verify_catches_a_broken_core_and_prints_a_reproducer(capsys, monkeypatch):
+    """A regression that cannot fail proves nothing: on a core that drops events the golden model
+    keeps, verify exits 1, names the failing seed and its first mismatches, and its reproducer
+    command fails again the same way."""
+    import dataclasses
+    import shlex
+
+    from spikestream.rtl import top
+
+    real = top.generate_verilog
+    monkeypatch.setattr(top, "generate_verilog", lambda core: real(_ShortQueueCore(
+        **dataclasses.asdict(dataclasses.replace(core, event_queue_depth=8)))))
+    arguments = ["verify", "--fill", "--cases", "1", "--seed", "301", "--samples", "1", "--core", SMALL_CORE.to_json()]
+    assert main(arguments) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["failing_seeds"] == [301] and summary["failing_cases"] == 1 and summary["mismatches"] > 0
+    assert summary["first_mismatches"] and all(line.startswith("seed 301") for line in summary["first_mismatches"])
+    reproducer = shlex.split(summary["reproducer"])
+    assert reproducer[:6] == ["spikestream", "verify", "--cases", "1", "--seed", "301"] and "--fill" in reproducer
+    assert main(reproducer[1:]) == 1
+    again = json.loads(capsys.readouterr().out)
+    assert again["failing_seeds"] == [301] and again["first_mismatches"] == summary["first_mismatches"]

@@ -1,4 +1,5 @@
-"""The rtl backend of ``spikestream eval``: decisions and whole-sample cycles equal the golden and cycle models."""
+"""``sim.network_run``, a network through the host driver on the simulated core: decisions and whole-sample
+cycles equal the golden and cycle models."""
 
 import numpy as np
 

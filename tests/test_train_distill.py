@@ -59,7 +59,13 @@ def test_teacher_logits_of_a_loaded_network_decide_as_the_golden_model():
     network = model.to_network()
     logits = teacher_logits(SpikingNetwork(network, CORE, exponents="fixed"), DATA.inputs, 0.2, batch_size=20)
     assert logits.shape == (len(DATA), 3)
-    np.testing.assert_array_equal(np.argmax(logits, axis=1), golden.run(network, CORE, DATA.inputs).decision)
+    # Where the largest logit is unique it is the golden decision; a tie (equal spike counts, or no output
+    # spike) the core breaks by its own rule (first spike, then potential), which soft targets need not follow.
+    top = np.sort(logits, axis=1)
+    unique = top[:, -1] > top[:, -2]
+    assert unique.mean() > 0.8, "most samples are decided without a tie"
+    np.testing.assert_array_equal(np.argmax(logits, axis=1)[unique],
+                                  golden.run(network, CORE, DATA.inputs).decision[unique])
 
 
 def test_soft_targets_alone_teach_the_teachers_mapping():

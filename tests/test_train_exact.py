@@ -100,3 +100,26 @@ def test_networks_that_fill_random_cores_match_golden(seed):
     inputs = random_inputs(rng, network, 2)
     unit = 1 << min(12, core.state_bits - 12)  # latents in units that the core's states can hold
     _compare(network, core, inputs, SpikingNetwork(network, core, unit=unit, exponents="fixed"))
+
+
+def test_a_learning_groups_weights_stay_in_its_clamp_and_inputs_are_spikes():
+    """Torch runs only what the golden model runs: a plastic group's weights in [w_min, w_max] (beyond it
+    the export would be refused), and 0/1 input rasters (a 2 would count twice)."""
+    from spikestream.model.network import Decision, DecisionMode, LearningRule, Network, Population, SynapseGroup
+
+    rule = LearningRule(w_min=-20, w_max=20)
+    network = Network(2, [Population("out", 2, threshold=100)],
+                      [SynapseGroup("input", "out", np.array([[10, -5], [3, 20]]), learning=rule)], 5, "out",
+                      Decision(DecisionMode.SPIKE_COUNT))
+    model = SpikingNetwork(network, CORE, unit=64, exponents="fixed")
+    with torch.no_grad():
+        model.weights[0].mul_(3.0)  # as optimiser steps could: 30, -15, 9, 60
+    exported = model.to_network()
+    assert exported.groups[0].weights.tolist() == [[20, -15], [9, 20]]
+    inputs = np.ones((1, 5, 2), bool)
+    run = model(torch.as_tensor(inputs), exact=True)
+    result = golden.run(exported, CORE, inputs)
+    assert run.spike_count[0].tolist() == result.spikes[0].sum(axis=0).tolist()
+    assert run.u[0].tolist() == result.state.u[0].tolist()
+    with pytest.raises(ValueError, match="input spike value 2.0 is not 0 or 1"):
+        model(torch.full((1, 5, 2), 2.0), exact=True)

@@ -87,6 +87,41 @@ def test_nir_rejects_what_the_core_cannot_run():
         to_nir(network)
 
 
+def _lif_graph(weight=np.array([[1.0, 0.5], [0.2, -0.4]]), bias=None, **lif):
+    """Input(2) -> Affine/Linear -> LIF(2) -> Output, with LIF fields overridable."""
+    fields = dict(tau=np.full(2, 5e-4), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
+    fields.update(lif)
+    synapse = nir.Linear(weight=weight) if bias is None else nir.Affine(weight=weight, bias=bias)
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([2])), "w": synapse, "lif": nir.LIF(**fields),
+                               "output": nir.Output(output_type=np.array([2]))},
+                        edges=[("input", "w"), ("w", "lif"), ("lif", "output")], type_check=False)
+
+
+@pytest.mark.parametrize("graph, options, message", [
+    (lambda: _lif_graph(tau=np.array([-5e-4, 5e-4])), {}, r"node 'lif': tau = -0.0005, expected a finite number > 0"),
+    (lambda: _lif_graph(tau=np.array([5e-5, 5e-4])), {}, r"node 'lif': tau = 5e-05 is shorter than the step dt"),
+    (lambda: _lif_graph(r=np.zeros(2)), {}, r"node 'lif': r = 0.0, expected a finite number > 0"),
+    (lambda: _lif_graph(v_threshold=np.array([np.nan, 1.0])), {}, r"node 'lif': thresholds must be finite and >= 0"),
+    (lambda: _lif_graph(weight=np.array([[np.inf, 0.5], [0.2, -0.4]])), {}, r"'w' has weights or biases that are not "
+                                                                             r"finite"),
+    (lambda: _lif_graph(weight=np.ones((1, 2))), {}, r"'w' \('input' -> 'lif'\) has weight shape \(1, 2\) \[out, in\], "
+                                                     r"expected \(2, 2\)"),
+    (lambda: _lif_graph(bias=np.zeros(3)), {}, r"'w' has bias shape \(3,\), expected \(2,\)"),
+])
+def test_nir_values_the_core_cannot_represent_are_refused_not_clipped(graph, options, message):
+    with pytest.raises(NirUnsupported, match=message):
+        from_nir(graph(), CORE, **options)
+
+
+def test_nir_import_checks_its_own_settings_and_warns_of_weights_lost_to_rounding():
+    for dt in (0, -1e-4, float("nan")):
+        with pytest.raises(ValueError, match=r"dt = .*expected a finite number > 0"):
+            from_nir(_lif_graph(), CORE, dt=dt)
+    with pytest.warns(UserWarning, match=r"1 of the 4 nonzero weights of 'input' -> 'lif' round to 0 at exponent"):
+        network = from_nir(_lif_graph(weight=np.array([[1000.0, 0.01], [800.0, -600.0]])), CORE, unit=64)
+    assert int(np.sum(network.groups[0].weights == 0)) == 1
+
+
 def test_snntorch_graph_imports_and_runs_like_snntorch():
     snn = pytest.importorskip("snntorch")
     pytest.importorskip("nirtorch")
@@ -205,12 +240,41 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert "confusion" in capsys.readouterr().out
     assert cli_main(["eval", str(out), str(source), "--by-speaker"]) == 2
     assert "--by-speaker: " + str(source) + " names no speakers" in capsys.readouterr().err
-    # Without the RTL runner the rtl backend says what it needs (the real run is tested in
-    # tests/test_sim_network_run.py; a Verilator build of the default core is too slow here).
+
+
+def test_cli_eval_on_the_rtl(tmp_path, capsys, monkeypatch, tiny_rasters):
+    """``eval --backend rtl`` on the Verilator core (the default core's build is the demo test's):
+    a clean run exits 0, a disagreement 1, a missing simulator 3 with what to install."""
     from spikestream.model.train import evaluate as evaluate_module
-    monkeypatch.setattr(evaluate_module, "RTL_RUNNER", ("spikestream.sim.no_such_runner", "run_network"))
+    from spikestream.sim import stream_player
+
+    source, _ = tiny_rasters
+    out = tmp_path / "tiny.spkn"
+    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "12", "--float-epochs", "2",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert cli_main(["eval", str(out), str(source), "--backend", "rtl", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["samples"] == 6 and report["backend"] == "rtl"
+    assert report["rtl_golden_decision_mismatches"] == 0 and report["rtl_golden_cycle_mismatches"] == 0
+    assert report["rtl_accuracy"] == report["accuracy"]
+    assert cli_main(["eval", str(out), str(source), "--backend", "rtl", "--limit", "2"]) == 0
+    assert "rtl accuracy: " in capsys.readouterr().out
+
+    real = stream_player.run_network
+
+    def one_cycle_off(network, core, inputs):
+        decisions, cycles = real(network, core, inputs)
+        return decisions, np.asarray(cycles) + np.eye(1, len(cycles), dtype=np.int64)[0]
+
+    monkeypatch.setattr(stream_player, "run_network", one_cycle_off)
+    assert cli_main(["eval", str(out), str(source), "--backend", "rtl", "--limit", "2", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rtl_golden_cycle_mismatches"] == 1
+    assert "disagrees with the golden model on 0 decisions and 1 cycle counts" in captured.err
+    monkeypatch.setattr(evaluate_module, "RTL_REQUIREMENTS", ("amaranth", "no_such_simulator_package"))
     assert cli_main(["eval", str(out), str(source), "--backend", "rtl"]) == 3
-    assert "rtl backend needs" in capsys.readouterr().err
+    assert "needs no_such_simulator_package (pip install 'spikestream[sim]')" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("options, message", [
@@ -231,6 +295,8 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     (["--early-exit"], "--early-exit stops a sample at its first output spike; it needs --decision first_spike"),
     (["--checkpoint", "no/such/folder/ck.pt"], "--checkpoint no/such/folder/ck.pt: the folder"),
     (["--device", "bogus"], "--device bogus: expected auto, cpu, cuda or cuda:N"),
+    (["--search", "1", "--storage", "bogus"], "--storage bogus: expected an RDB URL (e.g. sqlite:///study.db) or "
+                                              "journal:FILE"),
 ])
 def test_cli_train_refuses_bad_options_before_loading_data(tmp_path, capsys, options, message):
     """Checked before any data loads or any training runs: the data source here does not even exist."""
@@ -332,3 +398,77 @@ def test_training_settings_round_trip_through_json():
     assert TrainConfig.from_dict({"batch_size": 8}) == TrainConfig(batch_size=8)
     with pytest.raises(ValueError, match=r"unknown training settings \['epochs'\], expected a subset of"):
         TrainConfig.from_dict({"epochs": 3})
+
+
+def test_cli_train_passes_the_architecture_options_on(tmp_path, capsys, tiny_rasters):
+    """--arch, --reset, --refractory, --decision, --tau-syn, --early-exit and --cosine reach the exported network
+    and the sidecar (a swapped or dropped option would train something else)."""
+    source, _ = tiny_rasters
+    out = tmp_path / "options.spkn"
+    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "6", "--float-epochs", "1",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json",
+                     "--arch", "self_recurrent", "--reset", "zero", "--refractory", "2", "--decision", "first_spike",
+                     "--early-exit", "--tau-syn", "1", "--cosine", "--seed", "3"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["architecture"]["architecture"] == "self_recurrent" and summary["training"]["cosine"] is True
+    assert summary["training"]["seed"] == 3
+    network, _ = load_network(out)
+    hidden = network.population("hidden0")
+    assert hidden.reset.value == "zero" and hidden.refractory.tolist() == [2] * 6
+    assert summary["architecture"]["tau_syn"] == 1.0  # its initial du (4095) is tested in test_train_learning
+    assert any(g.source == g.target == "hidden0" for g in network.groups), "the self-recurrent group"
+    assert network.decision.mode.value == "first_spike" and network.decision.early_exit
+
+
+def test_cli_train_search_trains_the_best_trial(tmp_path, capsys, tiny_rasters):
+    """--search runs the trials into the shared --storage / --study, then trains the best one's configuration."""
+    import optuna
+
+    source, _ = tiny_rasters
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    out = tmp_path / "best.spkn"
+    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "8", "--float-epochs", "1",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json",
+                     "--search", "2", "--storage", storage, "--study", "cli"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    best = optuna.load_study(study_name="cli", storage=storage).best_trial
+    assert len(optuna.load_study(study_name="cli", storage=storage).trials) == 2
+    assert summary["architecture"]["hidden"] == [best.params["hidden"]]
+    assert summary["architecture"]["architecture"] == best.params["architecture"]
+    assert summary["training"]["learning_rate"] == pytest.approx(best.params["learning_rate"])
+    assert load_network(out)[0].population("hidden0").size == best.params["hidden"]
+
+
+def test_cli_refuses_files_and_options_that_do_not_match(tmp_path, capsys, tiny_rasters):
+    """Audio-only options on rasters, a foreign checkpoint, a damaged sidecar, a negative seed, an --out that is
+    a file: one line that says what was wrong, no traceback."""
+    source, _ = tiny_rasters
+    out = tmp_path / "x.spkn"
+    base = ["train", str(source), "--out", str(out), "--hidden", "6", "--float-epochs", "1", "--quant-epochs", "1",
+            "--batch-size", "12", "--no-progress", "--threads", "1"]
+    for option in (["--encoder", "rate"], ["--augment-copies", "2"]):
+        assert cli_main(base + option) == 2
+        assert f"{option[0]}: {source} holds spike rasters; {option[0]} applies to audio sources only" in \
+            capsys.readouterr().err
+    foreign = tmp_path / "foreign.pt"
+    foreign.write_bytes(b"not a checkpoint")
+    assert cli_main(base + ["--checkpoint", str(foreign)]) == 2
+    assert f"--checkpoint {foreign} is not a spikestream training checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(base + ["--seed=-1"])
+    assert "argument --seed: expected a whole number >= 0, got -1" in capsys.readouterr().err
+    assert cli_main(base) == 0
+    capsys.readouterr()
+    for text, message in (('{"frontend": 5}', "expected a JSON object whose 'frontend' is an object or null"),
+                          ("[1, 2]", "expected a JSON object"), ("not json", "is not the JSON sidecar spikestream "
+                                                                              "writes"),
+                          ('{"frontend": {"bogus": 1}}', "its front end is not valid: FrontendConfig: unknown field")):
+        sidecar_path(out).write_text(text)
+        assert cli_main(["eval", str(out), str(source)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    (tmp_path / "taken").write_text("a file")
+    assert cli_main(["demo", "--out", str(tmp_path / "taken"), "--quick"]) == 2
+    assert "--out " + str(tmp_path / "taken") + " is a file; the demo writes a folder" in capsys.readouterr().err
+    assert cli_main(["info", str(out), "--remove-dead-neurons", str(tmp_path / "no" / "such" / "x.spkn")]) == 2
+    assert f"the folder {tmp_path / 'no' / 'such'} does not exist" in capsys.readouterr().err

@@ -423,3 +423,17 @@ def test_architecture_settings_out_of_range_are_refused(settings, message):
 def test_architecture_hidden_sizes_may_be_a_list_of_any_integers():
     assert ArchitectureConfig(hidden=[16, np.int64(8)]).hidden == (16, 8)
     assert ArchitectureConfig(tau_mem=1.0, tau_syn=0.0).tau_syn == 0.0
+
+
+@pytest.mark.parametrize("tau_syn, stored", [(0.0, 4095), (1.0, 4095), (2.0, 2047), (4.0, 1023)])
+def test_synaptic_time_constant_sets_the_removed_fraction(tau_syn, stored):
+    """The core removes ``du + 1`` of 4096 per step: tau_syn <= 1 must store 4095, so a current lasts one
+    step (4094 would leave trunc(u / 4096) behind for a second step)."""
+    from spikestream.model.train.layers import build_network
+
+    config = ArchitectureConfig(hidden=(3,), tau_syn=tau_syn)
+    network = build_network(config, 2, 2, 4, CoreConfig())
+    assert network.population("hidden0").current_decay.tolist() == [stored] * 3
+    if tau_syn <= 1:  # the golden model's current decay (du + 1) leaves nothing of the largest current
+        limit = CoreConfig().state_max
+        assert golden.decay(np.array([limit, -limit]), np.int64(stored + 1)).tolist() == [0, 0]

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
 from spikestream.host.board import VLNV, core_parameters
-from spikestream.model.config import CoreConfig
+from spikestream.model.config import WORD_BITS, CoreConfig
 
 __all__ = ["OverlayDesign", "Port", "core_ports", "bus_interfaces", "component_xml", "hwh_xml", "vlnv_parts",
            "dma_parameters"]
@@ -28,6 +28,11 @@ __all__ = ["OverlayDesign", "Port", "core_ports", "bus_interfaces", "component_x
 SPIRIT = "http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009"
 XILINX = "http://www.xilinx.com"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+#: Stream beats and registers are one protocol word wide (the DMA moves words, the bus reads them).
+WORD_WIDTH = str(WORD_BITS)
+WORD_BYTES = str(WORD_BITS // 8)
+#: IP-XACT / HWH names of the register access kinds (``Access`` of :mod:`spikestream.rtl.csr`).
+ACCESS_NAMES = {"ro": "read-only", "rw": "read-write", "w1c": "read-write"}
 
 
 def vlnv_parts(vlnv: str = VLNV) -> dict[str, str]:
@@ -171,7 +176,7 @@ def component_xml(design: OverlayDesign, verilog_file: str = "hdl/spikestream_co
             _sub(_sub(port_map, "physicalPort"), "name", physical)
         if interface["type"] == "axis":
             parameters = _sub(bus, "parameters")
-            _parameter(parameters, "TDATA_NUM_BYTES", "4")
+            _parameter(parameters, "TDATA_NUM_BYTES", WORD_BYTES)
             _parameter(parameters, "HAS_TLAST", "1")
     for name, kind, logical, parameters in (
             ("aclk", "clock", "CLK", {"ASSOCIATED_BUSIF": "s_axi:s_axis:m_axis", "ASSOCIATED_RESET": "aresetn",
@@ -195,16 +200,15 @@ def component_xml(design: OverlayDesign, verilog_file: str = "hdl/spikestream_co
     _sub(block, "name", "registers")
     _sub(block, "baseAddress", "0")
     _sub(block, "range", str(design.register_window))
-    _sub(block, "width", "32")
+    _sub(block, "width", WORD_WIDTH)
     _sub(block, "usage", "register")
-    access_names = {"ro": "read-only", "rw": "read-write", "w1c": "read-write"}
     for register in REGISTERS:
         element = _sub(block, "register")
         _sub(element, "name", register.name)
         _sub(element, "description", register.doc)
         _sub(element, "addressOffset", hex(REGISTERS.offset(register.name)))
-        _sub(element, "size", "32")
-        _sub(element, "access", access_names[register.access.value])
+        _sub(element, "size", WORD_WIDTH)
+        _sub(element, "access", ACCESS_NAMES[register.access.value])
         reset = _sub(element, "reset")
         _sub(reset, "value", hex(register.reset))
 
@@ -320,8 +324,8 @@ def _dma_ports() -> dict[str, list[Port]]:
 def dma_parameters(design: OverlayDesign) -> dict[str, str]:
     """The AXI DMA configuration of the block design (also read by pynq's DMA driver)."""
     return {"c_include_sg": "0", "c_sg_length_width": str(design.dma_length_bits), "c_include_mm2s": "1",
-            "c_include_s2mm": "1", "c_m_axi_mm2s_data_width": "32", "c_m_axis_mm2s_tdata_width": "32",
-            "c_m_axi_s2mm_data_width": "32", "c_s_axis_s2mm_tdata_width": "32", "c_include_mm2s_dre": "0",
+            "c_include_s2mm": "1", "c_m_axi_mm2s_data_width": WORD_WIDTH, "c_m_axis_mm2s_tdata_width": WORD_WIDTH,
+            "c_m_axi_s2mm_data_width": WORD_WIDTH, "c_s_axis_s2mm_tdata_width": WORD_WIDTH, "c_include_mm2s_dre": "0",
             "c_include_s2mm_dre": "0", "c_micro_dma": "0", "c_mm2s_burst_size": "16", "c_s2mm_burst_size": "16"}
 
 
@@ -402,8 +406,8 @@ def hwh_xml(design: OverlayDesign) -> str:
                + [p for ports in dma_ports.values() for p in ports], connections, "s_axi_lite_aclk", "axi_resetn")
     buses = ElementTree.SubElement(dma, "BUSINTERFACES")
     _hwh_bus(buses, "S_AXI_LITE", "aximm", "slave", {logical: port.name for logical, port in lite.items()},
-             {"PROTOCOL": "AXI4LITE", "DATA_WIDTH": "32", **clock}, "ps7_axi_periph_M00_AXI")
-    stream_parameters = {"TDATA_NUM_BYTES": "4", "HAS_TLAST": "1", "HAS_TREADY": "1", **clock}
+             {"PROTOCOL": "AXI4LITE", "DATA_WIDTH": WORD_WIDTH, **clock}, "ps7_axi_periph_M00_AXI")
+    stream_parameters = {"TDATA_NUM_BYTES": WORD_BYTES, "HAS_TLAST": "1", "HAS_TREADY": "1", **clock}
     for bus, ports in dma_ports.items():
         _hwh_bus(buses, bus, "axis", "master" if bus.startswith("M") else "slave",
                  {p.name.rsplit("_", 1)[1].upper(): p.name for p in ports}, stream_parameters,
@@ -419,11 +423,10 @@ def hwh_xml(design: OverlayDesign) -> str:
                                                             "NAME": "registers", "RANGE": str(window),
                                                             "USAGE": "register"})
     registers = ElementTree.SubElement(block, "REGISTERS")
-    access_names = {"ro": "read-only", "rw": "read-write", "w1c": "read-write"}
     for register in REGISTERS:
         element = ElementTree.SubElement(registers, "REGISTER", {"NAME": register.name})
         for key, value in (("DESCRIPTION", register.doc), ("ADDRESS_OFFSET", hex(REGISTERS.offset(register.name))),
-                           ("SIZE", "32"), ("ACCESS", access_names[register.access.value]), ("IS_ENABLED", "true"),
+                           ("SIZE", WORD_WIDTH), ("ACCESS", ACCESS_NAMES[register.access.value]), ("IS_ENABLED", "true"),
                            ("RESET_VALUE", hex(register.reset))):
             ElementTree.SubElement(element, "PROPERTY", {"NAME": key, "VALUE": value})
         ElementTree.SubElement(element, "FIELDS")
@@ -436,7 +439,7 @@ def hwh_xml(design: OverlayDesign) -> str:
     buses = ElementTree.SubElement(module, "BUSINTERFACES")
     for name, interface in bus_interfaces(core).items():
         if interface["type"] == "aximm":
-            parameters = {"DATA_WIDTH": "32", "PROTOCOL": "AXI4LITE", "ADDR_WIDTH": str(window.bit_length() - 1),
+            parameters = {"DATA_WIDTH": WORD_WIDTH, "PROTOCOL": "AXI4LITE", "ADDR_WIDTH": str(window.bit_length() - 1),
                           **clock}
             busname = f"ps7_axi_periph_{name}"
         else:

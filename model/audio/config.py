@@ -210,6 +210,9 @@ class FrontendConfig:
         the current default, so a network always hears speech encoded as in its training.
         """
         known = {field.name for field in dataclasses.fields(cls)}
+        if not isinstance(data, dict):
+            raise ValueError(f"FrontendConfig: expected a JSON object of fields {sorted(known)}, got a "
+                             f"{type(data).__name__}")
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"FrontendConfig: unknown field(s) {unknown}; known are {sorted(known)}")
@@ -235,7 +238,13 @@ class FrontendConfig:
     @classmethod
     def load(cls, path: str | Path) -> "FrontendConfig":
         """Read a file written by :meth:`save`."""
-        return cls.from_json(Path(path).read_text())
+        try:
+            return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path} is not a front-end configuration (JSON text, as FrontendConfig.save writes): "
+                             f"{error}") from None
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
 
     def fingerprint(self) -> str:
         """Return a short stable hash of the configuration (used in cache file names)."""

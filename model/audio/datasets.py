@@ -118,6 +118,10 @@ class SpikeDataset:
         return raster_to_events(self.X[index])
 
 
+#: The values of a ``split`` column ("" leaves the choice to the loader).
+SPLIT_NAMES = ("", "train", "val", "test", "holdout")
+
+
 def read_metadata(folder: str | Path) -> tuple[list[dict[str, str]], tuple[str, ...]]:
     """Read ``metadata.csv`` (and ``classes.txt``) of a dataset folder: rows and class order.
 
@@ -127,16 +131,30 @@ def read_metadata(folder: str | Path) -> tuple[list[dict[str, str]], tuple[str, 
     path = folder / "metadata.csv"
     if not path.exists():
         raise FileNotFoundError(f"{folder} has no metadata.csv (columns path,label[,speaker][,split])")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        missing = [c for c in ("path", "label") if c not in columns]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {missing}; found {columns}, need path,label[,speaker][,split]")
-        rows = [{"path": r["path"], "label": r["label"], "speaker": r.get("speaker") or "",
-                 "split": r.get("split") or ""} for r in reader]
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            missing = [c for c in ("path", "label") if c not in columns]
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {missing}; found {columns}, need "
+                                 f"path,label[,speaker][,split]")
+            rows = [{"path": r["path"], "label": r["label"], "speaker": r.get("speaker") or "",
+                     "split": r.get("split") or ""} for r in reader]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text ({error})") from None
     if not rows:
         raise ValueError(f"{path} lists no utterances")
+    seen = {}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        if not row["path"] or not row["label"]:
+            raise ValueError(f"{path} line {line}: every row needs a path and a label, got {row}")
+        if row["split"] not in SPLIT_NAMES:
+            raise ValueError(f"{path} line {line}: split {row['split']!r} is not one of {SPLIT_NAMES[1:]} "
+                             f"(or empty)")
+        if row["path"] in seen:
+            raise ValueError(f"{path} line {line}: {row['path']} is listed again (first on line {seen[row['path']]})")
+        seen[row["path"]] = line
     labels = sorted({r["label"] for r in rows})
     classes_path = folder / "classes.txt"
     if classes_path.exists():
@@ -277,6 +295,9 @@ def load_ntidigits(path: str | Path, frontend: FrontendConfig, split: str = "tra
 
 def _hdf5_kind(path: Path) -> str:
     h5py = _import_h5py()
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is a file but not an HDF5 dataset; a data source is a built-in subset (digits, "
+                         f"letters, all), a dataset folder, an SHD / N-TIDIGITS HDF5 file or a rasters .npz")
     with h5py.File(path, "r") as handle:
         if "spikes" in handle and "labels" in handle:
             return "shd"

@@ -38,11 +38,14 @@ def _pcm_to_float(raw: bytes, sample_width: int, channels: int, big_endian: bool
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a PCM WAV file as mono float64 samples in [-1, 1] and its sample rate."""
-    with wave.open(str(path), "rb") as handle:
-        rate = handle.getframerate()
-        channels = handle.getnchannels()
-        width = handle.getsampwidth()
-        raw = handle.readframes(handle.getnframes())
+    try:
+        with wave.open(str(path), "rb") as handle:
+            rate = handle.getframerate()
+            channels = handle.getnchannels()
+            width = handle.getsampwidth()
+            raw = handle.readframes(handle.getnframes())
+    except (EOFError, wave.Error) as error:
+        raise ValueError(f"{path}: not a readable PCM WAV file ({error or 'it ends inside its header'})") from None
     return _pcm_to_float(raw, width, channels), rate
 
 
@@ -51,6 +54,9 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
     samples = np.asarray(samples, np.float64)
     if samples.ndim != 1:
         raise ValueError(f"samples have shape {samples.shape}, expected one mono channel")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError(f"sample {samples[~np.isfinite(samples)][0]} is not a finite number")
+    _check_rate(sample_rate, "sample_rate", whole=True)
     # Round to nearest and saturate: a clipped peak is better than a wrapped one.
     pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
     with wave.open(str(path), "wb") as handle:
@@ -149,6 +155,13 @@ def write_sphere(path: str | Path, samples: np.ndarray, sample_rate: int, big_en
     Path(path).write_bytes(header.ljust(1024, b" ") + pcm.tobytes())
 
 
+def _check_rate(rate, name: str, whole: bool = False) -> None:
+    number = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
+    if not number or not np.isfinite(rate) or rate <= 0 or (whole and rate != int(rate)):
+        kind = "a whole number of samples per second" if whole else "a finite number of samples per second"
+        raise ValueError(f"{name} = {rate!r}, expected {kind} > 0")
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a WAV or NIST SPHERE file (detected from its first bytes), mono float64."""
     with open(path, "rb") as handle:
@@ -169,6 +182,10 @@ def resample(samples: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray
     (16000,)
     """
     samples = np.asarray(samples, np.float64)
+    if samples.ndim != 1:
+        raise ValueError(f"samples have shape {samples.shape}, expected one mono channel")
+    _check_rate(rate_in, "rate_in")
+    _check_rate(rate_out, "rate_out")
     if rate_in == rate_out or samples.size == 0:
         return samples.copy()
     n_out = int(round(samples.size * rate_out / rate_in))

@@ -47,7 +47,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--quant-lr", type=float, default=1e-3, help="learning rate of the quantization-aware phase")
     group.add_argument("--cosine", action="store_true",
                        help="cosine learning-rate decay to 5 %% within each phase (the demo uses it)")
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--seed", type=whole_number(0), default=0)
     group.add_argument("--input-dropout", type=float, default=0.0, help="drop each training input spike with this "
                                                                         "probability (augmentation)")
     group.add_argument("--shift", type=int, default=0, help="shift training rasters by up to this many steps")
@@ -114,7 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--quick", action="store_true", help="a one-minute run (smaller network, few epochs)")
         parser.add_argument("--rtl-samples", type=whole_number(0), default=None,
                             help="test samples run through the RTL simulation (default: the whole test split)")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=whole_number(0), default=0)
         parser.add_argument("--threads", type=whole_number(0), default=0)
     else:
         raise AssertionError(command)
@@ -179,6 +179,12 @@ def _option_errors(args) -> list[str]:
     if args.early_exit and args.decision != "first_spike":
         errors.append(f"--early-exit stops a sample at its first output spike; it needs --decision first_spike, "
                       f"not {args.decision}")
+    if Path(args.data).suffix == ".npz" and Path(args.data).is_file():
+        errors += [f"{flag}: {args.data} holds spike rasters; {flag} applies to audio sources only"
+                   for flag, value in (("--encoder", args.encoder), ("--frontend", args.frontend),
+                                       ("--augment-copies", args.augment_copies)) if value]
+    if args.search and not re.fullmatch(r"(sqlite|postgresql|mysql|oracle|mssql)[+\w]*://.*|journal:.+", args.storage):
+        errors.append(f"--storage {args.storage}: expected an RDB URL (e.g. sqlite:///study.db) or journal:FILE")
     if args.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", args.device):
         errors.append(f"--device {args.device}: expected auto, cpu, cuda or cuda:N")
     for flag, path in (("--out", args.out), ("--checkpoint", args.checkpoint)):
@@ -377,6 +383,12 @@ def _eval(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 3
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    disagreements = report.get("rtl_golden_decision_mismatches", 0) + report.get("rtl_golden_cycle_mismatches", 0)
+    if disagreements:
+        print(f"error: the RTL simulation disagrees with the golden model on {report['rtl_golden_decision_mismatches']}"
+              f" decisions and {report['rtl_golden_cycle_mismatches']} cycle counts: a core bug (spikestream verify "
+              f"looks for a small case)", file=sys.stderr)
+        return 1
     return 0
 
 

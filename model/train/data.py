@@ -88,9 +88,11 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
                                  f"and optionally split [N] and classes [K] (save_npz writes them); it has "
                                  f"{archive.files}")
             inputs = spike_values(archive["inputs"], f"{path}: input spike")
-            labels = archive["labels"].astype(np.int64)
+            labels = archive["labels"]
             split = archive["split"].astype(str) if "split" in archive.files else None
             classes = tuple(archive["classes"].tolist()) if "classes" in archive.files else None
+        _check_rasters_file(path, inputs, labels, split, classes, augment_copies)
+        labels = labels.astype(np.int64)
         speakers = np.full(labels.size, "")
         if split is None:
             split = _split_by_group(np.arange(labels.size), seed)
@@ -143,6 +145,36 @@ def load_splits(source: str | Path, frontend=None, class_limit: int | None = Non
                   used_frontend.bands if encoded_audio else 0,
                   {name: speakers[split == chosen] for name, chosen in by_part.items()
                    if name != "holdout" or has_holdout})
+
+
+def _check_rasters_file(path: Path, inputs: np.ndarray, labels: np.ndarray, split, classes,
+                        augment_copies: int) -> None:
+    """Refuse a rasters ``.npz`` whose arrays disagree, or augmentation, which only audio sources take."""
+    if augment_copies:
+        raise ValueError(f"{path} holds spike rasters, not audio: augment_copies (--augment-copies) applies to "
+                         f"audio sources only")
+    if inputs.ndim != 3 or inputs.shape[0] == 0:
+        raise ValueError(f"{path}: inputs have shape {inputs.shape}, expected [N >= 1, T, C]")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool:
+        raise ValueError(f"{path}: labels are {labels.dtype} of shape {labels.shape}, expected integers [N]")
+    lengths = {"inputs": inputs.shape[0], "labels": labels.size}
+    if split is not None:
+        lengths["split"] = split.size
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"{path}: the arrays disagree on the number of samples ({lengths}); expected one label "
+                         f"(and split) per raster")
+    if labels.min() < 0 or (classes is not None and labels.max() >= len(classes)):
+        raise ValueError(f"{path}: labels span {labels.min()} .. {labels.max()}, expected 0 .. "
+                         f"{len(classes) - 1 if classes is not None else 'K - 1'}")
+    if classes is not None and len(set(classes)) != len(classes):
+        raise ValueError(f"{path}: classes {list(classes)} name a class twice")
+    if split is not None:
+        unknown = sorted(set(split.tolist()) - {"train", "val", "test", "holdout"})
+        if unknown:
+            raise ValueError(f"{path}: split values {unknown} are not train, val, test or holdout")
+        absent = [name for name in ("train", "test") if not np.any(split == name)]
+        if absent:
+            raise ValueError(f"{path}: no samples in split {' or '.join(absent)}; training needs both")
 
 
 def _load_split_column(source, data) -> np.ndarray | None:

@@ -116,6 +116,8 @@ def run_demo(subset: str = "digits", out: str | None = None, quick: bool = False
     began = time.monotonic()
     threads = configure_torch(threads)
     folder = Path(out) if out else cache_root() / "demo"
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file; the demo writes a folder (network, sidecar, summary)")
     folder.mkdir(parents=True, exist_ok=True)
     settings = DEMO_SETTINGS["quick" if quick else "full"]
     print(f"[1/5] corpus '{subset}' (built on first use) and front end ...", flush=True)

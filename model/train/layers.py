@@ -36,6 +36,12 @@ def _decay_of(time_constant: float) -> int:
     return int(min(DECAY_UNITY - 1, max(0, round(DECAY_UNITY / max(time_constant, 1.0)))))
 
 
+def _current_decay_of(tau_syn: float) -> int:
+    """The stored ``du`` of a synaptic time constant: the core removes ``du + 1`` of 4096, so
+    ``tau_syn <= 1`` stores 4095 and the whole current goes every step (no dynamic synapse)."""
+    return int(min(DECAY_UNITY, max(1, round(DECAY_UNITY / max(tau_syn, 1.0))))) - 1
+
+
 @dataclass(frozen=True)
 class ArchitectureConfig:
     """Everything that fixes the shape and neuron model of a network to train.
@@ -49,8 +55,8 @@ class ArchitectureConfig:
         The core's decision rule; the loss is chosen to match it.
     tau_mem, tau_syn : float
         Initial membrane and synaptic-current time constants (steps): ``tau_mem >= 1``,
-        ``tau_syn >= 0``. ``tau_syn <= 1`` gives an instantaneous current (``du = 4095``: no
-        dynamic synapse).
+        ``tau_syn >= 0``. ``tau_syn <= 1`` gives an instantaneous current (stored ``du =
+        4095``, all of it removed per step: no dynamic synapse).
     adaptation : int
         Threshold jump per spike of the hidden neurons in latent units * 1/16 (0: off).
     adapt_tau : float
@@ -130,7 +136,7 @@ def build_network(config: ArchitectureConfig, n_inputs: int, n_classes: int, tim
     populations = []
     for name, size in zip(names, sizes):
         is_output = name == "output"
-        kwargs = dict(threshold=threshold, current_decay=max(_decay_of(config.tau_syn) - 1, 0),
+        kwargs = dict(threshold=threshold, current_decay=_current_decay_of(config.tau_syn),
                       voltage_decay=_decay_of(config.tau_mem), reset=config.reset)
         if is_output and config.decision is DecisionMode.MAX_POTENTIAL:
             # Deciding by the final voltage: output neurons integrate and never spike.

@@ -164,7 +164,11 @@ class SpikingNetwork(nn.Module):
         if not exact:
             return masked * self.unit, exponent
         step = float(1 << exponent)
-        mantissa = quantize(masked * (self.unit / step), self.core.weight_min, self.core.weight_max, True)
+        low, high = self.core.weight_min, self.core.weight_max
+        rule = self.template.groups[index].learning
+        if rule is not None:  # a learning group's weights live in its clamp (the golden model refuses others)
+            low, high = max(low, rule.w_min), min(high, rule.w_max)
+        mantissa = quantize(masked * (self.unit / step), low, high, True)
         return mantissa * step, exponent
 
     def neuron_parameters(self, exact: bool) -> dict[str, torch.Tensor]:
@@ -200,6 +204,10 @@ class SpikingNetwork(nn.Module):
         if inputs.ndim != 3 or tuple(inputs.shape[1:]) != (network.timesteps, network.n_inputs):
             raise ValueError(f"inputs have shape {tuple(inputs.shape)}, expected [batch, timesteps, channels] = "
                              f"[B, {network.timesteps}, {network.n_inputs}] (the network's)")
+        spikes = (inputs == 0) | (inputs == 1)
+        if not bool(spikes.all()):
+            raise ValueError(f"input spike value {inputs[~spikes].flatten()[0].item()} is not 0 or 1 (a channel "
+                             f"spikes at most once per step)")
         device = self.threshold.device
         inputs = inputs.to(device=device, dtype=DTYPE)
         batch, steps = inputs.shape[0], inputs.shape[1]

@@ -29,6 +29,7 @@ export of a network with ``reset = subtract`` says so in the node metadata
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -95,8 +96,32 @@ def to_nir(network: Network, dt: float = DEFAULT_DT):
     return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
-def _gain_and_decays(node, kind: str, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-neuron (input gain, du, dv, voltage bias) of a neuron node."""
+def _positive(name: str, what: str, value, low: float = 0.0) -> np.ndarray:
+    """``value`` as float64, refused unless every entry is finite and above ``low``."""
+    array = np.asarray(value, np.float64)
+    bad = ~np.isfinite(array) | (array <= low)
+    if np.any(bad):
+        raise NirUnsupported(f"neuron node {name!r}: {what} = {array[bad].flat[0]}, expected a finite number > {low:g}")
+    return array
+
+
+def _gain_and_decays(name: str, node, kind: str, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-neuron (input gain, du, dv, voltage bias) of a neuron node.
+
+    Time constants below ``dt`` would decay more than the whole state in one step, and a
+    zero or negative one or resistance flips or cancels every weight: refused, not clipped.
+    """
+    for field in ("tau_syn", "tau_mem", "tau"):
+        if hasattr(node, field):
+            tau = _positive(name, field, getattr(node, field))
+            if np.any(tau < dt):
+                raise NirUnsupported(f"neuron node {name!r}: {field} = {tau[tau < dt].flat[0]} is shorter than the "
+                                     f"step dt = {dt}; the core decays at most the whole state per step")
+    for field in ("r", "w_in"):
+        if hasattr(node, field):
+            _positive(name, field, getattr(node, field))
+    if not np.all(np.isfinite(np.asarray(getattr(node, "v_leak", 0.0), np.float64))):
+        raise NirUnsupported(f"neuron node {name!r}: v_leak is not finite")
     if kind == "CubaLIF":
         tau_syn = np.asarray(node.tau_syn, np.float64)
         tau_mem = np.asarray(node.tau_mem, np.float64)
@@ -143,6 +168,10 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
     """
     import nir
 
+    for what, value in (("dt", dt), ("unit", unit)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{what} = {value!r}, expected a finite number > 0")
     neuron_kinds = {nir.CubaLIF: "CubaLIF", nir.LIF: "LIF", nir.IF: "IF"}
     populations: dict[str, tuple] = {}
     synapses: dict[str, object] = {}
@@ -180,8 +209,11 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
     sizes, params = {}, {}
     for name in order:
         node, kind = populations[name]
-        gain, du, dv, leak_bias = _gain_and_decays(node, kind, dt)
+        gain, du, dv, leak_bias = _gain_and_decays(name, node, kind, dt)
         threshold = np.asarray(node.v_threshold, np.float64).reshape(-1)
+        if not np.all(np.isfinite(threshold)) or np.any(threshold < 0):
+            raise NirUnsupported(f"neuron node {name!r}: thresholds must be finite and >= 0, got "
+                                 f"{threshold[~np.isfinite(threshold) | (threshold < 0)][:3]}")
         size = threshold.size
         gain, du, dv, leak_bias = (np.broadcast_to(x, (size,)).astype(x.dtype) for x in (gain, du, dv, leak_bias))
         reset = getattr(node, "v_reset", None)
@@ -204,7 +236,15 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
             raise NirUnsupported(f"synapse node {name!r} is fed by {source!r}, which is neither the Input nor a "
                                  f"neuron node (chained linear layers cannot run on the core)")
         weight = np.asarray(node.weight, np.float64)
-        bias = np.asarray(getattr(node, "bias", np.zeros(weight.shape[0])), np.float64)
+        bias = np.asarray(getattr(node, "bias", np.zeros(weight.shape[:1])), np.float64)
+        expected = (sizes[target], n_inputs if source == input_name else sizes[source])
+        if weight.shape != expected:
+            raise NirUnsupported(f"synapse node {name!r} ({source!r} -> {target!r}) has weight shape {weight.shape} "
+                                 f"[out, in], expected {expected}")
+        if bias.shape != expected[:1]:
+            raise NirUnsupported(f"synapse node {name!r} has bias shape {bias.shape}, expected {expected[:1]}")
+        if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+            raise NirUnsupported(f"synapse node {name!r} has weights or biases that are not finite")
         groups_raw.append((source, target, weight.T, bias))
     for source, target in graph.edges:
         if source in populations and target in populations:
@@ -245,6 +285,11 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
             raise NirUnsupported(f"weights of {source!r} -> {target!r} need exponent {exponent}, above the core's "
                                  f"{core.max_weight_exponent}; use a smaller unit")
         mantissa = np.clip(np.rint(effective / float(1 << exponent)), core.weight_min, core.weight_max).astype(np.int64)
+        lost = int(np.sum((mantissa == 0) & (effective != 0)))
+        if lost:
+            warnings.warn(f"{lost} of the {int(np.sum(effective != 0))} nonzero weights of {source!r} -> {target!r} "
+                          f"round to 0 at exponent {exponent} ({core.weight_bits}-bit weights); a network that needs "
+                          f"them wants a larger unit or wider weights", stacklevel=2)
         groups.append(SynapseGroup(INPUT if source == input_name else names[source], names[target], mantissa,
                                    exponent=exponent))
     population_list = []

@@ -414,7 +414,14 @@ def train(model: SpikingNetwork, train_data: Dataset, validation: Dataset, confi
     start_epoch = 0
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        try:
+            state = torch.load(checkpoint, map_location=device, weights_only=True)
+        except Exception as error:  # torch raises pickle, zip and runtime errors of many kinds for a foreign file
+            raise ValueError(f"--checkpoint {checkpoint} is not a spikestream training checkpoint ({type(error).__name__}: "
+                             f"{str(error)[:200]}); give a new path to start one") from None
+        if not isinstance(state, dict) or not {"model", "optimizer", "epoch"} <= set(state):
+            raise ValueError(f"--checkpoint {checkpoint} is not a spikestream training checkpoint (no model, optimizer "
+                             f"and epoch); give a new path to start one")
         _check_resumed_config(checkpoint, state.get("config", {}), config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
