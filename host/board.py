@@ -34,7 +34,7 @@ from .transport import TransportError, TransportTimeout
 
 __all__ = ["VLNV", "CORE_PARAMETER_PREFIX", "core_parameters", "core_from_parameters", "BoardTransport",
            "max_packet_words", "send_buffer_words",
-           "register_driver", "open_overlay", "CORE_CONFIG_SUFFIX"]
+           "register_driver", "overlay_parts", "open_overlay", "CORE_CONFIG_SUFFIX"]
 
 log = logging.getLogger("spikestream.host.board")
 
@@ -239,6 +239,22 @@ def register_driver():
     return _DRIVER
 
 
+def overlay_parts(ip_dict: dict, bitfile, core_name: str | None = None, dma_name: str | None = None
+                  ) -> tuple[str, str]:
+    """The instance names of the spikestream core and its AXI DMA in an overlay's ``ip_dict``.
+
+    The first of each kind unless named; a name that is not an IP of that kind is refused.
+    """
+    cores = [name for name, entry in ip_dict.items() if entry.get("type") == VLNV]
+    dmas = [name for name, entry in ip_dict.items() if "axi_dma" in entry.get("type", "")]
+    for kind, found, chosen in ((f"IP of type {VLNV}", cores, core_name), ("AXI DMA", dmas, dma_name)):
+        if not found:
+            raise TransportError(f"{bitfile} holds no {kind}; IPs: {sorted(ip_dict)}")
+        if chosen is not None and chosen not in found:
+            raise TransportError(f"{bitfile}: {chosen!r} is not an {kind}; those are {found}")
+    return core_name or cores[0], dma_name or dmas[0]
+
+
 def open_overlay(bitfile: str | os.PathLike, core_name: str | None = None, dma_name: str | None = None,
                  timeout: float = 10.0):
     """Download ``bitfile`` and return a :class:`~spikestream.host.driver.SpikeCore` on it.
@@ -254,17 +270,11 @@ def open_overlay(bitfile: str | os.PathLike, core_name: str | None = None, dma_n
 
     driver = register_driver()
     overlay = pynq.Overlay(str(bitfile))
-    cores = [name for name, entry in overlay.ip_dict.items() if entry.get("type") == VLNV]
-    if not cores:
-        raise TransportError(f"{bitfile} holds no IP of type {VLNV}; IPs: {sorted(overlay.ip_dict)}")
-    core_ip = getattr(overlay, core_name or cores[0])
+    core_name, dma_name = overlay_parts(overlay.ip_dict, bitfile, core_name, dma_name)
+    core_ip = getattr(overlay, core_name)
     if not isinstance(core_ip, driver):
-        raise TransportError(f"{core_name or cores[0]} is bound to {type(core_ip).__name__}, "
-                             "not the spikestream driver")
-    dmas = [name for name, entry in overlay.ip_dict.items() if "axi_dma" in entry.get("type", "")]
-    if not dmas:
-        raise TransportError(f"{bitfile} holds no AXI DMA; IPs: {sorted(overlay.ip_dict)}")
-    dma = getattr(overlay, dma_name or dmas[0])
+        raise TransportError(f"{core_name} is bound to {type(core_ip).__name__}, not the spikestream driver")
+    dma = getattr(overlay, dma_name)
     base = Path(bitfile).with_suffix("")
     core = core_ip.core_config
     json_path = base.with_name(base.name + CORE_CONFIG_SUFFIX)

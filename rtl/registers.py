@@ -38,10 +38,12 @@ REGISTERS = RegisterMap([
     Register("version", Access.RO, DATA_WIDTH, reset=version_word(),
              doc=f"{VERSION_MAGIC:#x} << 16 | core version"),
     Register("config_hash", Access.RO, DATA_WIDTH, doc="CoreConfig.hash32() of the configuration the core was built from"),
-    Register("control", Access.RW, len(CONTROL_BITS), doc="bit 0: write 1 to zero the activity counters"),
+    Register("control", Access.RW, len(CONTROL_BITS),
+             doc=f"bit {CONTROL_BITS['clear_counters']}: write 1 to zero the activity counters"),
     Register("status", Access.RO, DATA_WIDTH,
-             doc="bit 0 busy, bit 1 configured, bit 2 sample ended early (SUMMARY sent, END_SAMPLE awaited), "
-                 "bits 8+: next step of the sample"),
+             doc=f"bit {STATUS_BITS['busy']} busy, bit {STATUS_BITS['configured']} configured, "
+                 f"bit {STATUS_BITS['sample_done']} sample ended early (SUMMARY sent, END_SAMPLE awaited), "
+                 f"bits {STATUS_BITS['step']}+: next step of the sample"),
     Register("errors", Access.W1C, len(ErrorFlag),
              doc="sticky error flags (" + ", ".join(f"bit {e.value} {e.name}" for e in ErrorFlag)
              + "); write 1 to clear"),

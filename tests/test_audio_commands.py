@@ -23,6 +23,22 @@ def test_plot_writes_a_png(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_plot_encoder_option_overrides_the_front_ends(tmp_path, capsys, monkeypatch):
+    """--encoder replaces the encoder of --frontend's file and keeps its other fields (the real plot runs)."""
+    from spikestream.model.audio import plots
+
+    used = []
+    real = plots.plot_utterance
+    monkeypatch.setattr(plots, "plot_utterance", lambda audio, frontend, out: used.append(frontend) or
+                        real(audio, frontend, out))
+    write_wav(tmp_path / "tone.wav", 0.4 * np.sin(np.arange(8000) * 0.2) * np.hanning(8000), 16000)
+    FrontendConfig(encoder="delta", bands=24).save(tmp_path / "frontend.json")
+    assert main(["data", "plot", str(tmp_path / "tone.wav"), "--out", str(tmp_path / "y.png"),
+                 "--frontend", str(tmp_path / "frontend.json"), "--encoder", "rate"]) == 0
+    assert used == [FrontendConfig(encoder="rate", bands=24)]
+    assert (tmp_path / "y.png").stat().st_size > 1000
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make system-deps)")
 def test_build_then_info(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path / "cache"))
@@ -34,3 +50,11 @@ def test_build_then_info(tmp_path, capsys, monkeypatch):
     summary = json.loads(capsys.readouterr().out)
     assert summary["utterances"] == 40 and len(summary["classes"]) == 10
     assert sum(split["speakers"] for split in summary["splits"].values()) == 4
+    # Up to date: reused as it is; --force synthesizes it again.
+    manifest = out / "corpus.json"
+    written = manifest.stat().st_mtime_ns
+    assert main(["data", "build", "--subset", "digits", "--out", str(out), "--max-speakers", "4"]) == 0
+    assert manifest.stat().st_mtime_ns == written
+    assert main(["data", "build", "--subset", "digits", "--out", str(out), "--max-speakers", "4", "--force"]) == 0
+    assert manifest.stat().st_mtime_ns > written
+    assert "utterances: 40" in capsys.readouterr().out

@@ -19,9 +19,10 @@ from spikestream.boards.build import main as build_main
 from spikestream.boards.build import write_project
 from spikestream.boards.pynq_z2.design import OverlayDesign, core_ports, vlnv_parts
 from spikestream.boards.tclcheck import run_with_stubs, tclsh_available
-from spikestream.host.board import VLNV, core_from_parameters
+from spikestream.host.board import VLNV, core_from_parameters, overlay_parts
 from spikestream.cli import main as cli_main
 from spikestream.host.regmap import RegisterView
+from spikestream.host.transport import TransportError
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import save_network
 from spikestream.model.generate import RandomNetworkOptions, random_network
@@ -141,6 +142,13 @@ print(json.dumps({{name: {{"type": e["type"], "phys_addr": e.get("phys_addr"), "
     assert core["registers"] == sorted(register.name for register in REGISTERS)
     dma = ip_dict[DESIGN.dma_instance]
     assert dma["phys_addr"] == DESIGN.dma_base and dma["parameters"]["c_include_sg"] == "0"
+    # What open_overlay picks from it (pynq.Overlay itself needs the board).
+    assert overlay_parts(ip_dict, project.bitstream) == (DESIGN.core_instance, DESIGN.dma_instance)
+    with pytest.raises(TransportError, match=rf"'{DESIGN.dma_instance}' is not an IP of type"):
+        overlay_parts(ip_dict, project.bitstream, core_name=DESIGN.dma_instance)
+    without_dma = {name: entry for name, entry in ip_dict.items() if name != DESIGN.dma_instance}
+    with pytest.raises(TransportError, match="holds no AXI DMA"):
+        overlay_parts(without_dma, project.bitstream)
 
 
 @needs_tclsh

@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 
 from spikestream.model.config import CoreConfig
 from spikestream.model.generate import RandomNetworkOptions, random_network
-from spikestream.model.protocol import RULE_FIELDS, RULE_WORDS, pack_rules, trace_layout
+from spikestream.model.protocol import RULE_FIELDS, RULE_FLAGS, RULE_WORDS, pack_rule_fields, pack_rules, trace_layout
 from spikestream.rtl.learning import learning_rule_const
 from spikestream.rtl.learning_walk import parse_rule, rule_entry_layout
 
@@ -68,8 +68,8 @@ def test_rules_decode_as_packed(core):
                 checked.append(group.learning is not None)
             # A clamp outside the weight range is refused.
             bad = packed[0].copy()
-            bad[0] |= 1 << 24  # plastic
-            bad[1] = (core.weight_min - 1) & 0xFFFF | (0 << 16)
+            bad[0] |= 1 << RULE_FLAGS["plastic"]
+            bad[1] = pack_rule_fields({"w_min": core.weight_min - 1, "w_max": 0})[1]
             for k in range(RULE_WORDS):
                 ctx.set(words[k], int(bad[k]))
             assert ctx.get(ok) == 0

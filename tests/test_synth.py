@@ -44,6 +44,17 @@ def test_synthesize_counts_a_stream_fifo_and_caches_it():
     assert report.dsp == 0 and report.bram36 == 0
     again = synthesize(design, "stream_loopback")
     assert again == report, "the cached report differs from the fresh one"
+    # The cache is what answers (a marked report comes back), and use_cache=False synthesizes again.
+    from spikestream.sim.runner import cache_dir
+
+    path = cache_dir("synth") / f"stream_loopback-{report.verilog_hash}" / "report.json"
+    marked = json.loads(path.read_text())
+    marked["seconds"] = -1.0
+    path.write_text(json.dumps(marked))
+    assert synthesize(design, "stream_loopback").seconds == -1.0
+    fresh = synthesize(design, "stream_loopback", use_cache=False)
+    assert fresh.seconds > 0 and fresh.lut == report.lut and fresh.cells == report.cells
+    assert json.loads(path.read_text())["seconds"] == fresh.seconds
 
 
 def test_cli_synth_json_for_a_small_core(capsys):

@@ -64,6 +64,19 @@ def test_nir_round_trip_keeps_the_behaviour(seed, tmp_path):
     np.testing.assert_array_equal(golden.run(back, CORE, inputs).spikes, golden.run(network, CORE, inputs).spikes)
 
 
+def test_nir_export_names_no_two_nodes_alike():
+    """A population may be called "output": the export's own Output node steps aside."""
+    hidden = Population("h", 3, threshold=500, voltage_decay=400)
+    network = Network(2, [hidden, Population("output", 2, threshold=500, voltage_decay=400)],
+                      [SynapseGroup(INPUT, "h", np.full((2, 3), 40)),
+                       SynapseGroup("h", "output", np.full((3, 2), 60))], 6, "output")
+    graph = to_nir(network)
+    assert len(graph.nodes) == 6 and type(graph.nodes["output"]).__name__ == "CubaLIF"
+    back = from_nir(graph, CORE, timesteps=6, decision=network.decision)
+    inputs = np.ones((1, 6, 2), bool)
+    np.testing.assert_array_equal(golden.run(back, CORE, inputs).spikes, golden.run(network, CORE, inputs).spikes)
+
+
 def test_nir_keeps_the_most_negative_weight_and_odd_weights_exact():
     """-128 << e fits exponent e (the int8 range is not symmetric): choosing e + 1 would halve the odd weights."""
     weights = np.array([[-128, 3], [127, -5]])
@@ -472,3 +485,29 @@ def test_cli_refuses_files_and_options_that_do_not_match(tmp_path, capsys, tiny_
     assert "--out " + str(tmp_path / "taken") + " is a file; the demo writes a folder" in capsys.readouterr().err
     assert cli_main(["info", str(out), "--remove-dead-neurons", str(tmp_path / "no" / "such" / "x.spkn")]) == 2
     assert f"the folder {tmp_path / 'no' / 'such'} does not exist" in capsys.readouterr().err
+
+
+def test_cli_eval_splits_limit_and_classes(tmp_path, capsys, tiny_rasters):
+    """--split picks the part, --limit the first N, and data of other classes is refused, not scored."""
+    from spikestream.model.train.data import save_npz
+
+    source, data = tiny_rasters
+    out = tmp_path / "tiny.spkn"
+    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "6", "--float-epochs", "1",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    for split, count in (("train", 24), ("val", 6), ("test", 6), ("all", 36)):
+        assert cli_main(["eval", str(out), str(source), "--split", split, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["samples"] == count, split
+    assert cli_main(["eval", str(out), str(source), "--split", "train", "--limit", "5", "--json"]) == 0
+    limited = json.loads(capsys.readouterr().out)
+    network, _ = load_network(out)
+    first = golden.run(network, CORE, data.inputs[:5]).decision
+    assert limited["samples"] == 5 and limited["accuracy"] == float(np.mean(first == data.labels[:5]))
+    assert cli_main(["eval", str(out), str(source), "--split", "holdout"]) == 2
+    assert f"{source} has no 'holdout' split" in capsys.readouterr().err
+    other = tmp_path / "other.npz"
+    save_npz(other, data.inputs, data.labels, np.array(["train"] * 24 + ["val"] * 6 + ["test"] * 6), ("p", "q", "r"))
+    assert cli_main(["eval", str(out), str(other)]) == 2
+    assert "belong to the network's classes ['x', 'y', 'z']; the data's classes are ['p', 'q', 'r']" in \
+        capsys.readouterr().err

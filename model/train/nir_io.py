@@ -85,14 +85,21 @@ def to_nir(network: Network, dt: float = DEFAULT_DT):
                                      f"(CubaLIF needs a finite tau_mem)")
             nodes[p.name] = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, w_in=tau_syn / dt,
                                         v_threshold=threshold, v_reset=np.zeros(p.size), metadata=metadata)
+    def free(name: str) -> str:
+        """``name``, or with underscores appended until no node has it (a population may be called "output")."""
+        while name in nodes:
+            name += "_"
+        return name
+
     edges = []
     for index, g in enumerate(network.groups):
-        name = f"g{index}_{g.source}_{g.target}"
+        name = free(f"g{index}_{g.source}_{g.target}")
         weight = (np.where(g.mask, g.weights, 0) * float(1 << g.exponent)).T  # NIR: [out, in]
         nodes[name] = nir.Linear(weight=weight)
         edges += [(g.source, name), (name, g.target)]
-    nodes["output"] = nir.Output(output_type=np.array([network.population(network.output).size]))
-    edges.append((network.output, "output"))
+    output = free("output")
+    nodes[output] = nir.Output(output_type=np.array([network.population(network.output).size]))
+    edges.append((network.output, output))
     return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
