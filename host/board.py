@@ -16,6 +16,7 @@ while the host is still sending (see :class:`~spikestream.host.transport.Transpo
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 import logging
@@ -117,6 +118,13 @@ class BoardTransport:
             raise TransportError("the AXI DMA needs both channels (MM2S to s_axis, S2MM from m_axis); this one has "
                                  f"send={self._send_channel is not None}, receive={self._receive_channel is not None}")
         max_send_words = send_buffer_words(core) if max_send_words is None else max_send_words
+        # pynq's DMA refuses a transfer longer than its length register (c_sg_length_width bits) counts.
+        limit = getattr(dma, "buffer_max_size", None)
+        for what, words in (("send", max_send_words), ("receive", max_packet_words(core))):
+            if limit is not None and 4 * words > limit:
+                raise TransportError(f"the {what} buffer needs {4 * words} bytes, the AXI DMA's length register counts "
+                                     f"to {limit}: build the overlay with a wider c_sg_length_width (the board build "
+                                     f"sets it from the core) or a core with fewer max_synapses")
         self._send_buffer = allocate(shape=(max_send_words,), dtype=np.uint32)
         self._receive_buffer = allocate(shape=(max_packet_words(core),), dtype=np.uint32)
         self._received: collections.deque[list[int]] = collections.deque()
@@ -145,7 +153,8 @@ class BoardTransport:
                                  "reload the overlay to reset the DMA")
 
     def _arm_receive(self) -> None:
-        self._receive_channel.transfer(self._receive_buffer)
+        with _dma_errors("S2MM (receive)"):
+            self._receive_channel.transfer(self._receive_buffer)
         self._receive_armed = True
 
     def _service_receive(self) -> None:
@@ -155,7 +164,8 @@ class BoardTransport:
             return
         self._check(self._receive_channel, "S2MM (receive)")
         if self._receive_channel.idle:
-            self._receive_channel.wait()  # idle already: reads the length and invalidates the cache
+            with _dma_errors("S2MM (receive)"):
+                self._receive_channel.wait()  # idle already: reads the length and invalidates the cache
             words = self._receive_channel.transferred // 4
             self._received.append([int(w) for w in self._receive_buffer[:words]])
             self._arm_receive()
@@ -166,7 +176,8 @@ class BoardTransport:
             self._service_receive()
             self._check(self._send_channel, "MM2S (send)")
             if self._send_channel.idle:
-                self._send_channel.wait()
+                with _dma_errors("MM2S (send)"):
+                    self._send_channel.wait()
                 self._sending = False
                 return
             if time.monotonic() > deadline:
@@ -184,7 +195,8 @@ class BoardTransport:
                                  "encode the load with a smaller max_payload")
         self._wait_send_idle(self.send_timeout, "send")
         self._send_buffer[:count] = np.asarray(words, np.int64) & WORD_MASK
-        self._send_channel.transfer(self._send_buffer, 0, 4 * count)
+        with _dma_errors("MM2S (send)"):
+            self._send_channel.transfer(self._send_buffer, 0, 4 * count)
         self._sending = True
         self.transfers_sent += 1
         self._service_receive()
@@ -198,7 +210,8 @@ class BoardTransport:
             if self._sending:
                 self._check(self._send_channel, "MM2S (send)")
                 if self._send_channel.idle:
-                    self._send_channel.wait()
+                    with _dma_errors("MM2S (send)"):
+                        self._send_channel.wait()
                     self._sending = False
             self._service_receive()
             if self._received:
@@ -208,6 +221,15 @@ class BoardTransport:
                                        f"MM2S {'busy' if self._sending else 'idle'})")
             if self.poll_seconds:
                 time.sleep(self.poll_seconds)
+
+
+@contextlib.contextmanager
+def _dma_errors(what: str):
+    """pynq raises a plain RuntimeError when a channel halts or fails between our check and its call."""
+    try:
+        yield
+    except RuntimeError as error:
+        raise TransportError(f"AXI DMA {what} channel: {error}; reload the overlay to reset the DMA") from error
 
 
 # ---- on the board (pynq) ------------------------------------------------------------------
@@ -283,7 +305,7 @@ def open_overlay(bitfile: str | os.PathLike, core_name: str | None = None, dma_n
     if core is None:
         raise TransportError(f"neither the .hwh nor {json_path} says which CoreConfig {bitfile} was built from")
     registers = RegisterView.load(base.with_name(base.name + REGMAP_SUFFIX))
-    transport = BoardTransport(core_ip, dma, pynq.allocate, core)
+    transport = BoardTransport(core_ip, dma, pynq.allocate, core, send_timeout=timeout)
     chip = SpikeCore(transport, core, registers=registers, timeout=timeout)
     chip.overlay = overlay
     return chip

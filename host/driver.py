@@ -43,6 +43,10 @@ from .transport import LearningUnavailable, Transport, TransportError, Transport
 
 __all__ = ["SpikeCore", "BatchResult", "CoreMismatch", "CoreError"]
 
+#: What to do when the packet stream may be out of step.
+RESYNC_ADVICE = ("call chip.resync() to drain late answers and check the core is idle, or reload the bitstream "
+                 "and the network")
+
 log = logging.getLogger("spikestream.host.driver")
 
 
@@ -138,6 +142,9 @@ class SpikeCore:
         self.network: Network | None = None
         self.core: CoreConfig | None = None
         self._synapses: golden.SynapseState | None = None
+        #: Why the packet stream may be out of step (an answer that timed out may still arrive and be
+        #: taken for the next command's), or None; commands refuse to run until :meth:`resync`.
+        self._out_of_step: str | None = None
 
     # ---- registers -------------------------------------------------------------------
     def read_register(self, name: str) -> int:
@@ -180,6 +187,43 @@ class SpikeCore:
             return f"registers unreadable: {error}"
         return (f"status: configured={status['configured']} busy={status['busy']} step={status['step']} "
                 f"sample_done={status['sample_done']}; errors: {errors or 'none'}; dropped packets: {dropped}")
+
+    # ---- keeping the packet stream in step ------------------------------------------------
+    def _send(self, packet: list[int], what: str) -> None:
+        try:
+            self.transport.send(packet)
+        except TransportError as error:
+            # Part of a packet may be in the core's parser: what follows would be read as its rest.
+            self._out_of_step = f"sending {what} failed ({error})"
+            if isinstance(error, TransportTimeout):
+                raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+            raise
+
+    def _require_in_step(self) -> None:
+        if self._out_of_step is not None:
+            raise CoreError(f"the packet stream may be out of step: {self._out_of_step}; {RESYNC_ADVICE}")
+
+    def resync(self, quiet: float = 0.5) -> int:
+        """Drain late answers after a timeout and check the core is idle; return how many packets were dropped.
+
+        After it the driver runs commands again. If the core is still inside a sample
+        (waiting for input that never came) or busy, it raises :class:`CoreError`: only
+        reloading the bitstream (and the network) brings such a core back.
+        """
+        dropped = 0
+        while True:
+            try:
+                self.transport.receive(quiet)
+            except TransportTimeout:
+                break
+            dropped += 1
+        status = self.status()
+        if status["busy"] or status["step"] or status["sample_done"]:
+            raise CoreError(f"the core is still inside a sample or busy after {quiet} s of quiet ({self._diagnosis()}); "
+                            "reload the bitstream (open_overlay) and the network")
+        self._out_of_step = None
+        log.info("resynchronised: %d late packets dropped", dropped)
+        return dropped
 
     # ---- identification and loading --------------------------------------------------
     def check_identity(self, core: CoreConfig) -> None:
@@ -228,6 +272,7 @@ class SpikeCore:
             if self.hardware is None:
                 raise ValueError("give the CoreConfig the network targets (a Network object does not carry one)")
             core = self.hardware
+        self._require_in_step()
         self.check_identity(core)
         network.check_fits(core)
         if synapses is not None:
@@ -239,14 +284,15 @@ class SpikeCore:
         else:
             packets = encode_load(network, core, live=synapses.live, weight=synapses.weight,
                                   prune_count=synapses.prune_count if core.pruning else None)
+        for index, packet in enumerate(packets):
+            self._send(packet, f"load packet {index} of {len(packets)}")
         try:
-            for packet in packets:
-                self.transport.send(packet)
             self.transport.flush(self.timeout)
-            if synapses is not None:
-                self.write_register("lfsr", synapses.lfsr)
         except TransportTimeout as error:
-            raise CoreError(f"the core did not accept the network load: {error}; {self._diagnosis()}") from None
+            self._out_of_step = f"the core did not take the whole network load ({error})"
+            raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+        if synapses is not None:
+            self.write_register("lfsr", synapses.lfsr)
         status = self.status()
         errors = self.errors()
         if errors or not status["configured"]:
@@ -268,8 +314,12 @@ class SpikeCore:
             try:
                 packet = self.transport.receive(self.timeout)
             except TransportTimeout as error:
-                raise CoreError(f"no {opcode.name} packet for {what} within {self.timeout} s ({error}); "
-                                f"{self._diagnosis()}") from None
+                # The answer may still come, and would be taken for the next command's.
+                self._out_of_step = f"no {opcode.name} packet for {what} within {self.timeout} s ({error})"
+                raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+            except TransportError as error:
+                self._out_of_step = f"receiving {what} failed ({error})"
+                raise
             packets.append(packet)
             if parse_header(packet[0])[0] == opcode:
                 return packets
@@ -278,7 +328,7 @@ class SpikeCore:
         """Run one sample; ``learning`` is (a learning sample, the core waits for a REWARD)."""
         learns, rewarded = learning
         for packet in encode_sample(raster):
-            self.transport.send(packet)
+            self._send(packet, f"sample {index}")
         packets = self._receive_until(OutOpcode.SUMMARY, f"sample {index}")
         if rewarded:
             decision = decode_output(packets[-1:])[1][0].decision
@@ -290,17 +340,17 @@ class SpikeCore:
                 # The core drops every packet but a REWARD while it waits for one: answer 0 (the
                 # reward-modulated groups leave their weights alone) and take the sample's end, so
                 # that the core and the packet stream stay usable after the error.
-                self.transport.send([header(InOpcode.REWARD, 0)])
+                self._send([header(InOpcode.REWARD, 0)], f"the REWARD of sample {index}")
                 if learns:
                     self._receive_until(OutOpcode.LEARNED, f"the end of learning sample {index}")
                 raise
-            self.transport.send([header(InOpcode.REWARD, int(reward))])
+            self._send([header(InOpcode.REWARD, int(reward))], f"the REWARD of sample {index}")
         learned = None
         if learns:
             packets += self._receive_until(OutOpcode.LEARNED, f"the end of learning sample {index}")
             learned = decode_learned(packets[-1])
         if read_state:
-            self.transport.send([header(InOpcode.READ_NEURONS)])
+            self._send([header(InOpcode.READ_NEURONS)], f"the state readback of sample {index}")
             packets += self._receive_until(OutOpcode.NEURON_STATE, f"the state readback of sample {index}")
         steps, summaries, states = decode_output(packets)
         return steps, summaries[0], (states[0] if states else None), learned
@@ -336,6 +386,7 @@ class SpikeCore:
         ops = np.zeros((batch, steps), np.int64)
         decisions, decision_steps, steps_run, sample_cycles = (np.zeros(batch, np.int64) for _ in range(4))
         states = np.zeros((batch, n, STATE_WORDS), np.int64) if read_state else None
+        self._require_in_step()
         self.clear_errors()
         dropped_before = self.read_register("dropped_packets")
         started = time.perf_counter()
@@ -382,7 +433,8 @@ class SpikeCore:
     def read_state(self) -> np.ndarray:
         """Read back ``u, v, theta, refractory_left`` of every neuron ``int64 [N, 4]``."""
         self._require_network()
-        self.transport.send([header(InOpcode.READ_NEURONS)])
+        self._require_in_step()
+        self._send([header(InOpcode.READ_NEURONS)], "READ_NEURONS")
         _, _, states = decode_output(self._receive_until(OutOpcode.NEURON_STATE, "READ_NEURONS"))
         return states[0]
 
@@ -449,7 +501,8 @@ class SpikeCore:
                              f"synapse rows")
         if count == 0:
             return np.zeros((0, self.core.lanes), np.int64)
-        self.transport.send([header(InOpcode.READ_SYNAPSES, first_row), count])
+        self._require_in_step()
+        self._send([header(InOpcode.READ_SYNAPSES, first_row), count], "READ_SYNAPSES")
         packets = self._receive_until(OutOpcode.SYNAPSE_ROWS, f"READ_SYNAPSES of {count} rows from {first_row}")
         first, rows = decode_synapse_rows(packets[-1], self.core.lanes)
         if first != first_row or rows.shape[0] != count:
@@ -459,7 +512,8 @@ class SpikeCore:
     def read_fanout_table(self) -> np.ndarray:
         """Read the fan-out pointers back (READ_FANOUT): ``int64 [n_sources, 3]`` first row, live count, pruned."""
         network = self._require_network()
-        self.transport.send([header(InOpcode.READ_FANOUT, 0), network.n_sources])
+        self._require_in_step()
+        self._send([header(InOpcode.READ_FANOUT, 0), network.n_sources], "READ_FANOUT")
         packets = self._receive_until(OutOpcode.FANOUT_TABLE, f"READ_FANOUT of {network.n_sources} sources")
         first, table = decode_fanout_table(packets[-1])
         if first != 0 or table.shape[0] != network.n_sources:

@@ -363,13 +363,13 @@ def learning_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, rewa
     if inputs.ndim == 2:
         inputs = inputs[None]
     start = golden.initial_synapse_state(network) if synapses is None else synapses
-    per_sample = learning_enabled is not None and len(learning_enabled) > 0 and not isinstance(
-        learning_enabled[0], (bool, np.bool_))
+    flags = None if learning_enabled is None else golden.learning_flags(learning_enabled, inputs.shape[0],
+                                                                        len(network.groups))
     results, final, walks = golden.learn_recorded(network, core, inputs, rewards, start, learning_enabled)
     live = start.live
     cycles = []
     for b, (result, sample_walks) in enumerate(zip(results, walks)):
-        enabled = learning_enabled[b] if per_sample else learning_enabled
+        enabled = None if flags is None else flags[b]
         cycles.append(learning_sample_cycles(network, core, inputs[b], result, sample_walks, enabled, live,
                                              _has_reward_group(network, enabled)))
         if sample_walks:

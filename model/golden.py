@@ -152,7 +152,7 @@ __all__ = [
     "lfsr_next",
     "LFSR_SEED",
     "LFSR_TAPS",
-    "LFSR_BITS", "check_lfsr", "check_synapse_state", "queue_admit",
+    "LFSR_BITS", "check_lfsr", "check_synapse_state", "queue_admit", "learning_flags",
 ]
 
 LFSR_BITS = 16  #: width of the stochastic-rounding LFSR state
@@ -764,7 +764,7 @@ def run(network: Network, core: CoreConfig, inputs: np.ndarray, synapses: Synaps
     return result
 
 
-def _learning_flags(learning_enabled, samples: int, groups: int) -> np.ndarray:
+def learning_flags(learning_enabled, samples: int, groups: int) -> np.ndarray:
     """``bool [samples, groups]`` from one flag per group or one such list per sample (0 / 1 / bool only)."""
     try:
         flags = bool_values(learning_enabled, "learning_enabled")
@@ -812,8 +812,8 @@ def learn_recorded(network: Network, core: CoreConfig, inputs: np.ndarray, rewar
         if len(rewards) != inputs.shape[0] or any(r not in (-1, 0, 1) for r in rewards):
             raise ValueError(f"rewards must be one of -1, 0, 1 per sample ({inputs.shape[0]} samples), got {rewards}")
         rewards = [int(r) for r in rewards]
-    flags = None if learning_enabled is None else _learning_flags(learning_enabled, inputs.shape[0],
-                                                                    len(network.groups))
+    flags = None if learning_enabled is None else learning_flags(learning_enabled, inputs.shape[0],
+                                                                   len(network.groups))
     results, walks = [], []
     for b in range(inputs.shape[0]):
         enabled = None if flags is None else flags[b]

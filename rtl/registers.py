@@ -6,14 +6,14 @@ testbench and the board build; nothing else types an offset.
 
 from __future__ import annotations
 
-from spikestream.model.config import LEARNING_GROUPS
+from spikestream.model.config import LEARNING_GROUPS, CoreConfig
 from spikestream.model.golden import LFSR_BITS, LFSR_SEED
 from spikestream.model.protocol import ErrorFlag
 
 from .csr import DATA_WIDTH, Access, Register, RegisterMap
 
 __all__ = ["LEARNING_GROUPS", "CORE_VERSION", "VERSION_MAGIC", "STATUS_BITS", "CONTROL_BITS", "REGISTERS", "version_word",
-           "register_map_json"]
+           "register_map_json", "reset_values"]
 
 #: Bumped whenever the packet format, register map or cycle model changes.
 CORE_VERSION = 4  #: 4: trace walk `trace_lanes` entries per cycle, sweep sources back to back (cycle model);
@@ -59,10 +59,19 @@ REGISTERS = RegisterMap([
     Register("learning_enable", Access.RW, LEARNING_GROUPS,
              doc="bit g: synapse group g learns (latched when a sample's step 0 runs); 0: inference"),
     Register("lfsr", Access.RW, LFSR_BITS, reset=LFSR_SEED,
-             doc="stochastic-rounding LFSR state (save / restore it with the weights; CONFIG resets it)"),
+             doc="stochastic-rounding LFSR state (save / restore it with the weights; CONFIG resets it; a core built "
+                 "without learning keeps the seed and ignores writes)"),
 ])
 
 
 def register_map_json() -> dict:
     """Return the register map as exported for drivers and tests."""
     return REGISTERS.to_json()
+
+
+def reset_values(core: CoreConfig) -> dict[str, int]:
+    """Each register's value after reset on a core built from ``core``: the declared resets, and
+    ``config_hash``, which the build fixes (``CoreConfig.hash32``) rather than the declaration."""
+    values = {register.name: register.reset for register in REGISTERS}
+    values["config_hash"] = core.hash32()
+    return values

@@ -135,7 +135,7 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
     """
     from spikestream.model.network import DecisionMode
     from spikestream.model.protocol import (DECISION_CODES, DECISION_EARLY_EXIT_BIT, WORD_BITS, ErrorFlag, InOpcode,
-                                            header, pack_rule_fields, synapse_format, synapse_rows)
+                                            ProtocolError, header, pack_rule_fields, synapse_format, synapse_rows)
 
     steps, n_inputs, n_neurons = network.timesteps, network.n_inputs, network.n_neurons
     fmt, rows = synapse_format(core), synapse_rows(core)
@@ -177,14 +177,26 @@ def bad_input_packets(network: Network, core: CoreConfig) -> list[tuple[list[int
     ]
     # RULES the learning engine refuses, every group's words checked (a core without one: MALFORMED).
     refused = {index_range} if core.learning else {malformed}
-    wide_clamp = pack_rule_fields({"w_max": core.weight_max + 1})
+
+    def rule(fields: dict) -> list[int] | None:
+        """The RULES words of ``fields``, or None where a field cannot carry the value (the core never sees it:
+        16-bit weights have no w_max above theirs in a 16-bit field)."""
+        try:
+            return pack_rule_fields(fields)
+        except ProtocolError:
+            return None
+
+    wide_clamp = rule({"w_max": core.weight_max + 1})
+    too_many_targets = rule({"target_count": core.max_neurons + 1})
     bad += [
         ([header(InOpcode.RULES, core.max_groups)] + pack_rule_fields({}), refused),  # no such group
-        ([header(InOpcode.RULES, 0)] + wide_clamp, refused),  # clamp beyond the core's weights
-        ([header(InOpcode.RULES, 0)] + pack_rule_fields({"target_count": core.max_neurons + 1}), refused),
         ([header(InOpcode.RULES, 0)] + pack_rule_fields({"trace_decay_shift": core.trace_bits + 1}), refused),
-        ([header(InOpcode.RULES, 0)] + wide_clamp + [0, 0], refused | {malformed}),  # and a partial rule
     ]
+    if wide_clamp is not None:
+        bad += [([header(InOpcode.RULES, 0)] + wide_clamp, refused),  # clamp beyond the core's weights
+                ([header(InOpcode.RULES, 0)] + wide_clamp + [0, 0], refused | {malformed})]  # and a partial rule
+    if too_many_targets is not None:
+        bad.append(([header(InOpcode.RULES, 0)] + too_many_targets, refused))
     if fmt.width < WORD_BITS:  # a synapse word with bits beyond its fields, alone: a partial row too
         bad.append(([header(InOpcode.SYNAPSES, 0), 1 << fmt.width], {index_range, malformed} if core.lanes > 1
                     else {index_range}))

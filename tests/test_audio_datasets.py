@@ -315,8 +315,6 @@ def test_metadata_that_is_not_text_and_files_that_are_not_datasets_are_named(tmp
     (dict(inputs=np.zeros((3, 3, 2), bool), labels=np.array([0.0, 1.7, 0.0])), r"labels are float64 of shape \(3,\)"),
     (dict(inputs=np.zeros((3, 3, 2), bool), labels=np.array([0, 1, 0]), split=np.array(["train", "trian", "test"])),
      r"split values \['trian'\] are not train, val, test or holdout"),
-    (dict(inputs=np.zeros((2, 3, 2), bool), labels=np.array([0, 1]), split=np.array(["train", "val"])),
-     r"no samples in split test; training needs both"),
     (dict(inputs=np.zeros((2, 3, 2), bool), labels=np.array([0, 1]), classes=np.array(["a", "a"]),
           split=np.array(["train", "test"])), r"classes \['a', 'a'\] name a class twice"),
     (dict(inputs=np.zeros((2, 3, 2), bool), labels=np.array([0, 2]), classes=np.array(["a", "b"]),

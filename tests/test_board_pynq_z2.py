@@ -26,7 +26,7 @@ from spikestream.host.transport import TransportError
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import save_network
 from spikestream.model.generate import RandomNetworkOptions, random_network
-from spikestream.rtl.registers import REGISTERS
+from spikestream.rtl.registers import REGISTERS, version_word
 from spikestream.rtl.top import AXI_LITE_ADDRESS_BITS
 from spikestream.sim.cases import SMALL_CORE
 
@@ -116,6 +116,10 @@ def test_handoff_describes_addresses_parameters_and_registers(project):
     offsets = {r.get("NAME"): int({p.get("NAME"): p.get("VALUE") for p in r}["ADDRESS_OFFSET"], 16)
                for r in core.iter("REGISTER")}
     assert offsets == {register.name: REGISTERS.offset(register.name) for register in REGISTERS}
+    # Reset values as the built core reads them: the configuration hash is the build's, not 0.
+    resets = {r.get("NAME"): int({p.get("NAME"): p.get("VALUE") for p in r}["RESET_VALUE"], 16)
+              for r in core.iter("REGISTER")}
+    assert resets["config_hash"] == SMALL_CORE.hash32() != 0 and resets["version"] == version_word()
     dma = {p.get("NAME"): p.get("VALUE") for p in modules[DESIGN.dma_instance].find("PARAMETERS")}
     assert dma["c_include_sg"] == "0" and dma["c_include_mm2s"] == dma["c_include_s2mm"] == "1"
 

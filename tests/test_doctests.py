@@ -39,6 +39,7 @@ def test_the_modules_with_examples_are_found():
     for name in ("golden", "cycles", "encoding", "protocol", "audio.features"):
         assert f"spikestream.model.{name}" in MODULES_WITH_EXAMPLES
     assert "spikestream.host.driver" in MODULES_WITH_EXAMPLES and "spikestream.rtl.csr" in MODULES_WITH_EXAMPLES
+    assert len(MODULES_WITH_EXAMPLES) >= 16, MODULES_WITH_EXAMPLES
 
 
 def test_every_module_imports():
@@ -54,5 +55,4 @@ def test_docstring_examples(name):
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for test in docstring_tests(name):
         runner.run(test, out=report.write)
-    assert runner.tries > 0, f"{name}: no example ran"
     assert runner.failures == 0, report.getvalue()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spikestream.boards.pynq_z2.design import OverlayDesign
 from spikestream.host.board import (BoardTransport, core_from_parameters, core_parameters, max_packet_words,
                                     send_buffer_words)
 from spikestream.host.driver import CoreError, SpikeCore
@@ -53,6 +54,8 @@ class FakeBoard:
 
     def __init__(self, core, stall_sends=0):
         self.core_model = GoldenTransport(core, learning=False)
+        # As pynq's DMA driver reads it from the handoff: the board build's length register.
+        self.buffer_max_size = (1 << OverlayDesign().dma_length_bits) - 1
         self.sendchannel = FakeChannel("MM2S")
         self.recvchannel = FakeChannel("S2MM")
         self.stall_sends = stall_sends  # polls a send stays busy (the core accepting slowly)
@@ -177,8 +180,22 @@ def test_a_core_that_stops_accepting_input_times_out():
     board, transport = board_transport(SMALL_CORE, stall_sends=10**9)
     transport.send_timeout = 0.05
     chip = SpikeCore(transport, SMALL_CORE, timeout=0.05)
-    with pytest.raises(CoreError, match="did not accept the network load.*MM2S"):
+    with pytest.raises(CoreError, match=r"sending load packet \d+ of \d+ failed .*MM2S.*chip.resync\(\)"):
         chip.load(case.network, SMALL_CORE)
+    with pytest.raises(CoreError, match="the packet stream may be out of step: sending load packet"):
+        chip.load(case.network, SMALL_CORE)
+
+
+def test_buffers_longer_than_the_dma_length_register_are_refused():
+    """A DMA built with Vivado's default 14-bit length register cannot move the default core's readbacks."""
+    board = FakeBoard(CoreConfig())
+    board.buffer_max_size = (1 << 14) - 1
+    allocate = lambda shape, dtype: np.zeros(shape, dtype)  # noqa: E731
+    with pytest.raises(TransportError, match=r"the receive buffer needs 151556 bytes, the AXI DMA's length register "
+                                             r"counts to 16383"):
+        BoardTransport(board, board, allocate, CoreConfig())
+    board.buffer_max_size = (1 << OverlayDesign().dma_length_bits) - 1
+    BoardTransport(board, board, allocate, CoreConfig())
 
 
 def test_packets_longer_than_the_send_buffer_are_refused():

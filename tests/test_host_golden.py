@@ -8,7 +8,7 @@ import pytest
 from spikestream.host.driver import CoreError, CoreMismatch, SpikeCore
 from spikestream.host.golden import GoldenTransport
 from spikestream.host.regmap import RegisterView
-from spikestream.host.transport import LearningUnavailable, TransportError
+from spikestream.host.transport import LearningUnavailable, TransportError, TransportTimeout
 from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.network import INPUT, LearningRule, Network, Population, PruningRule, SynapseGroup
@@ -216,6 +216,48 @@ def test_a_silent_core_is_reported_with_its_state():
     transport._output = type("LostOutput", (list,), {"append": lambda self, packet: None})()  # output is lost
     with pytest.raises(CoreError, match="no SUMMARY packet for sample 0 .* status: configured=1 .* step="):
         chip.run(np.zeros((1, chip.network.timesteps, chip.network.n_inputs), bool))
+
+
+class LateTransport(GoldenTransport):
+    """The emulation, with its answers held back for the next ``late`` receives (a slow or stalled link)."""
+
+    late = 0
+
+    def receive(self, timeout):
+        if self.late:
+            self.late -= 1
+            raise TransportTimeout("held back")
+        return super().receive(timeout)
+
+
+def test_an_answer_that_comes_too_late_is_not_taken_for_the_next_ones():
+    """After a timeout the late STEP / SUMMARY packets would answer the next sample: the driver refuses to go
+    on until resync() has drained them, and then runs as before."""
+    case = random_case(SMALL_CORE, 1, 3)
+    transport = LateTransport(SMALL_CORE)
+    chip = SpikeCore(transport, SMALL_CORE, timeout=0.01)
+    chip.load(case.network, SMALL_CORE)
+    transport.late = 1
+    with pytest.raises(CoreError, match=r"no SUMMARY packet for sample 0 .*chip.resync"):
+        chip.run(case.inputs[:1])
+    for command in (lambda: chip.run(case.inputs[1:]), chip.read_state, chip.synapses,
+                    lambda: chip.load(case.network, SMALL_CORE)):
+        with pytest.raises(CoreError, match="the packet stream may be out of step: no SUMMARY packet for sample 0"):
+            command()
+    assert chip.resync(quiet=0.0) == len(expected_samples(case.network, SMALL_CORE, case.inputs[:1])[0].steps) + 1
+    batch = chip.run(case.inputs[1:])
+    assert np.array_equal(batch.decisions, golden.run(case.network, SMALL_CORE, case.inputs[1:]).decision)
+    assert chip.resync(quiet=0.0) == 0
+
+
+def test_resync_refuses_a_core_stuck_inside_a_sample():
+    case, transport, chip = _loaded()
+    transport.send([header(InOpcode.END_STEP, 0)])  # a sample begun and never ended
+    chip._out_of_step = "a test"
+    with pytest.raises(CoreError, match="still inside a sample or busy .* reload the bitstream"):
+        chip.resync(quiet=0.0)
+    with pytest.raises(CoreError, match="out of step: a test"):
+        chip.run(case.inputs[:1])
 
 
 def test_synapse_readback_catches_a_corrupted_memory():
@@ -662,3 +704,15 @@ def test_driver_calls_with_bad_arguments_say_what_they_expected():
         case.network.check_fits(None)
     with pytest.raises(ValueError, match="run_audio: no clips"):
         chip.run_audio([], 16000, None)
+
+
+@pytest.mark.parametrize("core", [dataclasses.replace(SMALL_CORE, weight_bits=16),
+                                  CoreConfig(max_neurons=65535, max_inputs=16, learning=False, pruning=False)],
+                         ids=["16-bit-weights", "65535-neurons"])
+def test_bad_input_packets_leave_out_values_a_field_cannot_carry(core):
+    """A 16-bit clamp field holds no w_max above 16-bit weights' (nor a 16-bit count 65536 targets):
+    the core can never receive those, so the list leaves them out instead of failing to build."""
+    case = random_case(SMALL_CORE, 3, 1)
+    packets = bad_input_packets(case.network, core)
+    rules = [packet for packet, _ in packets if packet[0] >> 24 == InOpcode.RULES]
+    assert len(rules) >= 3 and len(packets) >= 25

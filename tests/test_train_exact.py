@@ -59,6 +59,24 @@ def test_perturbed_latents_export_to_what_torch_runs(seed):
     _compare(exported, CORE, inputs, model)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_perturbed_latents_with_every_neuron_option_on_random_widths(seed):
+    """As above on cores of random state and weight widths, with adaptation, refractory, both resets,
+    single-spike, early exit and every decision rule drawn: torch's exact run is the golden model's."""
+    rng = np.random.default_rng(500 + seed)
+    state_bits, weight_bits = int(rng.choice([12, 16, 24, 32])), int(rng.choice([4, 8, 12, 16]))
+    core = CoreConfig(state_bits=state_bits, weight_bits=weight_bits, max_weight_exponent=int(rng.integers(4, 16)),
+                      max_neurons=64, max_inputs=16, learning=False, pruning=False)
+    network = random_network(rng, core, RandomNetworkOptions(max_population_size=8))
+    model = SpikingNetwork(network, core, unit=1 << int(rng.integers(4, state_bits - 4)), exponents="auto")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(1 + 0.5 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+    exported = model.to_network()
+    _compare(exported, core, random_inputs(rng, network, 4, rate=float(rng.choice([0.1, 0.5, 0.9]))), model)
+
+
 def test_inputs_of_other_timesteps_or_channels_are_refused():
     # A raster of 7 steps through a 10-step network would train a network the core runs for 10.
     rng = np.random.default_rng(300)

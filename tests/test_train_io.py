@@ -126,6 +126,14 @@ def test_nir_values_the_core_cannot_represent_are_refused_not_clipped(graph, opt
         from_nir(graph(), CORE, **options)
 
 
+def test_nir_time_constants_a_float32_hair_below_dt_are_one_step():
+    """snnTorch exports tau = dt / (1 - alpha) in float32: alpha = 0 gives 9.99999974e-05 for dt = 1e-4."""
+    tau = np.float32(1e-4) / np.float32(1.0)
+    assert float(tau) < 1e-4
+    network = from_nir(_lif_graph(tau=np.full(2, tau, np.float32)), CORE)
+    assert network.population("lif").voltage_decay.tolist() == [4095, 4095]
+
+
 def test_nir_import_checks_its_own_settings_and_warns_of_weights_lost_to_rounding():
     for dt in (0, -1e-4, float("nan")):
         with pytest.raises(ValueError, match=r"dt = .*expected a finite number > 0"):
@@ -480,6 +488,17 @@ def test_cli_refuses_files_and_options_that_do_not_match(tmp_path, capsys, tiny_
         assert cli_main(["eval", str(out), str(source)]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
+    # A file without a test split cannot be trained on (nothing to score), but a test-only file can be evaluated.
+    from spikestream.model.train.data import load_splits, save_npz
+
+    rasters = load_splits(source)
+    save_npz(tmp_path / "no_test.npz", rasters.train.inputs, rasters.train.labels, np.full(24, "train"), ("x", "y", "z"))
+    assert cli_main(["train", str(tmp_path / "no_test.npz"), "--out", str(tmp_path / "y.spkn")]) == 2
+    assert "no_test.npz has no samples in its test split; training needs both" in capsys.readouterr().err
+    sidecar_path(out).unlink()
+    save_npz(tmp_path / "test_only.npz", rasters.test.inputs, rasters.test.labels, np.full(6, "test"), ("x", "y", "z"))
+    assert cli_main(["eval", str(out), str(tmp_path / "test_only.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 6
     (tmp_path / "taken").write_text("a file")
     assert cli_main(["demo", "--out", str(tmp_path / "taken"), "--quick"]) == 2
     assert "--out " + str(tmp_path / "taken") + " is a file; the demo writes a folder" in capsys.readouterr().err

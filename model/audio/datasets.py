@@ -296,8 +296,9 @@ def load_ntidigits(path: str | Path, frontend: FrontendConfig, split: str = "tra
 def _hdf5_kind(path: Path) -> str:
     h5py = _import_h5py()
     if not h5py.is_hdf5(path):
-        raise ValueError(f"{path} is a file but not an HDF5 dataset; a data source is a built-in subset (digits, "
-                         f"letters, all), a dataset folder, an SHD / N-TIDIGITS HDF5 file or a rasters .npz")
+        raise ValueError(f"{path} is a file but not an HDF5 dataset; an audio or spike dataset is a built-in subset "
+                         f"(digits, letters, all), a dataset folder or an SHD / N-TIDIGITS HDF5 file (train and "
+                         f"eval also read a rasters .npz)")
     with h5py.File(path, "r") as handle:
         if "spikes" in handle and "labels" in handle:
             return "shd"

@@ -184,9 +184,11 @@ def resample(samples: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray
     samples = np.asarray(samples, np.float64)
     if samples.ndim != 1:
         raise ValueError(f"samples have shape {samples.shape}, expected one mono channel")
+    if samples.size == 0:  # nothing to resample (resample(x, x.size, n) of an empty clip has rate_in 0)
+        return samples.copy()
     _check_rate(rate_in, "rate_in")
     _check_rate(rate_out, "rate_out")
-    if rate_in == rate_out or samples.size == 0:
+    if rate_in == rate_out:
         return samples.copy()
     n_out = int(round(samples.size * rate_out / rate_in))
     spectrum = np.fft.rfft(samples)

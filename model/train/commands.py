@@ -183,7 +183,7 @@ def _option_errors(args) -> list[str]:
         errors += [f"{flag}: {args.data} holds spike rasters; {flag} applies to audio sources only"
                    for flag, value in (("--encoder", args.encoder), ("--frontend", args.frontend),
                                        ("--augment-copies", args.augment_copies)) if value]
-    if args.search and not re.fullmatch(r"(sqlite|postgresql|mysql|oracle|mssql)[+\w]*://.*|journal:.+", args.storage):
+    if args.search and not re.fullmatch(r"[a-z][\w+]*://.*|journal:.+", args.storage):
         errors.append(f"--storage {args.storage}: expected an RDB URL (e.g. sqlite:///study.db) or journal:FILE")
     if args.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", args.device):
         errors.append(f"--device {args.device}: expected auto, cpu, cuda or cuda:N")
@@ -263,6 +263,11 @@ def _train(args) -> int:
         return 2
     configure_torch(args.threads)
     splits = load_splits(args.data, _frontend(args), args.classes, args.seed, args.augment_copies)
+    empty = [name for name in ("train", "test") if len(getattr(splits, name)) == 0]
+    if empty:
+        print(f"error: {args.data} has no samples in its {' and '.join(empty)} split; training needs both "
+              f"(the test split is scored hardware-exact at the end)", file=sys.stderr)
+        return 2
     architecture, training = configs_from_args(args)
     try:
         # Frequency masks silence whole mel bands: every channel of a band, in every encoder's layout.

@@ -172,9 +172,6 @@ def _check_rasters_file(path: Path, inputs: np.ndarray, labels: np.ndarray, spli
         unknown = sorted(set(split.tolist()) - {"train", "val", "test", "holdout"})
         if unknown:
             raise ValueError(f"{path}: split values {unknown} are not train, val, test or holdout")
-        absent = [name for name in ("train", "test") if not np.any(split == name)]
-        if absent:
-            raise ValueError(f"{path}: no samples in split {' or '.join(absent)}; training needs both")
 
 
 def _load_split_column(source, data) -> np.ndarray | None:

@@ -40,6 +40,8 @@ __all__ = ["NirUnsupported", "DEFAULT_DT", "to_nir", "from_nir"]
 
 #: snnTorch's ``export_to_nir`` uses dt = 1e-4 s.
 DEFAULT_DT = 1e-4
+#: Relative shortfall of a time constant below ``dt`` still read as ``dt`` (float32 rounding of exporters).
+TAU_TOLERANCE = 1e-6
 
 
 class NirUnsupported(ValueError):
@@ -121,8 +123,10 @@ def _gain_and_decays(name: str, node, kind: str, dt: float) -> tuple[np.ndarray,
     for field in ("tau_syn", "tau_mem", "tau"):
         if hasattr(node, field):
             tau = _positive(name, field, getattr(node, field))
-            if np.any(tau < dt):
-                raise NirUnsupported(f"neuron node {name!r}: {field} = {tau[tau < dt].flat[0]} is shorter than the "
+            # Relative tolerance: snnTorch writes tau = dt / (1 - alpha) in float32, a hair below dt for alpha = 0.
+            short = tau < dt * (1 - TAU_TOLERANCE)
+            if np.any(short):
+                raise NirUnsupported(f"neuron node {name!r}: {field} = {tau[short].flat[0]} is shorter than the "
                                      f"step dt = {dt}; the core decays at most the whole state per step")
     for field in ("r", "w_in"):
         if hasattr(node, field):
