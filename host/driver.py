@@ -32,7 +32,7 @@ from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.encoding import check_spike_batch
 from spikestream.model.fileformat import LearningState, load_network_with_state, save_network
-from spikestream.model.network import Network
+from spikestream.model.network import Network, leave_out_unused_inputs as leave_out_unused
 from spikestream.model.protocol import (STATE_WORDS, WORD_BITS, ErrorFlag, InOpcode, OutOpcode, decode_fanout_rows,
                                         decode_fanout_table, decode_learned, decode_output, decode_synapse_rows,
                                         encode_load, encode_sample, header, parse_header, synapse_format,
@@ -411,9 +411,17 @@ class SpikeCore:
         return BatchResult(decisions, decision_steps, steps_run, spikes, cycles, sample_cycles, events, ops, states,
                            wall, updates, learned_reports)
 
-    def run(self, inputs: np.ndarray, read_state: bool = False) -> BatchResult:
-        """Run a batch of spike rasters ``bool [B, timesteps, n_inputs]`` (inference only)."""
+    def run(self, inputs: np.ndarray, read_state: bool = False, leave_out_unused_inputs: bool = False) -> BatchResult:
+        """Run a batch of spike rasters ``bool [B, timesteps, n_inputs]`` (inference only).
+
+        With ``leave_out_unused_inputs`` the events of input channels without a synapse are
+        not sent (:func:`~spikestream.model.network.leave_out_unused_inputs`): the same
+        decisions, spikes and states in fewer cycles; the events and cycles reported are
+        those of the stream sent.
+        """
         inputs = self._check_inputs(inputs)
+        if leave_out_unused_inputs:
+            inputs = leave_out_unused(self.network, self.core, inputs)
         self.write_register("learning_enable", 0)
         return self._batch(inputs, read_state, None)
 

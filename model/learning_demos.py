@@ -39,7 +39,7 @@ from . import cycles, golden
 from .config import CoreConfig
 from .encoding import check_spike_batch, spike_values
 from .network import (INPUT, Decision, DecisionMode, LearningKind, LearningRule, Network, Population, PruningRule,
-                      SynapseGroup, remove_dead_neurons, unused_inputs)
+                      SynapseGroup, leave_out_unused_inputs, remove_dead_neurons, unused_inputs)
 
 __all__ = [
     "loss_within",
@@ -589,9 +589,11 @@ def pruned_inference(dense: Network, core: CoreConfig, inputs: np.ndarray, label
     with no fan-in or no fan-out cost update cycles every step and delivery cycles per
     spike; ``spikestream info NET --remove-dead-neurons OUT`` writes that network, which
     the driver runs as it is). Removal changes no decision, which is checked here sample
-    by sample. The input channels left without synapses
-    (:func:`~spikestream.model.network.unused_inputs`) are counted, not left out: their
-    events still cost their cycles here. The connectivity cut is reported both ways:
+    by sample. As deployed, the events of input channels left without synapses are not
+    sent (:func:`~spikestream.model.network.leave_out_unused_inputs`, what
+    ``SpikeCore.run(..., leave_out_unused_inputs=True)`` does; checked here to change no
+    decision either), so a channel that pruning emptied costs no input word and no
+    delivery cycle. The connectivity cut is reported both ways:
     ``connectivity_cut`` counts the stored synapses as pruned, ``deployed.connectivity_cut``
     those the core stores once the dead neurons are gone (what deployment keeps), each
     against the dense network counted the same way. The best candidate is the one with
@@ -600,7 +602,8 @@ def pruned_inference(dense: Network, core: CoreConfig, inputs: np.ndarray, label
     :data:`GOAL_SPEEDUP` (deployed, against the dense network deployed the same way).
     """
     baseline = inference_cost(dense, core, inputs, labels)
-    dense_deployed = inference_cost(deployed_network(dense), core, inputs, labels)
+    dense_network = deployed_network(dense)
+    dense_deployed = inference_cost(dense_network, core, leave_out_unused_inputs(dense_network, core, inputs), labels)
     rows = {}
     for fraction in keep_fractions:
         rows[f"magnitude_keep_{fraction:g}"] = magnitude_prune(dense, fraction)
@@ -609,10 +612,10 @@ def pruned_inference(dense: Network, core: CoreConfig, inputs: np.ndarray, label
     for name, network in rows.items():
         entry, decisions = _inference(network, core, inputs, labels)
         deployed = deployed_network(network)
-        compact, compact_decisions = _inference(deployed, core, inputs, labels)
+        compact, compact_decisions = _inference(deployed, core, leave_out_unused_inputs(deployed, core, inputs), labels)
         mismatches = int(np.sum(decisions != compact_decisions))
         if mismatches:
-            raise AssertionError(f"{name}: removing dead neurons changed {mismatches} decisions")
+            raise AssertionError(f"{name}: removing dead neurons and unused input events changed {mismatches} decisions")
         entry["connectivity_cut"] = 1.0 - entry["stored_synapses"] / baseline["stored_synapses"]
         entry["accuracy_loss_points"] = 100.0 * (baseline["accuracy"] - entry["accuracy"])
         entry["speedup_as_pruned"] = baseline["cycles"] / entry["cycles"]

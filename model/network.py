@@ -38,6 +38,7 @@ __all__ = [
     "NetworkError",
     "NetworkDoesNotFit",
     "remove_dead_neurons",
+    "leave_out_unused_inputs",
     "neurons_that_matter",
     "unused_inputs",
 ]
@@ -692,14 +693,35 @@ def unused_inputs(network: Network) -> np.ndarray:
     """Input channels without a stored synapse (``bool [n_inputs]``).
 
     In inference their events change nothing, yet each costs an input word and a
-    delivery cycle; a host may leave them out of the stream (``raster[..., ~unused]``
-    keeps the rest). In a learning sample they still drive the pre-synaptic traces, and
-    on a core whose event queue is shorter than the network's sources
-    (``event_queue_depth < n_sources``) they take queue slots, so leaving them out can
-    change which events a full queue drops.
+    delivery cycle; a host may leave them out of the stream
+    (:func:`leave_out_unused_inputs`). In a learning sample they still drive the
+    pre-synaptic traces, and on a core whose event queue is shorter than the network's
+    sources (``event_queue_depth < n_sources``) they take queue slots, so leaving them out
+    can change which events a full queue drops.
     """
     table = network.synapses()
     return np.bincount(table.source, minlength=network.n_sources)[:network.n_inputs] == 0
+
+
+def leave_out_unused_inputs(network: Network, core: CoreConfig, inputs) -> np.ndarray:
+    """``inputs`` (``bool [..., timesteps, n_inputs]``) without the events of :func:`unused_inputs` (a copy).
+
+    For inference: the decisions, spikes and states are those of the whole stream, and the
+    input words, delivery cycles and ``EVENTS`` counts are those of the events that reach a
+    synapse. A core whose event queue is shorter than the network's sources is refused (a
+    left-out event could have taken the slot of one that the core then drops).
+    """
+    from .encoding import spike_values
+
+    if core.event_queue_depth < network.n_sources:
+        raise NetworkError(f"the core's event queue holds {core.event_queue_depth} events, fewer than the network's "
+                           f"{network.n_sources} sources: leaving events out could change which ones it drops "
+                           f"(expected event_queue_depth >= {network.n_sources})")
+    inputs = spike_values(inputs).copy()
+    if inputs.ndim < 2 or inputs.shape[-1] != network.n_inputs:
+        raise ValueError(f"inputs have shape {inputs.shape}, expected [..., timesteps, {network.n_inputs}]")
+    inputs[..., unused_inputs(network)] = False
+    return inputs
 
 
 def _fields_equal(a, b) -> bool:

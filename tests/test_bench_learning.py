@@ -161,6 +161,27 @@ def test_best_candidate_is_chosen_by_the_cut_as_deployed():
     assert result["summary"]["deployed"]["connectivity_cut"] == rows["thinner"]["deployed"]["connectivity_cut"]
 
 
+def test_deployed_rows_send_no_events_of_channels_without_synapses():
+    """A candidate whose input channel 0 lost all its synapses: as deployed its events are not sent, so it
+    runs in fewer cycles than the same network streamed whole, with the same decisions."""
+    from spikestream.model import cycles
+
+    dense = _with_junk(np.random.default_rng(9), 1.0)
+    groups = [SynapseGroup(g.source, g.target, g.weights, np.where(np.arange(6)[:, None] == 0, False, g.stored_mask))
+              if g.source == INPUT else g for g in dense.groups]
+    silent = dense.with_groups(groups)
+    inputs = np.random.default_rng(3).random((8, 10, 6)) < 0.3
+    inputs[:, :, 0] = True
+    labels = golden.run(dense, CORE, inputs).decision
+    row = learning_demos.pruned_inference(dense, CORE, inputs, labels, {"silent": silent}, keep_fractions=(),
+                                          max_loss_points=100.0)["candidates"]["silent"]
+    deployed = learning_demos.deployed_network(silent)
+    whole = cycles.sample_cycles(deployed, CORE, inputs, golden.run(deployed, CORE, inputs)).mean()
+    assert row["deployed"]["unused_input_channels"] == 1
+    assert row["deployed"]["cycles"] < whole - 8 * 10 / 8  # at least a word and a row per left-out event
+    assert row["accuracy"] == float(np.mean(golden.run(silent, CORE, inputs).decision == labels))
+
+
 def test_cache_keys_keep_the_plain_networks_and_mark_the_other_families(bench, monkeypatch):
     from types import SimpleNamespace
 

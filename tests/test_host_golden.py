@@ -716,3 +716,27 @@ def test_bad_input_packets_leave_out_values_a_field_cannot_carry(core):
     packets = bad_input_packets(case.network, core)
     rules = [packet for packet, _ in packets if packet[0] >> 24 == InOpcode.RULES]
     assert len(rules) >= 3 and len(packets) >= 25
+
+
+def test_leaving_unused_inputs_out_keeps_the_results_in_fewer_cycles():
+    """Channels without a synapse: their events are not sent, and nothing but the counts and cycles changes."""
+    from spikestream.model.network import NetworkError, leave_out_unused_inputs, unused_inputs
+
+    for seed in range(40):
+        case = random_case(SMALL_CORE, seed, 3)
+        if unused_inputs(case.network).any() and case.inputs[..., unused_inputs(case.network)].any():
+            break
+    else:
+        raise AssertionError("no random case with events on an unused channel")
+    chip = SpikeCore.golden(SMALL_CORE)
+    chip.load(case.network, SMALL_CORE)
+    whole = chip.run(case.inputs, read_state=True)
+    lean = chip.run(case.inputs, read_state=True, leave_out_unused_inputs=True)
+    assert np.array_equal(lean.decisions, whole.decisions) and np.array_equal(lean.spikes, whole.spikes)
+    assert np.array_equal(lean.states, whole.states)
+    assert lean.sample_cycles.sum() < whole.sample_cycles.sum() and lean.events.sum() < whole.events.sum()
+    sent = leave_out_unused_inputs(case.network, SMALL_CORE, case.inputs)
+    assert not sent[..., unused_inputs(case.network)].any()
+    assert np.array_equal(lean.events, golden.run(case.network, SMALL_CORE, sent).counters[..., golden.Counter.EVENTS])
+    with pytest.raises(NetworkError, match="event queue holds 4 events, fewer than the network's"):
+        leave_out_unused_inputs(case.network, dataclasses.replace(SMALL_CORE, event_queue_depth=4), case.inputs)

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from spikestream.cli import main as cli_main
-from spikestream.model import golden, remove_dead_neurons
+from spikestream.model import golden, remove_dead_neurons, unused_inputs
 from spikestream.model.config import CoreConfig
 from spikestream.model.fileformat import load_network
 from spikestream.model.generate import RandomNetworkOptions, random_inputs, random_network
@@ -240,6 +240,13 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
                      "--prune", "magnitude", "--connectivity", "0.05", "--prune-activity-exponent", "1"]) == 0
     capsys.readouterr()
     assert json.loads(sidecar_path(busy).read_text())["training"]["training"]["pruning"]["activity_exponent"] == 1.0
+    narrow = tmp_path / "narrow.spkn"
+    assert cli_main(["train", str(source), "--out", str(narrow), "--hidden", "12", "--float-epochs", "2",
+                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
+                     "--prune", "magnitude", "--connectivity", "0.3", "--prune-input-channels", "0.5"]) == 0
+    capsys.readouterr()
+    assert json.loads(sidecar_path(narrow).read_text())["training"]["training"]["pruning"]["input_channels"] == 0.5
+    assert int((~unused_inputs(load_network(narrow)[0])).sum()) <= 4, "at most half of the 8 channels keep synapses"
     for method in ("none", "rewire"):
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", method,
                          "--prune-dead-too", "--no-progress"]) == 2
@@ -316,6 +323,10 @@ def test_cli_eval_on_the_rtl(tmp_path, capsys, monkeypatch, tiny_rasters):
     (["--early-exit"], "--early-exit stops a sample at its first output spike; it needs --decision first_spike"),
     (["--checkpoint", "no/such/folder/ck.pt"], "--checkpoint no/such/folder/ck.pt: the folder"),
     (["--device", "bogus"], "--device bogus: expected auto, cpu, cuda or cuda:N"),
+    (["--prune", "magnitude", "--connectivity", "0.5", "--prune-input-channels", "0"],
+     "--prune-input-channels: input channel fraction 0.0 is outside (0, 1]"),
+    (["--prune", "rewire", "--connectivity", "0.5", "--prune-input-channels", "0.5"],
+     "--prune-input-channels: input channel fraction 0.5 is a magnitude-pruning budget"),
     (["--search", "1", "--storage", "bogus"], "--storage bogus: expected an RDB URL (e.g. sqlite:///study.db) or "
                                               "journal:FILE"),
 ])

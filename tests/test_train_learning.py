@@ -437,3 +437,30 @@ def test_synaptic_time_constant_sets_the_removed_fraction(tau_syn, stored):
     if tau_syn <= 1:  # the golden model's current decay (du + 1) leaves nothing of the largest current
         limit = CoreConfig().state_max
         assert golden.decay(np.array([limit, -limit]), np.int64(stored + 1)).tolist() == [0, 0]
+
+
+def test_input_channel_budget_removes_whole_channels_lowest_mass_per_event_first():
+    """12 input channels, 9 kept: channels 0-2 spike 16 times per sample with little weight mass, 3 spikes 16
+    times with much, the others once. Mass per event removes 0, 1 and 2 whole (no synapse left from them),
+    keeps busy but heavy channel 3, and the synapse budget is spent on the kept channels."""
+    model = _model(hidden=(24,))
+    with torch.no_grad():
+        model.weights[0].fill_(0.05)
+        model.weights[0][:3] = 0.2  # heavier than the quiet channels per synapse, lighter per event
+        model.weights[0][3] = 1.0
+    config = PruningConfig("magnitude", target=0.5, useful_only=False, input_channels=9 / 12)
+    pruner = Pruner(model, config, total_steps=1)
+    inputs = torch.zeros(2, 16, 12)
+    inputs[:, :, :4] = 1
+    inputs[:, 0, 4:] = 1
+    pruner.observe(inputs, torch.ones(2, model.template.n_neurons))
+    pruner.finish(model)
+    live = model.live_mask(0)
+    assert live[:3].sum() == 0 and live[3].all()
+    assert int(live.any(1).sum()) <= 9  # the synapse budget may empty more (channels 4-11 tie here)
+    assert int(live.sum()) == pruner._keep_count(model, 0, 0.5)
+    for bad, method in ((0.0, "magnitude"), (1.5, "magnitude")):
+        with pytest.raises(ValueError, match=r"input channel fraction .* is outside \(0, 1\]"):
+            PruningConfig(method, target=0.3, input_channels=bad)
+    with pytest.raises(ValueError, match="input channel fraction 0.5 is a magnitude-pruning budget"):
+        PruningConfig("rewire", target=0.3, input_channels=0.5)

@@ -76,6 +76,11 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                             "exponential average over the recent training batches)**P instead of |w| (1: most "
                             "accurate per stored synapse, but the busiest sources keep their synapses and inference "
                             "is slower; 0, the default: the plain magnitude)")
+    group.add_argument("--prune-input-channels", type=float, default=1.0, metavar="F",
+                       help="magnitude pruning: keep synapses from only this fraction of the input channels, "
+                            "removing whole channels lowest weight mass per input event first (a channel without "
+                            "synapses costs no cycle when its events are left out: SpikeCore.run(..., "
+                            "leave_out_unused_inputs=True)); 1, the default: no channel budget")
     group.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: 1, fastest for these small tensors)")
     group.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     group.add_argument("--checkpoint", help="checkpoint file: saved every epoch, resumed from if it exists")
@@ -150,7 +155,8 @@ def configs_from_args(args):
                            input_dropout=args.input_dropout, shift=args.shift, cosine=args.cosine,
                            freq_mask=args.freq_mask, time_mask=args.time_mask,
                            pruning=PruningConfig(args.prune, args.connectivity, useful_only=args.useful_only,
-                                                 activity_exponent=args.prune_activity_exponent),
+                                                 activity_exponent=args.prune_activity_exponent,
+                                                 input_channels=args.prune_input_channels),
                            threads=args.threads,
                            device=args.device, **distill)
     return architecture, training
@@ -205,7 +211,7 @@ def _option_errors(args) -> list[str]:
 
 #: Option of each configuration field whose name the option does not spell out.
 _FIELD_FLAGS = {"learning_rate": "--lr", "quant_learning_rate": "--quant-lr", "pruning target": "--connectivity",
-                "activity exponent": "--prune-activity-exponent"}
+                "activity exponent": "--prune-activity-exponent", "input channel fraction": "--prune-input-channels"}
 
 
 def _with_flag(message: str) -> str:

@@ -71,6 +71,10 @@ class PruningConfig:
     activity_exponent : float
         ``magnitude``: score ``|w| * a**activity_exponent``, ``a`` the source's spikes per
         sample (module docstring); 0 (the default) scores ``|w|``.
+    input_channels : float
+        ``magnitude``: fraction of the input channels that keep synapses at the end (1, the
+        default: no channel budget). Input channels are removed whole, on the same schedule,
+        lowest live weight mass per event first (module docstring).
     """
 
     method: PruningMethod = PruningMethod.NONE
@@ -80,6 +84,7 @@ class PruningConfig:
     min_synapses: int = 64
     useful_only: bool = True
     activity_exponent: float = 0.0
+    input_channels: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, PruningMethod):
@@ -90,6 +95,11 @@ class PruningConfig:
             raise ValueError(f"pruning window start={self.start}, end={self.end} must satisfy 0 <= start <= end <= 1")
         if not math.isfinite(self.activity_exponent) or self.activity_exponent < 0:
             raise ValueError(f"activity exponent {self.activity_exponent} must be a finite number >= 0")
+        if not 0.0 < self.input_channels <= 1.0:
+            raise ValueError(f"input channel fraction {self.input_channels} is outside (0, 1]")
+        if self.input_channels < 1.0 and self.method is not PruningMethod.MAGNITUDE:
+            raise ValueError(f"input channel fraction {self.input_channels} is a magnitude-pruning budget; pruning "
+                             f"method is {self.method.value}, expected magnitude")
         if self.activity_exponent and self.method is not PruningMethod.MAGNITUDE:
             raise ValueError(f"activity exponent {self.activity_exponent} weighs the magnitude score; pruning method "
                              f"is {self.method.value}, expected magnitude")
@@ -180,24 +190,48 @@ class Pruner:
                 self.signs[i] = torch.where(sign == 0, random_sign, sign)
             self._rewire(model)
 
-    def kept_fraction(self) -> float:
-        """Fraction of each pruned group to keep at the current step."""
+    def kept_fraction(self, target: float | None = None) -> float:
+        """Fraction of each pruned group (or of ``target``'s budget, e.g. the input channels) kept at the current step."""
         c = self.config
+        target = c.target if target is None else target
         if c.method is PruningMethod.NONE:
             return 1.0
         if c.method is PruningMethod.REWIRE:
-            return c.target
+            return target
         progress = (self.steps / self.total_steps - c.start) / max(c.end - c.start, 1e-9)
         progress = min(max(progress, 0.0), 1.0)
-        return c.target + (1.0 - c.target) * (1.0 - progress) ** 3
+        return target + (1.0 - target) * (1.0 - progress) ** 3
+
+    @torch.no_grad()
+    def _input_channels(self, model: SpikingNetwork, live: dict[int, torch.Tensor], fraction: float) -> dict:
+        """Per input group, the live synapses of the input channels kept at ``fraction`` of all channels.
+
+        A channel with a synapse costs each of its events an input word and a delivery row;
+        one without costs nothing (the host leaves its events out). Channels are ranked by
+        live weight mass per event, ``sum_j |w_cj| / a_c``; a removed channel has no live
+        synapse left, so it ranks last from then on and stays removed.
+        """
+        network = model.template
+        inputs = [i for i in self.groups if network.groups[i].source == INPUT]
+        if self.config.input_channels >= 1.0 or self.activity is None or not inputs:
+            return {}
+        mass = sum(torch.where(live[i], model.weights[i].abs(), torch.zeros_like(model.weights[i])).sum(1)
+                   for i in inputs)
+        events = self.activity[:network.n_inputs].to(mass).clamp_min(1e-9)
+        keep = max(1, int(round(fraction * network.n_inputs)))
+        kept = torch.zeros(network.n_inputs, dtype=torch.bool, device=mass.device)
+        kept[torch.topk(torch.where(mass > 0, mass / events, torch.full_like(mass, -1.0)), keep).indices] = True
+        kept &= mass > 0
+        return {i: live[i] & kept[:, None] for i in inputs}
 
     @staticmethod
     def _keep_count(model: SpikingNetwork, index: int, fraction: float) -> int:
         return max(1, int(round(fraction * int(model.structure_mask(index).sum()))))
 
     @torch.no_grad()
-    def _magnitude(self, model: SpikingNetwork, fraction: float) -> None:
+    def _magnitude(self, model: SpikingNetwork, fraction: float, channel_fraction: float = 1.0) -> None:
         live = {i: model.live_mask(i) for i in range(model.n_groups)}
+        live.update(self._input_channels(model, live, channel_fraction))
         if not self.config.useful_only:
             for i in self.groups:
                 model.set_prune_mask(i, self._largest(model, i, live[i], fraction))
@@ -261,7 +295,7 @@ class Pruner:
         ``inputs``: the batch's input rasters ``[B, T, n_inputs]``; ``spike_count``: its
         spikes per neuron ``[B, n_neurons]`` (:class:`~spikestream.model.train.net.Run`).
         """
-        if not self.config.activity_exponent:
+        if not self.config.activity_exponent and self.config.input_channels >= 1.0:
             return
         # Kept where the batches are (no copy to the host per batch), in float64.
         sample = torch.cat([inputs.detach().double().sum(1).mean(0), spike_count.detach().double().mean(0)])
@@ -272,14 +306,14 @@ class Pruner:
         """Update the masks after one optimiser step."""
         self.steps += 1
         if self.config.method is PruningMethod.MAGNITUDE:
-            self._magnitude(model, self.kept_fraction())
+            self._magnitude(model, self.kept_fraction(), self.kept_fraction(self.config.input_channels))
         elif self.config.method is PruningMethod.REWIRE:
             self._rewire(model)
 
     def finish(self, model: SpikingNetwork) -> None:
         """Reach the target exactly at the end of training; stop gradient rewiring."""
         if self.config.method is PruningMethod.MAGNITUDE:
-            self._magnitude(model, self.config.target)
+            self._magnitude(model, self.config.target, self.config.input_channels)
         elif self.config.method is PruningMethod.REWIRE:
             self._rewire(model)
         model.dense_gradient = False
