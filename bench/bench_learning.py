@@ -66,9 +66,9 @@ SETTINGS = {
                  quant_epochs=6, rounds=4, pruned_demo="full", pruned_hidden=256,
                  prune_targets={"magnitude": (0.2, 0.15, 0.14, 0.13, 0.12, 0.1, 0.096, 0.08),
                                 "useful": (0.095, 0.08), "activity": (0.095,), "activity0.25": (0.095,),
-                                "rewire": (0.1,)},
+                                "rewire": (0.1,), "channels": (0.095,)},
                  seed_study_targets={"magnitude": (0.15, 0.1, 0.096), "useful": (0.095, 0.08), "activity": (0.095,),
-                                     "activity0.25": (0.095,), "rewire": (0.1,)},
+                                     "activity0.25": (0.095,), "rewire": (0.1,), "channels": (0.095,)},
                  seed_study_seeds=(1, 2, 3, 4)),
 }
 
@@ -488,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtl-samples", type=int, default=0, metavar="N",
                         help="demonstration c: also run N test samples of the best pruned network, as deployed, "
                              "on the RTL (Verilator)")
+    parser.add_argument("--families", metavar="NAMES",
+                        help="demonstration c: only these pruning families, comma separated (of "
+                             f"{', '.join(PRUNINGS)}; default all), so a study of one family trains only its "
+                             "networks and the dense ones")
     parser.add_argument("--train-pruned", metavar="[PRUNING:]TARGET[+SEED]",
                         help="only train one network of demonstration c into the cache (TARGET: 'dense' or a kept "
                              f"fraction; PRUNING: one of {', '.join(PRUNINGS)}, default {DEFAULT_PRUNING}; +SEED: "
@@ -517,6 +521,14 @@ def main(argv: list[str] | None = None) -> int:
                                 data_seed=args.seed, pruning=pruning)
         print(json.dumps(info))
         return 0
+    if args.families:
+        chosen = [name.strip() for name in args.families.split(",")]
+        unknown = sorted(set(chosen) - set(PRUNINGS))
+        if unknown:
+            parser.error(f"--families {args.families}: {unknown} are not pruning families; expected some of "
+                         f"{sorted(PRUNINGS)}")
+        for key in ("prune_targets", "seed_study_targets"):
+            settings[key] = {name: targets for name, targets in settings[key].items() if name in chosen}
     if args.stdp_hidden is not None:
         if args.stdp_hidden < 1:
             parser.error(f"--stdp-hidden {args.stdp_hidden}: at least 1 neuron")

@@ -137,6 +137,16 @@ def test_pruning_families_are_checked(bench):
         bench._pruned_demo_settings(stray)
     with pytest.raises(SystemExit):
         bench.main(["--train-pruned", "random:0.1"])
+    with pytest.raises(SystemExit):
+        bench.main(["--families", "channels,random"])
+
+
+def test_families_option_keeps_only_the_named_families(bench, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(bench, "demo_pruned", lambda settings, seed, rtl: seen.update(settings) or {})
+    assert bench.main(["--full", "--only", "c", "--families", "channels,activity"]) == 0
+    assert set(seen["prune_targets"]) == set(seen["seed_study_targets"]) == {"channels", "activity"}
+    assert seen["prune_targets"]["channels"] == (0.095,)
 
 
 def test_best_candidate_is_chosen_by_the_cut_as_deployed():
