@@ -529,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"{sorted(PRUNINGS)}")
         for key in ("prune_targets", "seed_study_targets"):
             settings[key] = {name: targets for name, targets in settings[key].items() if name in chosen}
+        if not settings["prune_targets"]:
+            parser.error(f"--families {args.families}: the {size} settings train none of them"
+                         + ("" if args.full else " (the families are in --full)"))
     if args.stdp_hidden is not None:
         if args.stdp_hidden < 1:
             parser.error(f"--stdp-hidden {args.stdp_hidden}: at least 1 neuron")

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -142,9 +143,12 @@ class SpikeCore:
         self.network: Network | None = None
         self.core: CoreConfig | None = None
         self._synapses: golden.SynapseState | None = None
-        #: Why the packet stream may be out of step (an answer that timed out may still arrive and be
-        #: taken for the next command's), or None; commands refuse to run until :meth:`resync`.
+        #: Why the packet stream may be out of step (an exchange that did not finish: its answers may
+        #: still arrive and be taken for the next command's), or None; commands refuse to run until
+        #: :meth:`resync`.
         self._out_of_step: str | None = None
+        self._mid_packet = False  #: a send did not finish: the core's parser may hold part of a packet
+        self._sample_open = False  #: a sample's EVENTS / END_STEP went out and its END_SAMPLE did not
 
     # ---- registers -------------------------------------------------------------------
     def read_register(self, name: str) -> int:
@@ -189,27 +193,51 @@ class SpikeCore:
                 f"sample_done={status['sample_done']}; errors: {errors or 'none'}; dropped packets: {dropped}")
 
     # ---- keeping the packet stream in step ------------------------------------------------
+    @contextlib.contextmanager
+    def _exchange(self, what: str):
+        """One request and its answers: until it finishes (no exception, no interrupt), the stream is out of step."""
+        self._require_in_step()
+        self._out_of_step = f"{what} did not finish"
+        yield
+        self._out_of_step = None
+
     def _send(self, packet: list[int], what: str) -> None:
+        opcode = parse_header(packet[0])[0]
+        if opcode in (InOpcode.EVENTS, InOpcode.END_STEP):
+            self._sample_open = True  # before the send: an interrupt may come after the packet went
         try:
             self.transport.send(packet)
         except TransportError as error:
-            # Part of a packet may be in the core's parser: what follows would be read as its rest.
+            # The transports hand a packet over whole (one DMA transfer, one frame), so only a transport
+            # failure, not an interrupt, can leave part of one in the core's parser.
+            self._mid_packet = True
             self._out_of_step = f"sending {what} failed ({error})"
             if isinstance(error, TransportTimeout):
                 raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
             raise
+        if opcode == InOpcode.END_SAMPLE:
+            self._sample_open = False
 
     def _require_in_step(self) -> None:
         if self._out_of_step is not None:
             raise CoreError(f"the packet stream may be out of step: {self._out_of_step}; {RESYNC_ADVICE}")
 
     def resync(self, quiet: float = 0.5) -> int:
-        """Drain late answers after a timeout and check the core is idle; return how many packets were dropped.
+        """Bring the stream back in step after an exchange that did not finish; return the packets dropped.
 
-        After it the driver runs commands again. If the core is still inside a sample
-        (waiting for input that never came) or busy, it raises :class:`CoreError`: only
-        reloading the bitstream (and the network) brings such a core back.
+        A sample the driver had begun is ended (END_SAMPLE), then the late answers are
+        drained until ``quiet`` seconds pass without one, and the core must be idle. After
+        that the driver runs commands again. A send cut short (part of a packet may be in
+        the core's parser) or a core still inside a sample (a learning sample waiting for
+        its REWARD) raise :class:`CoreError`: only reloading the bitstream and the network
+        brings those back.
         """
+        if self._mid_packet:
+            raise CoreError(f"a send did not finish ({self._out_of_step}): the core may hold part of a packet and "
+                            "would read what follows as its rest; reload the bitstream (open_overlay) and the network")
+        if self._sample_open:
+            self.transport.send([header(InOpcode.END_SAMPLE)])  # the core ends a begun sample (a SUMMARY comes)
+            self._sample_open = False
         dropped = 0
         while True:
             try:
@@ -284,13 +312,16 @@ class SpikeCore:
         else:
             packets = encode_load(network, core, live=synapses.live, weight=synapses.weight,
                                   prune_count=synapses.prune_count if core.pruning else None)
-        for index, packet in enumerate(packets):
-            self._send(packet, f"load packet {index} of {len(packets)}")
-        try:
-            self.transport.flush(self.timeout)
-        except TransportTimeout as error:
-            self._out_of_step = f"the core did not take the whole network load ({error})"
-            raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+        # The core's tables change from the first packet: a load that does not finish leaves no network to run.
+        self.network, self.core, self._synapses = None, None, None
+        with self._exchange("loading the network"):
+            for index, packet in enumerate(packets):
+                self._send(packet, f"load packet {index} of {len(packets)}")
+            try:
+                self.transport.flush(self.timeout)
+            except TransportTimeout as error:
+                self._out_of_step = f"the core did not take the whole network load ({error})"
+                raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
         if synapses is not None:
             self.write_register("lfsr", synapses.lfsr)
         status = self.status()
@@ -343,6 +374,7 @@ class SpikeCore:
                 self._send([header(InOpcode.REWARD, 0)], f"the REWARD of sample {index}")
                 if learns:
                     self._receive_until(OutOpcode.LEARNED, f"the end of learning sample {index}")
+                self._out_of_step = None  # the sample ended as the core expects: the stream is in step
                 raise
             self._send([header(InOpcode.REWARD, int(reward))], f"the REWARD of sample {index}")
         learned = None
@@ -391,7 +423,9 @@ class SpikeCore:
         dropped_before = self.read_register("dropped_packets")
         started = time.perf_counter()
         for b in range(batch):
-            reports, summary, state, learned = self._run_sample(inputs[b], b, read_state, rewards, (learns, rewarded))
+            with self._exchange(f"sample {b}"):
+                reports, summary, state, learned = self._run_sample(inputs[b], b, read_state, rewards,
+                                                                    (learns, rewarded))
             learned_reports.append(learned)
             for report in reports:
                 if not 0 <= report.step < steps or any(not 0 <= i < n for i in report.spikes):
@@ -441,9 +475,9 @@ class SpikeCore:
     def read_state(self) -> np.ndarray:
         """Read back ``u, v, theta, refractory_left`` of every neuron ``int64 [N, 4]``."""
         self._require_network()
-        self._require_in_step()
-        self._send([header(InOpcode.READ_NEURONS)], "READ_NEURONS")
-        _, _, states = decode_output(self._receive_until(OutOpcode.NEURON_STATE, "READ_NEURONS"))
+        with self._exchange("READ_NEURONS"):
+            self._send([header(InOpcode.READ_NEURONS)], "READ_NEURONS")
+            _, _, states = decode_output(self._receive_until(OutOpcode.NEURON_STATE, "READ_NEURONS"))
         return states[0]
 
     # ---- learning ----------------------------------------------------------------------
@@ -509,9 +543,9 @@ class SpikeCore:
                              f"synapse rows")
         if count == 0:
             return np.zeros((0, self.core.lanes), np.int64)
-        self._require_in_step()
-        self._send([header(InOpcode.READ_SYNAPSES, first_row), count], "READ_SYNAPSES")
-        packets = self._receive_until(OutOpcode.SYNAPSE_ROWS, f"READ_SYNAPSES of {count} rows from {first_row}")
+        with self._exchange("READ_SYNAPSES"):
+            self._send([header(InOpcode.READ_SYNAPSES, first_row), count], "READ_SYNAPSES")
+            packets = self._receive_until(OutOpcode.SYNAPSE_ROWS, f"READ_SYNAPSES of {count} rows from {first_row}")
         first, rows = decode_synapse_rows(packets[-1], self.core.lanes)
         if first != first_row or rows.shape[0] != count:
             raise CoreError(f"READ_SYNAPSES of rows {first_row} + {count} answered rows {first} + {rows.shape[0]}")
@@ -520,9 +554,9 @@ class SpikeCore:
     def read_fanout_table(self) -> np.ndarray:
         """Read the fan-out pointers back (READ_FANOUT): ``int64 [n_sources, 3]`` first row, live count, pruned."""
         network = self._require_network()
-        self._require_in_step()
-        self._send([header(InOpcode.READ_FANOUT, 0), network.n_sources], "READ_FANOUT")
-        packets = self._receive_until(OutOpcode.FANOUT_TABLE, f"READ_FANOUT of {network.n_sources} sources")
+        with self._exchange("READ_FANOUT"):
+            self._send([header(InOpcode.READ_FANOUT, 0), network.n_sources], "READ_FANOUT")
+            packets = self._receive_until(OutOpcode.FANOUT_TABLE, f"READ_FANOUT of {network.n_sources} sources")
         first, table = decode_fanout_table(packets[-1])
         if first != 0 or table.shape[0] != network.n_sources:
             raise CoreError(f"READ_FANOUT of sources 0 + {network.n_sources} answered {first} + {table.shape[0]}")

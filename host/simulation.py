@@ -105,7 +105,8 @@ class SimulationTransport:
         self.words_sent += len(words)
 
     def receive(self, timeout: float) -> list[int]:
-        cycles = int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES))
+        # At least one cycle: a wait of 0 (resync(quiet=0)) is not a cocotb timer.
+        cycles = max(1, int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES)))
         return resume(self._receive)(cycles)
 
     async def _receive(self, cycles: int) -> list[int]:
@@ -118,7 +119,7 @@ class SimulationTransport:
         return to_words(frame.tdata)
 
     def flush(self, timeout: float) -> None:
-        cycles = int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES))
+        cycles = max(1, int(min(timeout * self.core.clock_hz, MAX_WAIT_CYCLES)))
         resume(self._flush)(cycles)
 
     async def _flush(self, cycles: int) -> None:

@@ -139,6 +139,8 @@ def test_pruning_families_are_checked(bench):
         bench.main(["--train-pruned", "random:0.1"])
     with pytest.raises(SystemExit):
         bench.main(["--families", "channels,random"])
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "c", "--families", "channels"])  # the small settings have no 'channels' row
 
 
 def test_families_option_keeps_only_the_named_families(bench, monkeypatch):

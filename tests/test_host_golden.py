@@ -250,6 +250,79 @@ def test_an_answer_that_comes_too_late_is_not_taken_for_the_next_ones():
     assert chip.resync(quiet=0.0) == 0
 
 
+class InterruptingTransport(GoldenTransport):
+    """The emulation, interrupted (Ctrl-C) at the ``at``-th call of ``method``."""
+
+    method, at, calls, error = "receive", None, 0, KeyboardInterrupt
+
+    def _maybe_interrupt(self):
+        self.calls += 1
+        if self.calls == self.at:
+            raise self.error("interrupted")
+
+    def receive(self, timeout):
+        if self.method == "receive":
+            self._maybe_interrupt()
+        return super().receive(timeout)
+
+    def send(self, words):
+        if self.method == "send":
+            self._maybe_interrupt()
+        super().send(words)
+
+
+@pytest.mark.parametrize("method, at", [("receive", 2), ("send", 2)], ids=["while-receiving", "between-sends"])
+def test_an_interrupted_sample_is_not_merged_into_the_next(method, at):
+    """Ctrl-C while a sample's answers come, or after its step-0 EVENTS went but before its END_STEP: the next
+    command refuses, resync ends the begun sample and drains it, and then the results are those of a clean core."""
+    case = random_case(SMALL_CORE, 0, 3)
+    assert case.inputs[0, 0].any(), "step 0 has events (the interrupt falls between them and END_STEP)"
+    transport = InterruptingTransport(SMALL_CORE)
+    chip = SpikeCore(transport, SMALL_CORE)
+    chip.load(case.network, SMALL_CORE)
+    transport.method, transport.at, transport.calls = method, at, 0
+    with pytest.raises(KeyboardInterrupt):
+        chip.run(case.inputs[:1])
+    with pytest.raises(CoreError, match="out of step: sample 0 did not finish"):
+        chip.run(case.inputs[1:])
+    chip.resync(quiet=0.0)
+    batch = chip.run(case.inputs[1:])
+    reference = golden.run(case.network, SMALL_CORE, case.inputs[1:])
+    assert np.array_equal(batch.decisions, reference.decision)
+    assert np.array_equal(batch.events, reference.counters[..., golden.Counter.EVENTS])
+
+
+def test_a_load_that_does_not_finish_leaves_no_network_to_run():
+    first, second = random_case(SMALL_CORE, 1, 1), random_case(SMALL_CORE, 2, 1)
+    transport = InterruptingTransport(SMALL_CORE)
+    chip = SpikeCore(transport, SMALL_CORE)
+    chip.load(first.network, SMALL_CORE)
+    transport.method, transport.at, transport.calls = "send", 3, 0
+    with pytest.raises(KeyboardInterrupt):
+        chip.load(second.network, SMALL_CORE)
+    with pytest.raises(RuntimeError, match="no network loaded"):
+        chip.run(first.inputs)
+    with pytest.raises(CoreError, match="out of step: loading the network did not finish"):
+        chip.load(second.network, SMALL_CORE)
+    chip.resync(quiet=0.0)
+    chip.load(second.network, SMALL_CORE)
+    assert np.array_equal(chip.run(second.inputs).decisions, golden.run(second.network, SMALL_CORE,
+                                                                         second.inputs).decision)
+
+
+def test_a_send_the_transport_failed_needs_a_reload():
+    """A transport failure may leave part of a packet in the core's parser: resync refuses to guess."""
+    case = random_case(SMALL_CORE, 1, 1)
+    transport = InterruptingTransport(SMALL_CORE)
+    chip = SpikeCore(transport, SMALL_CORE)
+    chip.load(case.network, SMALL_CORE)
+    transport.method, transport.at, transport.calls, transport.error = "send", 2, 0, TransportError
+    with pytest.raises(TransportError):
+        chip.run(case.inputs)
+    with pytest.raises(CoreError, match="a send did not finish .*may hold part of a packet.*reload the bitstream"):
+        chip.resync(quiet=0.0)
+
+
 def test_resync_refuses_a_core_stuck_inside_a_sample():
     case, transport, chip = _loaded()
     transport.send([header(InOpcode.END_STEP, 0)])  # a sample begun and never ended

@@ -327,6 +327,8 @@ def test_cli_eval_on_the_rtl(tmp_path, capsys, monkeypatch, tiny_rasters):
      "--prune-input-channels: input channel fraction 0.0 is outside (0, 1]"),
     (["--prune", "rewire", "--connectivity", "0.5", "--prune-input-channels", "0.5"],
      "--prune-input-channels: input channel fraction 0.5 is a magnitude-pruning budget"),
+    (["--search", "2", "--prune", "magnitude", "--connectivity", "0.3"],
+     "--search draws each trial's pruning itself; --prune, --connectivity would be ignored"),
     (["--search", "1", "--storage", "bogus"], "--storage bogus: expected an RDB URL (e.g. sqlite:///study.db) or "
                                               "journal:FILE"),
 ])

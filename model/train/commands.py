@@ -189,6 +189,13 @@ def _option_errors(args) -> list[str]:
         errors += [f"{flag}: {args.data} holds spike rasters; {flag} applies to audio sources only"
                    for flag, value in (("--encoder", args.encoder), ("--frontend", args.frontend),
                                        ("--augment-copies", args.augment_copies)) if value]
+    if args.search:
+        # The search draws the pruning of each trial itself (search.sample_configs).
+        given = [flag for flag, value in (("--prune", args.prune != "none"), ("--connectivity", args.connectivity < 1),
+                                          ("--prune-activity-exponent", args.prune_activity_exponent != 0),
+                                          ("--prune-input-channels", args.prune_input_channels < 1)) if value]
+        if given:
+            errors.append(f"--search draws each trial's pruning itself; {', '.join(given)} would be ignored")
     if args.search and not re.fullmatch(r"[a-z][\w+]*://.*|journal:.+", args.storage):
         errors.append(f"--storage {args.storage}: expected an RDB URL (e.g. sqlite:///study.db) or journal:FILE")
     if args.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", args.device):

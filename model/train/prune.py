@@ -209,7 +209,9 @@ class Pruner:
         A channel with a synapse costs each of its events an input word and a delivery row;
         one without costs nothing (the host leaves its events out). Channels are ranked by
         live weight mass per event, ``sum_j |w_cj| / a_c``; a removed channel has no live
-        synapse left, so it ranks last from then on and stays removed.
+        synapse left, so it ranks last from then on and stays removed. A channel that never
+        spikes costs nothing and ranks first; input groups too small to prune
+        (``min_synapses``) keep their synapses outside the budget.
         """
         network = model.template
         inputs = [i for i in self.groups if network.groups[i].source == INPUT]
