@@ -247,6 +247,18 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     capsys.readouterr()
     assert json.loads(sidecar_path(narrow).read_text())["training"]["training"]["pruning"]["input_channels"] == 0.5
     assert int((~unused_inputs(load_network(narrow)[0])).sum()) <= 4, "at most half of the 8 channels keep synapses"
+    # eval says so, and leaves their events out on request: same decisions, fewer cycles.
+    assert cli_main(["eval", str(narrow), str(source), "--split", "all"]) == 0
+    assert "their events sent (--leave-out-unused-inputs leaves them out" in capsys.readouterr().out
+    reports = []
+    for extra in ([], ["--leave-out-unused-inputs"]):
+        assert cli_main(["eval", str(narrow), str(source), "--split", "all", "--json", *extra]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    whole, lean = reports
+    assert lean["unused_input_channels"] == whole["unused_input_channels"] >= 4 and lean["unused_input_events_left_out"]
+    assert lean["accuracy"] == whole["accuracy"] and lean["confusion"] == whole["confusion"]
+    assert lean["cycles_per_sample"]["mean"] < whole["cycles_per_sample"]["mean"]
+    assert lean["input_events_per_sample"]["mean"] < whole["input_events_per_sample"]["mean"]
     for method in ("none", "rewire"):
         assert cli_main(["train", str(source), "--out", str(tmp_path / "x.spkn"), "--prune", method,
                          "--prune-dead-too", "--no-progress"]) == 2

@@ -109,6 +109,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--compare", action="store_true",
                             help="also report float and quantized-torch accuracy side by side")
         parser.add_argument("--limit", type=whole_number(1), help="evaluate the first N samples only")
+        parser.add_argument("--leave-out-unused-inputs", action="store_true",
+                            help="do not send the events of input channels without a synapse (as SpikeCore.run(..., "
+                                 "leave_out_unused_inputs=True) on the board): same decisions, the cycles of what is "
+                                 "streamed")
         parser.add_argument("--by-speaker", action="store_true",
                             help="also report the accuracy of every speaker, worst first (sources that name speakers)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -396,7 +400,7 @@ def _eval(args) -> int:
     from .evaluate import RtlUnavailable
     try:
         report = evaluate(network, core, inputs, labels, args.backend, args.compare, classes or splits.classes,
-                          speakers if args.by_speaker else None)
+                          speakers if args.by_speaker else None, args.leave_out_unused_inputs)
     except RtlUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 3

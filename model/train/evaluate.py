@@ -35,7 +35,7 @@ import numpy as np
 from .. import golden
 from ..config import CoreConfig
 from ..golden import Counter
-from ..network import Network
+from ..network import Network, leave_out_unused_inputs as leave_out, unused_inputs
 
 __all__ = ["evaluate", "run_golden", "format_report", "RtlUnavailable"]
 
@@ -95,9 +95,18 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 def evaluate(network: Network, core: CoreConfig, inputs: np.ndarray, labels: np.ndarray, backend: str = "golden",
              compare: bool = False, classes: Sequence[str] | None = None,
-             speakers: Sequence[str] | None = None) -> dict:
-    """Return a JSON-ready report of ``network`` on ``(inputs, labels)`` (see module docstring)."""
+             speakers: Sequence[str] | None = None, leave_out_unused_inputs: bool = False) -> dict:
+    """Return a JSON-ready report of ``network`` on ``(inputs, labels)`` (see module docstring).
+
+    ``leave_out_unused_inputs``: the events of input channels without a synapse are not
+    sent (:func:`~spikestream.model.network.leave_out_unused_inputs`, as
+    ``SpikeCore.run(..., leave_out_unused_inputs=True)``): the same decisions, and the
+    events and cycles of what the host then streams.
+    """
     inputs = np.asarray(inputs, bool)
+    unused = int(np.sum(unused_inputs(network)))
+    if leave_out_unused_inputs:
+        inputs = leave_out(network, core, inputs)
     labels = np.asarray(labels, np.int64)
     if speakers is not None:
         speakers = np.asarray(speakers, str)
@@ -121,6 +130,8 @@ def evaluate(network: Network, core: CoreConfig, inputs: np.ndarray, labels: np.
         "steps_per_sample": _stats(hardware["steps"]),
         "cycles_per_sample": _stats(hardware["cycles"]),
         "stored_synapses": network.synapses().count,
+        "unused_input_channels": unused,
+        "unused_input_events_left_out": bool(leave_out_unused_inputs),
         "clock_hz": core.clock_hz,
     }
     if speakers is not None:
@@ -165,6 +176,10 @@ def format_report(report: dict) -> str:
     for key in ("spikes_per_sample", "synaptic_ops_per_sample", "input_events_per_sample", "cycles_per_sample"):
         s = report[key]
         lines.append(f"{key.replace('_', ' ')}: mean {s['mean']:.1f}, min {s['min']}, max {s['max']}")
+    if report["unused_input_channels"]:
+        lines.append(f"input channels without synapses: {report['unused_input_channels']}, their events "
+                     + ("left out" if report["unused_input_events_left_out"] else
+                        "sent (--leave-out-unused-inputs leaves them out: same decisions, fewer cycles)"))
     lines.append(f"stored synapses: {report['stored_synapses']}   predicted throughput at "
                  f"{report['clock_hz'] / 1e6:g} MHz: {report['predicted_samples_per_second']:.0f} samples/s "
                  f"({report['predicted_latency_ms']:.3f} ms/sample)")
