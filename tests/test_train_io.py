@@ -228,24 +228,19 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert f"spikestream info {pruned} --remove-dead-neurons" in printed
     sidecar = json.loads(sidecar_path(pruned).read_text())
     assert sidecar["training"]["training"]["pruning"]["useful_only"] is True
-    plain = tmp_path / "plain.spkn"
-    assert cli_main(["train", str(source), "--out", str(plain), "--hidden", "12", "--float-epochs", "2",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
-                     "--prune", "magnitude", "--connectivity", "0.05", "--prune-dead-too"]) == 0
-    capsys.readouterr()
-    assert json.loads(sidecar_path(plain).read_text())["training"]["training"]["pruning"]["useful_only"] is False
-    busy = tmp_path / "busy.spkn"
-    assert cli_main(["train", str(source), "--out", str(busy), "--hidden", "12", "--float-epochs", "2",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
-                     "--prune", "magnitude", "--connectivity", "0.05", "--prune-activity-exponent", "1"]) == 0
-    capsys.readouterr()
-    assert json.loads(sidecar_path(busy).read_text())["training"]["training"]["pruning"]["activity_exponent"] == 1.0
+
+    def pruned(name: str, *options: str) -> dict:
+        """Train a magnitude-pruned network with ``options``; return the pruning settings its sidecar records."""
+        assert cli_main(["train", str(source), "--out", str(tmp_path / name), "--hidden", "12", "--float-epochs", "2",
+                         "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
+                         "--prune", "magnitude", *options]) == 0
+        capsys.readouterr()
+        return json.loads(sidecar_path(tmp_path / name).read_text())["training"]["training"]["pruning"]
+
+    assert pruned("plain.spkn", "--connectivity", "0.05", "--prune-dead-too")["useful_only"] is False
+    assert pruned("busy.spkn", "--connectivity", "0.05", "--prune-activity-exponent", "1")["activity_exponent"] == 1.0
     narrow = tmp_path / "narrow.spkn"
-    assert cli_main(["train", str(source), "--out", str(narrow), "--hidden", "12", "--float-epochs", "2",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
-                     "--prune", "magnitude", "--connectivity", "0.3", "--prune-input-channels", "0.5"]) == 0
-    capsys.readouterr()
-    assert json.loads(sidecar_path(narrow).read_text())["training"]["training"]["pruning"]["input_channels"] == 0.5
+    assert pruned(narrow.name, "--connectivity", "0.3", "--prune-input-channels", "0.5")["input_channels"] == 0.5
     assert int((~unused_inputs(load_network(narrow)[0])).sum()) <= 4, "at most half of the 8 channels keep synapses"
     # eval says so, and leaves their events out on request: same decisions, fewer cycles.
     assert cli_main(["eval", str(narrow), str(source), "--split", "all"]) == 0
