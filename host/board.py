@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spikestream.model.config import WORD_MASK, CoreConfig
+from spikestream.model.config import WORD_BITS, WORD_MASK, CoreConfig
 from spikestream.model.protocol import (CONFIG_WORDS, FANOUT_TABLE_WORDS, FANOUT_WORDS, LOAD_PAYLOAD_WORDS, NEURON_WORDS,
                                         RULE_WORDS, STATE_WORDS, STEP_TRAILER_WORDS, synapse_rows)
 
@@ -45,6 +45,8 @@ VLNV = "spikestream.org:spikestream:spikestream_core:1.0"
 CORE_PARAMETER_PREFIX = "CORE_"
 #: The core configuration JSON written next to the bitstream (``<overlay>.core.json``).
 CORE_CONFIG_SUFFIX = ".core.json"
+#: Bytes per stream word (the DMA counts bytes).
+WORD_BYTES = WORD_BITS // 8
 
 # Bits of the AXI DMA status register (PG021 DMASR) that the channel's ``error`` reports.
 _DMA_ERRORS = {0x10: "internal error (transfer length 0 or a stream longer than the buffer)",
@@ -121,8 +123,8 @@ class BoardTransport:
         # pynq's DMA refuses a transfer longer than its length register (c_sg_length_width bits) counts.
         limit = getattr(dma, "buffer_max_size", None)
         for what, words in (("send", max_send_words), ("receive", max_packet_words(core))):
-            if limit is not None and 4 * words > limit:
-                raise TransportError(f"the {what} buffer needs {4 * words} bytes, the AXI DMA's length register counts "
+            if limit is not None and WORD_BYTES * words > limit:
+                raise TransportError(f"the {what} buffer needs {WORD_BYTES * words} bytes, the AXI DMA's length register counts "
                                      f"to {limit}: build the overlay with a wider c_sg_length_width (the board build "
                                      f"sets it from the core) or a core with fewer max_synapses")
         self._send_buffer = allocate(shape=(max_send_words,), dtype=np.uint32)
@@ -166,7 +168,7 @@ class BoardTransport:
         if self._receive_channel.idle:
             with _dma_errors("S2MM (receive)"):
                 self._receive_channel.wait()  # idle already: reads the length and invalidates the cache
-            words = self._receive_channel.transferred // 4
+            words = self._receive_channel.transferred // WORD_BYTES
             self._received.append([int(w) for w in self._receive_buffer[:words]])
             self._arm_receive()
 
@@ -196,7 +198,7 @@ class BoardTransport:
         self._wait_send_idle(self.send_timeout, "send")
         self._send_buffer[:count] = np.asarray(words, np.int64) & WORD_MASK
         with _dma_errors("MM2S (send)"):
-            self._send_channel.transfer(self._send_buffer, 0, 4 * count)
+            self._send_channel.transfer(self._send_buffer, 0, WORD_BYTES * count)
         self._sending = True
         self.transfers_sent += 1
         self._service_receive()

@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from spikestream.model import golden
-from spikestream.model.config import CoreConfig
+from spikestream.model.config import CoreConfig, is_whole_number
 from spikestream.model.encoding import check_spike_batch
 from spikestream.model.fileformat import LearningState, load_network_with_state, save_network
 from spikestream.model.network import Network, leave_out_unused_inputs as leave_out_unused
@@ -211,12 +211,17 @@ class SpikeCore:
             # The transports hand a packet over whole (one DMA transfer, one frame), so only a transport
             # failure, not an interrupt, can leave part of one in the core's parser.
             self._mid_packet = True
-            self._out_of_step = f"sending {what} failed ({error})"
             if isinstance(error, TransportTimeout):
-                raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+                raise self._lost_step(f"sending {what} failed ({error})") from None
+            self._out_of_step = f"sending {what} failed ({error})"
             raise
         if opcode == InOpcode.END_SAMPLE:
             self._sample_open = False
+
+    def _lost_step(self, reason: str) -> CoreError:
+        """Mark the stream out of step for ``reason``; the error to raise, with the core's state and what to do."""
+        self._out_of_step = reason
+        return CoreError(f"{reason}; {self._diagnosis()}; {RESYNC_ADVICE}")
 
     def _require_in_step(self) -> None:
         if self._out_of_step is not None:
@@ -320,8 +325,7 @@ class SpikeCore:
             try:
                 self.transport.flush(self.timeout)
             except TransportTimeout as error:
-                self._out_of_step = f"the core did not take the whole network load ({error})"
-                raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+                raise self._lost_step(f"the core did not take the whole network load ({error})") from None
         if synapses is not None:
             self.write_register("lfsr", synapses.lfsr)
         status = self.status()
@@ -346,8 +350,7 @@ class SpikeCore:
                 packet = self.transport.receive(self.timeout)
             except TransportTimeout as error:
                 # The answer may still come, and would be taken for the next command's.
-                self._out_of_step = f"no {opcode.name} packet for {what} within {self.timeout} s ({error})"
-                raise CoreError(f"{self._out_of_step}; {self._diagnosis()}; {RESYNC_ADVICE}") from None
+                raise self._lost_step(f"no {opcode.name} packet for {what} within {self.timeout} s ({error})") from None
             except TransportError as error:
                 self._out_of_step = f"receiving {what} failed ({error})"
                 raise
@@ -536,7 +539,7 @@ class SpikeCore:
         # Checked here: the core would flag INDEX_RANGE and send nothing, and the wait would time out.
         capacity = synapse_rows(self.core)
         for name, value in (("first_row", first_row), ("count", count)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            if not is_whole_number(value) or value < 0:
                 raise ValueError(f"read_synapse_rows: {name} = {value!r}, expected a whole number >= 0")
         if first_row + count > capacity:
             raise ValueError(f"read_synapse_rows: rows {first_row} + {count} reach beyond the core's {capacity} "

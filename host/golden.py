@@ -35,7 +35,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from spikestream.model import golden
-from spikestream.model.config import DECAY_UNITY, CoreConfig
+from spikestream.model.config import DECAY_UNITY, WORD_MASK, CoreConfig
 from spikestream.model.cycles import (CONFIG_COMMIT_CYCLES, DECIDE_PIPELINE_CYCLES, DELIVER_EMPTY_CYCLES,
                                       DELIVER_PIPELINE_CYCLES, FIFO_WAIT_CYCLES, LEARN_SELECT_CYCLES, LEARNED_CYCLES,
                                       REPORT_CYCLES, SUMMARY_CYCLES, fanout_readback_cycles, neuron_readback_cycles,
@@ -53,7 +53,6 @@ __all__ = ["GoldenTransport"]
 
 log = logging.getLogger("spikestream.host.golden")
 
-_WORD_MASK = (1 << WORD_BITS) - 1
 _KEEP_MASK = (1 << KEEP_BITS) - 1
 _MODES = {code: mode for mode, code in DECISION_CODES.items()}
 #: Packets the core takes before its first CONFIG.
@@ -164,7 +163,7 @@ class GoldenTransport:
         name = self._register_at(offset)
         if name == "status":
             return self._status()
-        return self._registers[name] & _WORD_MASK
+        return self._registers[name] & WORD_MASK
 
     def write(self, offset: int, value: int) -> None:
         name = self._register_at(offset)
@@ -177,7 +176,7 @@ class GoldenTransport:
             self._registers["errors"] &= ~value
         elif name == "learning_enable" and (self._learns or not self.core.learning):
             # A core built without learning keeps the word (it reads back) and never learns.
-            self._registers[name] = value & _WORD_MASK
+            self._registers[name] = value & WORD_MASK
         elif name == "lfsr" and self.core.learning:  # without learning the LFSR is a constant
             state = value & ((1 << golden.LFSR_BITS) - 1)
             self._registers[name] = state
@@ -185,7 +184,7 @@ class GoldenTransport:
                 self._compiled = (self._compiled[0], self._compiled[1]._replace(lfsr=state))
 
     def send(self, words: Sequence[int]) -> None:
-        words = [int(w) & _WORD_MASK for w in words]
+        words = [int(w) & WORD_MASK for w in words]
         if not words:
             raise TransportError("cannot send an empty packet")
         opcode, argument = parse_header(words[0])
@@ -239,10 +238,10 @@ class GoldenTransport:
         log.debug("packet dropped (%s): %s", ", ".join(flag.name for flag in sorted(flags)), what)
         for flag in flags:
             self._registers["errors"] |= 1 << flag
-        self._registers["dropped_packets"] = (self._registers["dropped_packets"] + 1) & _WORD_MASK
+        self._registers["dropped_packets"] = (self._registers["dropped_packets"] + 1) & WORD_MASK
 
     def _count(self, name: str, amount: int) -> None:
-        self._registers[name] = (self._registers[name] + int(amount)) & _WORD_MASK
+        self._registers[name] = (self._registers[name] + int(amount)) & WORD_MASK
 
     # ---- loading ---------------------------------------------------------------------
     def _on_config(self, argument: int, payload: list[int]) -> None:
@@ -385,7 +384,7 @@ class GoldenTransport:
 
         def accept(k: int, words: list[int]) -> bool:
             source, (first_row, count) = argument + k, words
-            if not (source < core.num_sources and count <= core.max_neurons and first_row <= rows
+            if not (source < core.num_sources and count <= core.max_neurons
                     and first_row * core.lanes + count <= rows * core.lanes):
                 return False
             self._fanout[source] = (first_row, count, 0)
@@ -661,7 +660,7 @@ class GoldenTransport:
         self._summary(int(decision[0]), int(step[0]), self._steps_run)
 
     def _summary(self, decision: int, decision_step: int, steps_run: int) -> None:
-        self._output.append([header(OutOpcode.SUMMARY), decision, decision_step & _WORD_MASK, steps_run,
+        self._output.append([header(OutOpcode.SUMMARY), decision, decision_step & WORD_MASK, steps_run,
                              self._end_cycles()])
         self._count("cycles", self._end_cycles() + FIFO_WAIT_CYCLES)
 
@@ -701,7 +700,7 @@ class GoldenTransport:
         else:
             s = self._state
             columns = np.stack([s.u[0], s.v[0], s.theta[0], s.refractory_left[0]], axis=1)
-        self._output.append([header(OutOpcode.NEURON_STATE), *(int(w) & _WORD_MASK for w in columns.ravel())])
+        self._output.append([header(OutOpcode.NEURON_STATE), *(int(w) & WORD_MASK for w in columns.ravel())])
         self._count("cycles", neuron_readback_cycles(n_neurons))
 
     def _on_read_synapses(self, argument: int, payload: list[int]) -> None:
@@ -713,7 +712,7 @@ class GoldenTransport:
             self._error(ErrorFlag.INDEX_RANGE, f"READ_SYNAPSES of rows {argument} + {count} beyond {capacity}")
             return
         rows = self._rows[argument:argument + count].ravel()
-        self._output.append([header(OutOpcode.SYNAPSE_ROWS, argument), *(int(w) & _WORD_MASK for w in rows)])
+        self._output.append([header(OutOpcode.SYNAPSE_ROWS, argument), *(int(w) & WORD_MASK for w in rows)])
         self._count("cycles", synapse_readback_cycles(self.core, count))
 
     def _on_read_fanout(self, argument: int, payload: list[int]) -> None:
@@ -725,7 +724,7 @@ class GoldenTransport:
             self._error(ErrorFlag.INDEX_RANGE, f"READ_FANOUT of sources {argument} + {count} beyond {capacity}")
             return
         table = self._fanout[argument:argument + count].ravel()
-        self._output.append([header(OutOpcode.FANOUT_TABLE, argument), *(int(w) & _WORD_MASK for w in table)])
+        self._output.append([header(OutOpcode.FANOUT_TABLE, argument), *(int(w) & WORD_MASK for w in table)])
         self._count("cycles", fanout_readback_cycles(count))
 
     _HANDLERS = {

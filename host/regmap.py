@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from spikestream.model.config import is_whole_number
 
 __all__ = ["RegisterView", "describe_registers", "REGMAP_SUFFIX"]
 
@@ -102,7 +102,7 @@ class RegisterView:
             raise ValueError(f"register {name!r} is read-only; writable registers are "
                              f"{[n for n, access in self.access.items() if access != 'ro']}")
         width = self.widths[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 1 << width:
+        if not is_whole_number(value) or not 0 <= value < 1 << width:
             raise ValueError(f"register {name!r} holds {width} bits: expected an integer in [0, {(1 << width) - 1}], "
                              f"got {value!r}")
         return int(value)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass
 
 __all__ = ["CoreConfig", "ConfigError", "DECAY_BITS", "DECAY_UNITY", "LEARNING_GROUPS", "RULE_RANGE_BITS", "WORD_BITS",
-           "WORD_MASK", "bits_for"]
+           "WORD_MASK", "bits_for", "is_finite_number", "is_whole_number"]
 
 #: Decay constants are 12-bit fractions of 4096, as in Loihi (lava ``decay_shift``).
 DECAY_BITS = 12
@@ -27,6 +29,16 @@ WORD_MASK = (1 << WORD_BITS) - 1
 LEARNING_GROUPS = WORD_BITS
 #: Width of the source and target range fields of a group's RULES words (protocol.RULE_FIELDS).
 RULE_RANGE_BITS = 16
+
+
+def is_finite_number(value) -> bool:
+    """A real number, not NaN or infinite (bools are not numbers here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_whole_number(value) -> bool:
+    """An integer (Python's or numpy's; a bool is not a count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def bits_for(count: int) -> int:

@@ -365,7 +365,7 @@ def learning_cycles(network: Network, core: CoreConfig, inputs: np.ndarray, rewa
     start = golden.initial_synapse_state(network) if synapses is None else synapses
     flags = None if learning_enabled is None else golden.learning_flags(learning_enabled, inputs.shape[0],
                                                                         len(network.groups))
-    results, final, walks = golden.learn_recorded(network, core, inputs, rewards, start, learning_enabled)
+    results, final, walks = golden.learn_recorded(network, core, inputs, rewards, start, flags)
     live = start.live
     cycles = []
     for b, (result, sample_walks) in enumerate(zip(results, walks)):

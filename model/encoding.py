@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import is_whole_number
+
 __all__ = ["ttfs_encode", "ttfs_latency", "raster_to_events", "events_to_raster", "check_spike_batch",
            "spike_values", "bool_values"]
 
@@ -23,7 +25,7 @@ def ttfs_latency(intensity: np.ndarray, window: int) -> np.ndarray:
     [0, 5, 9, -1]
     """
     x = np.asarray(intensity, np.float64)
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+    if not is_whole_number(window) or window < 1:
         raise ValueError(f"window = {window!r} must be a whole number of steps >= 1")
     if np.any(~np.isfinite(x)) or np.any(x > 1.0) or np.any(x < 0.0):
         bad = x[~np.isfinite(x) | (x > 1.0) | (x < 0.0)].flat[0]

@@ -128,7 +128,7 @@ import numpy as np
 
 from .config import DECAY_BITS, DECAY_UNITY, CoreConfig
 from .encoding import bool_values, check_spike_batch
-from .network import DecisionMode, LearningKind, Network, ResetMode, SynapseGroup
+from .network import DecisionMode, LearningKind, Network, ResetMode, SynapseGroup, queue_can_drop
 
 __all__ = [
     "Counter",
@@ -693,6 +693,7 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
     spikes_out = np.zeros((batch, steps, params.n_neurons), bool)
     counters = np.zeros((batch, steps, len(Counter)), np.int64)
     steps_run = np.zeros(batch, np.int64)
+    drops = queue_can_drop(network, core)
     early_exit = network.decision.early_exit
     enabled = [True] * len(network.groups) if learning_enabled is None else list(learning_enabled)
     plastic = _plastic_groups(network, params, enabled) if learning else []
@@ -716,9 +717,12 @@ def _run_batch(network: Network, core: CoreConfig, params: Params, inputs: np.nd
         spikes_out[:, t] = spikes
         steps_run += active
         sent = inputs[:, t] & active[:, None]
-        accepted, delivered = queue_admit(sent, spikes, core.event_queue_depth)
-        counters[:, t, Counter.INPUTS_DROPPED] = sent.sum(axis=1) - accepted.sum(axis=1)
-        counters[:, t, Counter.SPIKES_DROPPED] = spikes.sum(axis=1) - delivered.sum(axis=1)
+        if drops:
+            accepted, delivered = queue_admit(sent, spikes, core.event_queue_depth)
+            counters[:, t, Counter.INPUTS_DROPPED] = sent.sum(axis=1) - accepted.sum(axis=1)
+            counters[:, t, Counter.SPIKES_DROPPED] = spikes.sum(axis=1) - delivered.sum(axis=1)
+        else:  # the queue holds every source: nothing to drop, the drop counters stay 0
+            accepted, delivered = sent, spikes
         # Learning sees every spike of the step, delivered or not (the events it was sent, the spikes it made).
         source_spikes = np.concatenate([accepted, spikes], axis=1)
         if plastic:

@@ -39,6 +39,7 @@ __all__ = [
     "NetworkDoesNotFit",
     "remove_dead_neurons",
     "leave_out_unused_inputs",
+    "queue_can_drop",
     "neurons_that_matter",
     "unused_inputs",
 ]
@@ -621,7 +622,7 @@ def remove_dead_neurons(network: Network, core: CoreConfig | None = None) -> tup
         raise NetworkError(f"remove_dead_neurons is for inference networks, but groups {plastic} have learning "
                            f"rules (removing plastic synapses would change the LFSR draws of learning); "
                            f"build the groups with learning=None and pruning=None first")
-    if core is not None and core.event_queue_depth < network.n_sources:
+    if core is not None and queue_can_drop(network, core):
         raise NetworkError(f"the core's event queue holds {core.event_queue_depth} events, fewer than the network's "
                            f"{network.n_sources} sources: it can drop events, and the spikes of the neurons "
                            f"remove_dead_neurons would remove change which (expected event_queue_depth >= "
@@ -703,6 +704,12 @@ def unused_inputs(network: Network) -> np.ndarray:
     return np.bincount(table.source, minlength=network.n_sources)[:network.n_inputs] == 0
 
 
+def queue_can_drop(network: Network, core: CoreConfig) -> bool:
+    """Whether a step of ``network`` can find ``core``'s event queue full (it holds fewer events than the
+    network has sources): only then does the core drop events (:func:`~spikestream.model.golden.queue_admit`)."""
+    return core.event_queue_depth < network.n_sources
+
+
 def leave_out_unused_inputs(network: Network, core: CoreConfig, inputs) -> np.ndarray:
     """``inputs`` (``bool [..., timesteps, n_inputs]``) without the events of :func:`unused_inputs` (a copy).
 
@@ -713,7 +720,7 @@ def leave_out_unused_inputs(network: Network, core: CoreConfig, inputs) -> np.nd
     """
     from .encoding import spike_values
 
-    if core.event_queue_depth < network.n_sources:
+    if queue_can_drop(network, core):
         raise NetworkError(f"the core's event queue holds {core.event_queue_depth} events, fewer than the network's "
                            f"{network.n_sources} sources: leaving events out could change which ones it drops "
                            f"(expected event_queue_depth >= {network.n_sources})")

@@ -150,7 +150,7 @@ RULE_SIGNED_FIELDS = ("w_min", "w_max")
 # Bit positions inside the packed neuron words 3 and 4 (see pack_neurons).
 _KEEP_BITS = DECAY_BITS + 1  #: 4096 - decay, 1 .. 4096 (current: 4095 - du, 0 .. 4095)
 _RESET_SUBTRACT_BIT = 2 * _KEEP_BITS  #: above the two keep fields of word 3
-_SINGLE_SPIKE_BIT = 27
+_SINGLE_SPIKE_BIT = _RESET_SUBTRACT_BIT + 1
 _DECISION_EARLY_EXIT_BIT = 2
 
 

@@ -21,6 +21,8 @@ __all__ = ["Case", "LearningCase", "random_case", "random_learning_case", "rando
 #: A small core that builds quickly and exercises every feature (lanes > 1, tiny queue).
 SMALL_CORE = CoreConfig(max_neurons=48, max_inputs=16, max_synapses=1024, max_groups=8, max_populations=4, lanes=4,
                         timestep_bits=6, event_queue_depth=64)
+#: The small core with an event queue shorter than its sources: busy steps drop events.
+SHORT_QUEUE_CORE = dataclasses.replace(SMALL_CORE, event_queue_depth=12)
 
 
 class Case(NamedTuple):

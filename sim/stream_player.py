@@ -52,9 +52,9 @@ from typing import Sequence
 
 import numpy as np
 
-from spikestream.model.config import WORD_MASK, CoreConfig
+from spikestream.model.config import WORD_BITS, WORD_MASK, CoreConfig
 from spikestream.model.network import Network
-from spikestream.model.protocol import OPCODE_BITS, OPCODE_SHIFT, WORD_BITS, OutOpcode
+from spikestream.model.protocol import OPCODE_BITS, OPCODE_SHIFT, OutOpcode
 
 __all__ = ["PLAYER_TOPLEVEL", "INPUT_ADDRESS_BITS", "OUTPUT_ADDRESS_BITS", "PlayerJob", "PlayedJob",
            "build_player", "decode_beats", "encode_beats", "pause_level", "play", "player_verilog", "run_network"]
@@ -71,8 +71,7 @@ _HEX_DIGITS = (WORD_BITS + 1 + 3) // 4
 
 def encode_beats(packets: Sequence[Sequence[int]]) -> list[str]:
     """Return the hex-file lines of ``packets``: one beat a line, ``tlast`` above the word."""
-    mask = WORD_MASK
-    return [f"{(int(last) << WORD_BITS) | (int(word) & mask):0{_HEX_DIGITS}x}"
+    return [f"{(int(last) << WORD_BITS) | (int(word) & WORD_MASK):0{_HEX_DIGITS}x}"
             for packet in packets for last, word in ((k == len(packet) - 1, w) for k, w in enumerate(packet))]
 
 

@@ -13,7 +13,7 @@ from spikestream.model import golden
 from spikestream.model.config import CoreConfig
 from spikestream.model.network import INPUT, LearningRule, Network, Population, PruningRule, SynapseGroup
 from spikestream.model.protocol import ErrorFlag, InOpcode, encode_load, encode_sample, header
-from spikestream.sim.cases import SMALL_CORE, bad_input_packets, random_case
+from spikestream.sim.cases import SHORT_QUEUE_CORE, SMALL_CORE, bad_input_packets, random_case
 from spikestream.model.cycles import CONFIG_COMMIT_CYCLES, readback_cycles
 from spikestream.sim.scoreboard import (Scoreboard, busy_cycles, expected_queue_registers, expected_samples,
                                         split_samples)
@@ -31,8 +31,6 @@ def _drain(transport: GoldenTransport) -> list[list[int]]:
             return received
 
 
-#: The small core with an event queue shorter than its sources: busy steps drop events.
-SHORT_QUEUE_CORE = dataclasses.replace(SMALL_CORE, event_queue_depth=12)
 
 
 @pytest.mark.parametrize("core, seed, fill", [(SMALL_CORE, seed, False) for seed in range(12)]

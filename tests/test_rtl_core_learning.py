@@ -15,7 +15,7 @@ import json
 import pytest
 
 from spikestream.rtl.top import TOPLEVEL, generate_verilog
-from spikestream.sim.cases import SMALL_CORE, core_capacity
+from spikestream.sim.cases import SHORT_QUEUE_CORE, SMALL_CORE, core_capacity
 from spikestream.sim.runner import build_verilog, run_cocotb
 from spikestream.sim.verify import verilator_make_workaround
 
@@ -31,7 +31,7 @@ CONFIGS = {
     "small-4-lanes-full": (SMALL_CORE, [21, 22, 23, 24], 4, 0.3, True),
     # ... on a queue of 12 events: busy steps drop spikes (seed 21 an input event), which are
     # still learned from but not delivered.
-    "small-4-lanes-short-queue-full": (dataclasses.replace(SMALL_CORE, event_queue_depth=12), [21, 23, 24, 25, 28],
+    "small-4-lanes-short-queue-full": (SHORT_QUEUE_CORE, [21, 23, 24, 25, 28],
                                        3, 0.0, True),
 }
 

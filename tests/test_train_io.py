@@ -206,11 +206,16 @@ def test_optuna_study_on_sqlite_runs_two_trials(tmp_path):
     assert study.trials[1].user_attrs["seed"] == 1
 
 
+def _tiny_train(source, out, *options: str, hidden: int = 12, float_epochs: int = 2, batch_size: int = 12) -> list[str]:
+    """``spikestream train`` arguments of a seconds-long training on the tiny rasters, ``options`` appended."""
+    return ["train", str(source), "--out", str(out), "--hidden", str(hidden), "--float-epochs", str(float_epochs),
+            "--quant-epochs", "1", "--batch-size", str(batch_size), "--no-progress", "--threads", "1", *options]
+
+
 def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_rasters):
     source, _ = tiny_rasters
     out = tmp_path / "tiny.spkn"
-    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "12", "--float-epochs", "2",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json"]) == 0
+    assert cli_main(_tiny_train(source, out, "--json")) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["network"] == str(out)
     network, _ = load_network(out)
@@ -218,9 +223,7 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
     assert summary["dead_neurons"] == network.n_neurons - remove_dead_neurons(network)[0].n_neurons
     # Pruned hard, the hidden layer loses neurons, and the command says how to drop them.
     pruned = tmp_path / "pruned.spkn"
-    assert cli_main(["train", str(source), "--out", str(pruned), "--hidden", "12", "--float-epochs", "2",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
-                     "--prune", "magnitude", "--connectivity", "0.05"]) == 0
+    assert cli_main(_tiny_train(source, pruned, "--prune", "magnitude", "--connectivity", "0.05")) == 0
     printed = capsys.readouterr().out
     dead = load_network(pruned)[0].n_neurons - remove_dead_neurons(load_network(pruned)[0])[0].n_neurons
     assert dead > 0
@@ -231,9 +234,7 @@ def test_cli_train_and_eval_on_tiny_rasters(tmp_path, capsys, monkeypatch, tiny_
 
     def pruned(name: str, *options: str) -> dict:
         """Train a magnitude-pruned network with ``options``; return the pruning settings its sidecar records."""
-        assert cli_main(["train", str(source), "--out", str(tmp_path / name), "--hidden", "12", "--float-epochs", "2",
-                         "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1",
-                         "--prune", "magnitude", *options]) == 0
+        assert cli_main(_tiny_train(source, tmp_path / name, "--prune", "magnitude", *options)) == 0
         capsys.readouterr()
         return json.loads(sidecar_path(tmp_path / name).read_text())["training"]["training"]["pruning"]
 
@@ -285,8 +286,7 @@ def test_cli_eval_on_the_rtl(tmp_path, capsys, monkeypatch, tiny_rasters):
 
     source, _ = tiny_rasters
     out = tmp_path / "tiny.spkn"
-    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "12", "--float-epochs", "2",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1"]) == 0
+    assert cli_main(_tiny_train(source, out)) == 0
     capsys.readouterr()
     assert cli_main(["eval", str(out), str(source), "--backend", "rtl", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -358,8 +358,7 @@ def test_cli_eval_by_speaker_reports_every_speaker_worst_first(tmp_path, capsys,
              [("test", "low_voice", 1.16), ("test", "high_voice", 1.2)]
     source = tone_folder(tmp_path / "voices", voices, {"low": 400.0, "high": 2400.0}, takes=2)
     out = tmp_path / "voices.spkn"
-    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "8", "--float-epochs", "3",
-                     "--quant-epochs", "1", "--batch-size", "8", "--no-progress", "--threads", "1"]) == 0
+    assert cli_main(_tiny_train(source, out, hidden=8, float_epochs=3, batch_size=8)) == 0
     capsys.readouterr()
     assert cli_main(["eval", str(out), str(source), "--by-speaker", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -446,10 +445,9 @@ def test_cli_train_passes_the_architecture_options_on(tmp_path, capsys, tiny_ras
     and the sidecar (a swapped or dropped option would train something else)."""
     source, _ = tiny_rasters
     out = tmp_path / "options.spkn"
-    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "6", "--float-epochs", "1",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json",
-                     "--arch", "self_recurrent", "--reset", "zero", "--refractory", "2", "--decision", "first_spike",
-                     "--early-exit", "--tau-syn", "1", "--cosine", "--seed", "3"]) == 0
+    assert cli_main(_tiny_train(source, out, "--json", "--arch", "self_recurrent", "--reset", "zero", "--refractory",
+                                "2", "--decision", "first_spike", "--early-exit", "--tau-syn", "1", "--cosine",
+                                "--seed", "3", hidden=6, float_epochs=1)) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["architecture"]["architecture"] == "self_recurrent" and summary["training"]["cosine"] is True
     assert summary["training"]["seed"] == 3
@@ -468,9 +466,8 @@ def test_cli_train_search_trains_the_best_trial(tmp_path, capsys, tiny_rasters):
     source, _ = tiny_rasters
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     out = tmp_path / "best.spkn"
-    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "8", "--float-epochs", "1",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1", "--json",
-                     "--search", "2", "--storage", storage, "--study", "cli"]) == 0
+    assert cli_main(_tiny_train(source, out, "--json", "--search", "2", "--storage", storage, "--study", "cli",
+                                hidden=8, float_epochs=1)) == 0
     summary = json.loads(capsys.readouterr().out)
     best = optuna.load_study(study_name="cli", storage=storage).best_trial
     assert len(optuna.load_study(study_name="cli", storage=storage).trials) == 2
@@ -485,8 +482,7 @@ def test_cli_refuses_files_and_options_that_do_not_match(tmp_path, capsys, tiny_
     a file: one line that says what was wrong, no traceback."""
     source, _ = tiny_rasters
     out = tmp_path / "x.spkn"
-    base = ["train", str(source), "--out", str(out), "--hidden", "6", "--float-epochs", "1", "--quant-epochs", "1",
-            "--batch-size", "12", "--no-progress", "--threads", "1"]
+    base = _tiny_train(source, out, hidden=6, float_epochs=1)
     for option in (["--encoder", "rate"], ["--augment-copies", "2"]):
         assert cli_main(base + option) == 2
         assert f"{option[0]}: {source} holds spike rasters; {option[0]} applies to audio sources only" in \
@@ -532,8 +528,7 @@ def test_cli_eval_splits_limit_and_classes(tmp_path, capsys, tiny_rasters):
 
     source, data = tiny_rasters
     out = tmp_path / "tiny.spkn"
-    assert cli_main(["train", str(source), "--out", str(out), "--hidden", "6", "--float-epochs", "1",
-                     "--quant-epochs", "1", "--batch-size", "12", "--no-progress", "--threads", "1"]) == 0
+    assert cli_main(_tiny_train(source, out, hidden=6, float_epochs=1)) == 0
     capsys.readouterr()
     for split, count in (("train", 24), ("val", 6), ("test", 6), ("all", 36)):
         assert cli_main(["eval", str(out), str(source), "--split", split, "--json"]) == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import is_finite_number, is_whole_number
 from ..encoding import raster_to_events, ttfs_encode
 from .config import EncoderKind, FrontendConfig
 from .features import log_mel_features
@@ -43,7 +44,7 @@ def _check_features(features: np.ndarray, steps_per_frame: int) -> np.ndarray:
         frame, band = np.argwhere(outside)[0]
         raise ValueError(f"feature {features[frame, band]} (frame {frame}, band {band}) is outside [0, 1]; "
                          "normalise the features first")
-    if isinstance(steps_per_frame, bool) or not (isinstance(steps_per_frame, (int, np.integer)) and steps_per_frame >= 1):
+    if not (is_whole_number(steps_per_frame) and steps_per_frame >= 1):
         raise ValueError(f"steps_per_frame = {steps_per_frame!r} must be a whole number >= 1")
     return features
 
@@ -66,8 +67,7 @@ def encode_delta(features: np.ndarray, steps_per_frame: int, threshold: float) -
     [[1, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 0]]
     """
     features = _check_features(features, steps_per_frame)
-    number = isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, bool)
-    if not (number and np.isfinite(threshold) and 0 < threshold <= 1):
+    if not (is_finite_number(threshold) and 0 < threshold <= 1):
         raise ValueError(f"delta threshold {threshold} is outside (0, 1] (a step of the normalised level)")
     frames, bands = features.shape
     reference = np.zeros(bands)

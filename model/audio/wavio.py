@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import is_finite_number
+
 __all__ = ["read_wav", "write_wav", "read_sphere", "write_sphere", "read_audio", "resample"]
 
 
@@ -156,8 +158,7 @@ def write_sphere(path: str | Path, samples: np.ndarray, sample_rate: int, big_en
 
 
 def _check_rate(rate, name: str, whole: bool = False) -> None:
-    number = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
-    if not number or not np.isfinite(rate) or rate <= 0 or (whole and rate != int(rate)):
+    if not is_finite_number(rate) or rate <= 0 or (whole and rate != int(rate)):
         kind = "a whole number of samples per second" if whole else "a finite number of samples per second"
         raise ValueError(f"{name} = {rate!r}, expected {kind} > 0")
 

@@ -200,8 +200,8 @@ def _option_errors(args) -> list[str]:
                                           ("--prune-input-channels", args.prune_input_channels < 1)) if value]
         if given:
             errors.append(f"--search draws each trial's pruning itself; {', '.join(given)} would be ignored")
-    if args.search and not re.fullmatch(r"[a-z][\w+]*://.*|journal:.+", args.storage):
-        errors.append(f"--storage {args.storage}: expected an RDB URL (e.g. sqlite:///study.db) or journal:FILE")
+        if not re.fullmatch(r"[a-z][\w+]*://.*|journal:.+", args.storage):
+            errors.append(f"--storage {args.storage}: expected an RDB URL (e.g. sqlite:///study.db) or journal:FILE")
     if args.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", args.device):
         errors.append(f"--device {args.device}: expected auto, cpu, cuda or cuda:N")
     for flag, path in (("--out", args.out), ("--checkpoint", args.checkpoint)):

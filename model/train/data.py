@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..audio.datasets import SPLIT_NAMES
 from ..encoding import spike_values
 
 from .trainer import Dataset
@@ -169,7 +170,7 @@ def _check_rasters_file(path: Path, inputs: np.ndarray, labels: np.ndarray, spli
     if classes is not None and len(set(classes)) != len(classes):
         raise ValueError(f"{path}: classes {list(classes)} name a class twice")
     if split is not None:
-        unknown = sorted(set(split.tolist()) - {"train", "val", "test", "holdout"})
+        unknown = sorted(set(split.tolist()) - set(SPLIT_NAMES[1:]))
         if unknown:
             raise ValueError(f"{path}: split values {unknown} are not train, val, test or holdout")
 
@@ -180,7 +181,7 @@ def _load_split_column(source, data) -> np.ndarray | None:
 
     split = np.full(len(data), "", dtype=object)
     found = False
-    for name in ("train", "val", "test", "holdout"):
+    for name in SPLIT_NAMES[1:]:
         try:
             part = load_dataset(source, data.frontend, split=name)
         except ValueError:

@@ -31,7 +31,7 @@ from torch import nn
 
 from .. import golden
 from ..config import DECAY_UNITY, CoreConfig
-from ..network import Network, Population, ResetMode, SynapseGroup
+from ..network import Network, Population, ResetMode, SynapseGroup, queue_can_drop
 from .quant import decay, quantize, spike_fn
 
 __all__ = ["Trainable", "Run", "SpikingNetwork", "decide"]
@@ -87,7 +87,7 @@ class SpikingNetwork(nn.Module):
         if exponents not in ("auto", "fixed"):
             raise ValueError(f"exponents = {exponents!r}, expected 'auto' or 'fixed'")
         network.check_fits(core)
-        if core.event_queue_depth < network.n_sources:
+        if queue_can_drop(network, core):
             # A busy step on such a core drops events (golden.queue_admit), which this mirror does not model.
             raise ValueError(f"the core's event queue holds {core.event_queue_depth} events per step, fewer than the "
                              f"network's {network.n_sources} sources ({network.n_inputs} inputs + {network.n_neurons} "
@@ -164,10 +164,10 @@ class SpikingNetwork(nn.Module):
         if not exact:
             return masked * self.unit, exponent
         step = float(1 << exponent)
-        low, high = self.core.weight_min, self.core.weight_max
+        # A learning group's weights live in its clamp (the golden model refuses others), which check_fits
+        # keeps inside the core's weight range.
         rule = self.template.groups[index].learning
-        if rule is not None:  # a learning group's weights live in its clamp (the golden model refuses others)
-            low, high = max(low, rule.w_min), min(high, rule.w_max)
+        low, high = (rule.w_min, rule.w_max) if rule is not None else (self.core.weight_min, self.core.weight_max)
         mantissa = quantize(masked * (self.unit / step), low, high, True)
         return mantissa * step, exponent
 
@@ -204,10 +204,11 @@ class SpikingNetwork(nn.Module):
         if inputs.ndim != 3 or tuple(inputs.shape[1:]) != (network.timesteps, network.n_inputs):
             raise ValueError(f"inputs have shape {tuple(inputs.shape)}, expected [batch, timesteps, channels] = "
                              f"[B, {network.timesteps}, {network.n_inputs}] (the network's)")
-        spikes = (inputs == 0) | (inputs == 1)
-        if not bool(spikes.all()):
-            raise ValueError(f"input spike value {inputs[~spikes].flatten()[0].item()} is not 0 or 1 (a channel "
-                             f"spikes at most once per step)")
+        if inputs.dtype != torch.bool:  # a bool raster is spikes: no check (and no device sync) per training batch
+            spikes = (inputs == 0) | (inputs == 1)
+            if not bool(spikes.all()):
+                raise ValueError(f"input spike value {inputs[~spikes].flatten()[0].item()} is not 0 or 1 (a channel "
+                                 f"spikes at most once per step)")
         device = self.threshold.device
         inputs = inputs.to(device=device, dtype=DTYPE)
         batch, steps = inputs.shape[0], inputs.shape[1]

@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from ..config import DECAY_UNITY, CoreConfig
+from ..config import DECAY_UNITY, CoreConfig, is_finite_number
 from ..network import INPUT, Decision, DecisionMode, Network, Population, ResetMode, SynapseGroup
 
 __all__ = ["NirUnsupported", "DEFAULT_DT", "to_nir", "from_nir"]
@@ -180,8 +180,7 @@ def from_nir(graph, core: CoreConfig = CoreConfig(), dt: float = DEFAULT_DT, uni
     import nir
 
     for what, value in (("dt", dt), ("unit", unit)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(value) or value <= 0:
+        if not is_finite_number(value) or value <= 0:
             raise ValueError(f"{what} = {value!r}, expected a finite number > 0")
     neuron_kinds = {nir.CubaLIF: "CubaLIF", nir.LIF: "LIF", nir.IF: "IF"}
     populations: dict[str, tuple] = {}
